@@ -1,0 +1,46 @@
+# fan_det: `make demo` and `make test` each set everything up first; `make setup` is idempotent.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+STAMP := $(VENV)/.fan_det-setup
+ARCH := $(shell uname -m)
+# torch/torchvision pairs that install on these machines (x86_64: CUDA build, runs on the CPU too).
+ifeq ($(ARCH),aarch64)
+TORCH_PIN := torch==2.9.1 torchvision==0.24.1
+else
+TORCH_PIN := torch==2.14.1 torchvision==0.29.1
+endif
+
+.PHONY: setup demo test test-fast lint bench clean-cache
+
+setup: $(STAMP)
+	@$(PY) -m fan_det.data.fetch
+
+$(STAMP): pyproject.toml scripts/install_detectron2.py
+	@echo "== setup: virtual environment in $(VENV)/"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PIP) install -q --upgrade pip wheel 2>&1 | grep -v '^WARNING: Location' || true
+	@$(PY) -c "import torch, torchvision" 2>/dev/null || { echo "== setup: $(TORCH_PIN)"; \
+	  $(PIP) install -q $(TORCH_PIN) 2>&1 | grep -v '^WARNING: Location' || true; }
+	@echo "== setup: fan_det (editable) and its dependencies"
+	@$(PIP) install -q -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' || true
+	@$(PY) -c "import fan_det, timm, imagecorruptions, pycocotools"
+	@$(PY) scripts/install_detectron2.py
+	@touch $@
+
+demo: setup
+	@$(PY) -m fan_det.demo
+
+test: setup
+	@$(PY) -m pytest -q
+
+lint: setup
+	@$(VENV)/bin/ruff check fan_det tests benchmarks scripts datasets
+
+bench: setup
+	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean-cache:
+	rm -rf .cache

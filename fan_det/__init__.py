@@ -1,0 +1,6 @@
+"""fan_det: robustness of vision backbones, built around FAN (Fully Attentional Networks).
+
+Importing the package registers every FAN variant in timm's model registry.
+"""
+
+__version__ = "0.1.0"
