@@ -1,0 +1,118 @@
+"""FAN as a detectron2 trunk: the timm model's dense maps named ``res2..res5`` like a ResNet's.
+
+Hybrid variants give four maps (spec, "As a detection backbone"): ConvNeXt stage 1 (128 ch, stride 4),
+stage 2 (256 ch, stride 8), the tokens after FAN block ``out_index`` (C ch, stride 16) and the patch tokens
+after the class-attention blocks through a *new* 3x3 stride-2 conv to 768 channels (stride 32). Plain ViT
+variants have one stride-16 map, ``res4`` (the patch tokens after the class-attention blocks, i.e. the
+last layer as ViTDet uses it); a simple feature pyramid (``fan_det.detection.fpn``) builds the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import timm
+import torch
+import torch.nn.functional as F
+from detectron2.layers import FrozenBatchNorm2d, ShapeSpec
+from detectron2.modeling import Backbone
+from torch import nn
+
+import fan_det.models  # noqa: F401  (registers the FAN variants in timm)
+
+HYBRID_FEATURES = ("res2", "res3", "res4", "res5")
+VIT_FEATURES = ("res4",)
+NORM_MODES = ("BN", "FrozenBN", "SyncBN")
+POS_ENCODINGS = ("classification", "detection")
+
+
+def fan_model_names() -> list[str]:
+    """Every FAN variant registered in timm (what ``MODEL.FAN.NAME`` accepts)."""
+    return timm.list_models("fan_*")
+
+
+def is_hybrid(model_name: str) -> bool:
+    """Hybrid variants have a ConvNeXt stem, hence stride-4/8 maps."""
+    return "_hybrid" in model_name
+
+
+class FAN(Backbone):
+    """A FAN trunk returning ``{res2..res5}`` (hybrids) or ``{res4}`` (ViT variants), NCHW.
+
+    Any input size works: the input is zero-padded at the bottom/right to a multiple of 32 (hybrids) or
+    16 (ViT), so a map of stride s has ``ceil(H / s) x ceil(W / s)`` cells.
+    """
+
+    def __init__(
+        self,
+        model_name: str,
+        out_features: Sequence[str] | None = None,
+        *,
+        out_index: int | None = None,
+        drop_path_rate: float = 0.0,
+        pos_encoding: str = "detection",
+        res5_channels: int = 768,
+        grad_checkpointing: bool = False,
+    ):
+        super().__init__()
+        if model_name not in fan_model_names():
+            raise ValueError(f"unknown FAN model {model_name!r}; known: {', '.join(fan_model_names())}")
+        if pos_encoding not in POS_ENCODINGS:
+            raise ValueError(f"pos_encoding must be one of {POS_ENCODINGS}, got {pos_encoding!r}")
+        available = HYBRID_FEATURES if is_hybrid(model_name) else VIT_FEATURES
+        out_features = tuple(out_features or available)
+        unknown = [f for f in out_features if f not in available]
+        if unknown:
+            raise ValueError(f"{model_name} has no feature(s) {unknown}; it gives {list(available)}")
+        self.model = timm.create_model(
+            model_name, pretrained=False, num_classes=0, drop_path_rate=drop_path_rate,
+            pos_encoding=pos_encoding,
+        )
+        # The classification norm and head are unused here; dropping them keeps every parameter in the
+        # loss (DDP needs that) and makes an ImageNet checkpoint's `norm.*`/`head.*` the unused keys.
+        self.model.norm = nn.Identity()
+        self.model.head = nn.Identity()
+        if grad_checkpointing:
+            self.model.set_grad_checkpointing(True)
+        self.out_index = out_index
+        self.hybrid = is_hybrid(model_name)
+        dim = self.model.embed_dim
+        if "res5" in out_features:
+            self.res5_conv = nn.Conv2d(dim, res5_channels, kernel_size=3, stride=2, padding=1)
+        channels = {"res2": 128, "res3": 256, "res4": dim, "res5": res5_channels}
+        strides = {"res2": 4, "res3": 8, "res4": 16, "res5": 32}
+        self._out_features = list(out_features)
+        self._out_feature_channels = {f: channels[f] for f in out_features}
+        self._out_feature_strides = {f: strides[f] for f in out_features}
+
+    @property
+    def size_divisibility(self) -> int:
+        return 32 if self.hybrid else 16
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        div = self.size_divisibility
+        pad_h, pad_w = -x.shape[-2] % div, -x.shape[-1] % div
+        if pad_h or pad_w:
+            x = F.pad(x, (0, pad_w, 0, pad_h))
+        dense = self.model.forward_dense(x, out_index=self.out_index)
+        if not self.hybrid:
+            return {"res4": dense["final"]}
+        maps = {"res2": dense["stage1"], "res3": dense["stage2"], "res4": dense["block"]}
+        if "res5" in self._out_features:
+            maps["res5"] = self.res5_conv(dense["final"])
+        return {f: maps[f] for f in self._out_features}
+
+    def output_shape(self) -> dict[str, ShapeSpec]:
+        return {
+            f: ShapeSpec(channels=self._out_feature_channels[f], stride=self._out_feature_strides[f])
+            for f in self._out_features
+        }
+
+    def convert_norm(self, mode: str) -> None:
+        """Switch the trunk's BatchNorm layers: trainable ``BN``, ``FrozenBN`` or multi-GPU ``SyncBN``."""
+        if mode == "FrozenBN":
+            FrozenBatchNorm2d.convert_frozen_batchnorm(self)
+        elif mode == "SyncBN":
+            nn.SyncBatchNorm.convert_sync_batchnorm(self)
+        elif mode != "BN":
+            raise ValueError(f"MODEL.FAN.NORM must be one of {NORM_MODES}, got {mode!r}")

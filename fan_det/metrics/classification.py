@@ -1,0 +1,126 @@
+"""Classification metrics for the OOD benchmarks (definitions: ``shared/spec/metrics.md``).
+
+Pure functions of numbers. Per-image outcomes (``topk_correct``, ``masked_outcomes``) are separated
+from the aggregates (``accuracy``, ``calibration_error``, ``aurra``) so an evaluation can keep a few
+bytes per image instead of the logits, gather them across processes, and aggregate once.
+Aggregates are on the 0-100 scale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+__all__ = [
+    "accuracy",
+    "aurra",
+    "calibration_error",
+    "masked_outcomes",
+    "retention",
+    "topk_accuracy",
+    "topk_correct",
+]
+
+
+def _as_tensor(x) -> torch.Tensor:
+    return x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+
+
+def topk_correct(logits, targets, ks: Sequence[int] = (1, 5)) -> dict[int, np.ndarray]:
+    """Per-image booleans: is the target among the ``k`` highest logits, for each ``k``.
+
+    ``logits`` is (N, C), ``targets`` (N,) class indices into C. Ties are broken by ``torch.topk``.
+    """
+    logits, targets = _as_tensor(logits), _as_tensor(targets).long()
+    if logits.ndim != 2 or targets.shape != logits.shape[:1]:
+        raise ValueError(f"expected logits (N, C) and targets (N,), got {tuple(logits.shape)}, "
+                         f"{tuple(targets.shape)}")
+    kmax = min(max(ks), logits.shape[1])
+    top = logits.topk(kmax, dim=1).indices
+    hits = top == targets[:, None]
+    return {k: hits[:, :k].any(dim=1).cpu().numpy() for k in ks}
+
+
+def masked_outcomes(logits, targets, indices, ks: Sequence[int] = (1, 5)) -> dict[str, np.ndarray]:
+    """Outcomes over a class subset (ImageNet-A/-R): only the logits at ``indices`` compete.
+
+    ``targets`` are 1000-way indices; images whose target lies outside the subset get
+    ``valid = False`` (their other fields are meaningless). Returns ``{"valid", "top1", "top5", ...,
+    "confidence"}`` where ``confidence`` is the max softmax probability over the masked logits.
+    """
+    logits, targets = _as_tensor(logits), _as_tensor(targets).long()
+    idx = _as_tensor(indices).long().to(logits.device)
+    lookup = torch.full((logits.shape[1],), -1, dtype=torch.long, device=logits.device)
+    lookup[idx] = torch.arange(len(idx), device=logits.device)
+    sub_targets = lookup[targets.to(logits.device)]
+    valid = sub_targets >= 0
+    sub = logits[:, idx].float()
+    out = {f"top{k}": v for k, v in topk_correct(sub, sub_targets.clamp(min=0), ks).items()}
+    out["confidence"] = sub.softmax(dim=1).max(dim=1).values.cpu().numpy()
+    out["valid"] = valid.cpu().numpy()
+    return out
+
+
+def accuracy(correct) -> float:
+    """Percentage of true entries (0-100) of a boolean per-image array; NaN-free, refuses empty input."""
+    correct = np.asarray(correct, dtype=bool)
+    if correct.size == 0:
+        raise ValueError("accuracy of zero images is undefined")
+    return 100.0 * float(correct.mean())
+
+
+def topk_accuracy(logits, targets, ks: Sequence[int] = (1, 5)) -> dict[int, float]:
+    """Top-k accuracies on the 0-100 scale, for each ``k``."""
+    return {k: accuracy(v) for k, v in topk_correct(logits, targets, ks).items()}
+
+
+def calibration_error(confidence, correct, bin_size: int = 100) -> float:
+    """RMS calibration error with adaptive bins (Hendrycks et al. 2021, ImageNet-A), 0-100 scale.
+
+    Images are sorted by confidence and cut into consecutive bins of ``bin_size``; the last bin takes
+    the remainder (fewer than ``bin_size`` images make one bin). The error is
+    ``sqrt(sum_b |b|/N * (mean confidence_b - accuracy_b)^2)``. Every bin counts, the last included
+    (the authors' script leaves the last bin out; that differs by at most one bin's weight).
+    """
+    confidence = np.asarray(confidence, dtype=np.float64)
+    correct = np.asarray(correct, dtype=np.float64)
+    if confidence.shape != correct.shape or confidence.ndim != 1 or confidence.size == 0:
+        raise ValueError("confidence and correct must be equal-length non-empty 1-D arrays")
+    if bin_size < 1:
+        raise ValueError(f"bin_size must be positive, got {bin_size}")
+    order = np.argsort(confidence, kind="stable")
+    confidence, correct = confidence[order], correct[order]
+    n = confidence.size
+    edges = list(range(0, n, bin_size))
+    if len(edges) > 1 and n - edges[-1] < bin_size:
+        edges.pop()  # the remainder joins the last full bin
+    edges.append(n)
+    total = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        gap = confidence[lo:hi].mean() - correct[lo:hi].mean()
+        total += (hi - lo) / n * gap**2
+    return 100.0 * float(np.sqrt(total))
+
+
+def aurra(confidence, correct) -> float:
+    """Area under the response rate-accuracy curve (Hendrycks et al. 2021), 0-100 scale.
+
+    Answering only the ``k`` most confident images gives an accuracy; AURRA is the mean of that accuracy
+    over ``k = 1..N``. Ties in confidence keep the input order.
+    """
+    confidence = np.asarray(confidence, dtype=np.float64)
+    correct = np.asarray(correct, dtype=np.float64)
+    if confidence.shape != correct.shape or confidence.ndim != 1 or confidence.size == 0:
+        raise ValueError("confidence and correct must be equal-length non-empty 1-D arrays")
+    order = np.argsort(-confidence, kind="stable")
+    curve = np.cumsum(correct[order]) / np.arange(1, confidence.size + 1)
+    return 100.0 * float(curve.mean())
+
+
+def retention(corrupted: float, clean: float) -> float:
+    """Corrupted accuracy as a percentage of clean accuracy (both on the same scale)."""
+    if clean <= 0:
+        raise ValueError(f"retention needs a positive clean accuracy, got {clean}")
+    return 100.0 * corrupted / clean
