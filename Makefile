@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 STAMP := $(VENV)/.fan_det-setup
+LOG := $(VENV)/setup.log
 ARCH := $(shell uname -m)
 # torch/torchvision pairs that install on these machines (x86_64: CUDA build, runs on the CPU too).
 ifeq ($(ARCH),aarch64)
@@ -19,13 +20,13 @@ setup: $(STAMP)
 	@$(PY) -m fan_det.data.fetch
 
 $(STAMP): pyproject.toml scripts/install_detectron2.py
-	@echo "== setup: virtual environment in $(VENV)/"
+	@echo "== setup: virtual environment in $(VENV)/ (pip's log: $(LOG))"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PIP) install -q --upgrade pip wheel 2>&1 | grep -v '^WARNING: Location' || true
+	@$(PIP) install -q --upgrade pip wheel > $(LOG) 2>&1 || { cat $(LOG); exit 1; }
 	@$(PY) -c "import torch, torchvision" 2>/dev/null || { echo "== setup: $(TORCH_PIN)"; \
-	  $(PIP) install -q $(TORCH_PIN) 2>&1 | grep -v '^WARNING: Location' || true; }
+	  $(PIP) install -q $(TORCH_PIN) >> $(LOG) 2>&1 || { cat $(LOG); exit 1; }; }
 	@echo "== setup: fan_det (editable) and its dependencies"
-	@$(PIP) install -q -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' || true
+	@$(PIP) install -q -e '.[dev]' >> $(LOG) 2>&1 || { cat $(LOG); exit 1; }
 	@$(PY) -c "import fan_det, timm, imagecorruptions, pycocotools"
 	@$(PY) scripts/install_detectron2.py
 	@touch $@
@@ -34,6 +35,7 @@ demo: setup
 	@$(PY) -m fan_det.demo
 
 test: setup
+	@bash scripts/install_chromium.sh
 	@$(PY) -m pytest -q
 
 lint: setup
