@@ -74,6 +74,7 @@ class FAN(Backbone):
         self.model.head = nn.Identity()
         if grad_checkpointing:
             self.model.set_grad_checkpointing(True)
+        self.model_name = model_name
         self.out_index = out_index
         self.hybrid = is_hybrid(model_name)
         dim = self.model.embed_dim

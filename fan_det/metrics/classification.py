@@ -25,7 +25,7 @@ __all__ = [
 
 
 def _as_tensor(x) -> torch.Tensor:
-    return x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+    return x if isinstance(x, torch.Tensor) else torch.tensor(np.asarray(x))
 
 
 def topk_correct(logits, targets, ks: Sequence[int] = (1, 5)) -> dict[int, np.ndarray]:

@@ -43,11 +43,11 @@ def test_random_grid_with_mask_stats_and_holdout():
     bench = rng.uniform(5, 60, size=(15, 5, len(ALL_STATS)))
     hold = rng.uniform(5, 60, size=(4, 5, len(ALL_STATS)))
     clean = rng.uniform(30, 70, size=len(ALL_STATS))
-    cells = {("clean", 0): dict(zip(ALL_STATS, clean.tolist()))}
+    cells = {("clean", 0): dict(zip(ALL_STATS, clean.tolist(), strict=True))}
     for grid, names in ((bench, BENCHMARK), (hold, HOLDOUT)):
         for i, c in enumerate(names):
             for s in range(1, 6):
-                cells[(c, s)] = dict(zip(ALL_STATS, grid[i, s - 1].tolist()))
+                cells[(c, s)] = dict(zip(ALL_STATS, grid[i, s - 1].tolist(), strict=True))
 
     summary = coco_c_summary(cells)
     assert set(summary["stats"]) == set(ALL_STATS) == set(summary["holdout"])
@@ -57,7 +57,7 @@ def test_random_grid_with_mask_stats_and_holdout():
         assert got["P"] == pytest.approx(clean[k])
         assert got["mPC"] == pytest.approx(ref.mean())
         assert got["rPC"] == pytest.approx(100 * ref.mean() / clean[k])
-        assert got["per_corruption"] == pytest.approx(dict(zip(BENCHMARK, ref.mean(axis=1))))
+        assert got["per_corruption"] == pytest.approx(dict(zip(BENCHMARK, ref.mean(axis=1), strict=True)))
         assert list(got["per_corruption"]) == BENCHMARK
         start = 0
         for family, members in FAMILIES.items():
@@ -67,7 +67,8 @@ def test_random_grid_with_mask_stats_and_holdout():
         held = summary["holdout"][name]
         assert held["mPC"] == pytest.approx(hold[:, :, k].mean())
         assert held["rPC"] == pytest.approx(100 * hold[:, :, k].mean() / clean[k])
-        assert held["per_corruption"] == pytest.approx(dict(zip(HOLDOUT, hold[:, :, k].mean(axis=1))))
+        per_holdout = dict(zip(HOLDOUT, hold[:, :, k].mean(axis=1), strict=True))
+        assert held["per_corruption"] == pytest.approx(per_holdout)
     # The holdout never leaks into the benchmark figures.
     assert not set(HOLDOUT) & set(summary["stats"]["AP"]["per_corruption"])
 

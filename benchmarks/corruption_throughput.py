@@ -1,0 +1,74 @@
+"""COCO-C builder throughput: corrupted images per second with 1 and N workers, against a bare loop.
+
+The baseline, measured in the same run, is a plain sequential loop calling ``imagecorruptions.corrupt``
+on already-decoded arrays of the same images and cells: no reading, seeding, encoding or writing. The
+builder's overhead is everything else (decode, seeding, PNG encode, atomic write, journal); its per-stage
+times come from the 1-worker build. ``python benchmarks/corruption_throughput.py [--workers N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+
+import imagecorruptions
+import numpy as np
+
+from fan_det.corruptions import BENCHMARK, build_coco_c, corrupt, read_rgb
+from fan_det.corruptions.builder import load_images
+from fan_det.data.real_photos import build_real_photos
+
+
+def machine() -> str:
+    return (f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores visible, "
+            f"Python {platform.python_version()}, {platform.system()}").replace("  ", " ")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--severities", default="1,3,5")
+    args = parser.parse_args()
+    severities = tuple(int(s) for s in args.severities.split(","))
+    json_path, image_root = build_real_photos()
+    entries = load_images(str(json_path), image_root, "png")
+    arrays = [read_rgb(e.source) for e in entries]
+    cells = [(c, s) for c in BENCHMARK for s in severities]
+    count = len(entries) * len(cells)
+    corrupt(arrays[0], "glass_blur", 1)  # numba's first compile, outside every timing
+
+    start = time.perf_counter()
+    for image in arrays:
+        for c, s in cells:
+            np.random.seed(0)
+            imagecorruptions.corrupt(image, s, c)
+    bare = time.perf_counter() - start
+
+    timings, seconds = {}, None
+    for workers in (1, args.workers):
+        with tempfile.TemporaryDirectory() as out:
+            start = time.perf_counter()
+            report = build_coco_c(entries, out, BENCHMARK, severities, workers=workers, progress=False)
+            timings[workers] = time.perf_counter() - start
+            assert report.written == count
+            seconds = seconds or report.seconds
+
+    print(f"machine: {machine()}")
+    print(f"{len(entries)} real photos ({arrays[0].shape[1]}x{arrays[0].shape[0]} and similar), "
+          f"{len(BENCHMARK)} corruptions x severities {severities} = {count} corrupted images, PNG level 1")
+    print(f"bare imagecorruptions loop : {count / bare:6.2f} img/s  (ratio 1.00)")
+    for workers, wall in timings.items():
+        print(f"builder, {workers} worker(s)     : {count / wall:6.2f} img/s  (ratio {bare / wall:.2f} "
+              f"of bare; wall {wall:.1f} s incl. process start-up)")
+    total = sum(seconds.values())
+    shares = ", ".join(f"{k} {100 * v / total:.1f}%" for k, v in seconds.items())
+    print(f"1-worker build time by stage: {shares}")
+    print(f"overhead of the 1-worker build over the bare loop: {100 * (timings[1] / bare - 1):+.1f}%")
+    print(f"scaling 1 -> {args.workers} workers: x{timings[1] / timings[args.workers]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""``python -m fan_det.demo``: the whole pipeline on the embedded tiny data, one progress line per stage.
+
+Builds the tiny datasets, trains the tiny FAN-T-Hybrid RetinaNet on the synthetic shapes, evaluates it
+clean and over the full 15 x 5 COCO-C grid of the mini val set, runs ``eval_ood`` on the tiny OOD sets
+(ImageNet-C built from the tiny val photos included) with a randomly initialised FAN (labelled so) and
+the real pretrained EfficientNet-Lite0, then writes the report. Each evaluation stage runs the public CLI
+in a subprocess, exactly as a user would; its output goes to ``OUT/logs/<stage>.log``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fan_det.paths import REPO_ROOT
+
+TRAIN_CONFIG = "configs/tiny/retinanet_fan_tiny_hybrid_synth.yaml"
+COCO_C_DATASET = "fan_synth_val_mini"
+OOD_FAN_MODEL = "fan_tiny_8_p4_hybrid"
+OOD_BASELINE_MODEL = "fan_det.zoo.efficientnet_lite0:build"
+OOD_SETS = ("imagenet", "imagenet-a", "imagenet-r", "imagenet-sketch")
+
+EXAMPLE = """examples:
+  python -m fan_det.demo                        # the full demo (what `make demo` runs), under 15 minutes
+  python -m fan_det.demo --quick --out /tmp/d   # a few iterations, one corruption cell: a smoke run"""
+
+
+@dataclass
+class Plan:
+    """What the demo runs: the full pipeline, or its ``--quick`` smoke-sized version."""
+
+    out: Path
+    train_iters: int | None = None  # None: the config's own schedule
+    corruptions: str = "benchmark"
+    severities: str = "1-5"
+    ood_sets: tuple[str, ...] = OOD_SETS
+    imagenet_c: tuple[tuple[str, ...], tuple[int, ...]] | None = None
+    extra_train: list[str] = field(default_factory=list)
+
+    @property
+    def partial(self) -> bool:
+        return self.corruptions != "benchmark" or self.severities != "1-5"
+
+
+def make_plan(out: Path, quick: bool) -> Plan:
+    """The full plan covers the 15 x 5 grid and ImageNet-C; the quick one is labelled partial by the report."""
+    from fan_det.corruptions import CORRUPTION_SETS
+
+    if quick:
+        return Plan(out, train_iters=2, corruptions="gaussian_noise", severities="1",
+                    ood_sets=("imagenet", "imagenet-a"), imagenet_c=(("gaussian_noise",), (1,)),
+                    extra_train=["SOLVER.WARMUP_ITERS", "1", "SOLVER.STEPS", "()"])
+    return Plan(out, imagenet_c=(tuple(CORRUPTION_SETS["benchmark"]), (1, 2, 3, 4, 5)))
+
+
+def _python_module(module: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", module, *args]
+
+
+def train_command(plan: Plan) -> list[str]:
+    cmd = _python_module("fan_det.train", "--config", TRAIN_CONFIG, "OUTPUT_DIR", str(plan.out / "train"))
+    if plan.train_iters is not None:
+        cmd += ["SOLVER.MAX_ITER", str(plan.train_iters), "SOLVER.CHECKPOINT_PERIOD", "100000", *plan.extra_train]
+    return cmd
+
+
+def coco_c_command(plan: Plan) -> list[str]:
+    cmd = _python_module("fan_det.eval_coco_c", "--config", TRAIN_CONFIG,
+                         "--weights", str(plan.out / "train" / "model_final.pth"), "--dataset", COCO_C_DATASET,
+                         "--corruptions", plan.corruptions, "--severities", plan.severities,
+                         "--name", f"{OOD_FAN_MODEL} retinanet (demo, synthetic shapes)",
+                         "--out", str(plan.out / "coco_c"))
+    return cmd + (["--allow-partial"] if plan.partial else [])
+
+
+def ood_command(plan: Plan, model: str, out_name: str, datasets: dict[str, Path]) -> list[str]:
+    cmd = _python_module("fan_det.eval_ood", "--model", model, "--out", str(plan.out / out_name))
+    for name, root in datasets.items():
+        cmd += ["--dataset", f"{name}={root}"]
+    return cmd
+
+
+def build_datasets(plan: Plan) -> dict[str, Path]:
+    """The tiny detection sets (registered lazily by the CLIs) and the OOD ImageFolder roots."""
+    from fan_det.data.ood_sets import build_ood_sets
+    from fan_det.data.register import tiny_datasets
+
+    tiny_datasets()
+    roots = build_ood_sets()
+    datasets = {name: roots[name] for name in plan.ood_sets}
+    if plan.imagenet_c is not None:
+        from fan_det.ood.imagenet_c_build import build_tiny_imagenet_c
+
+        datasets["imagenet-c"] = build_tiny_imagenet_c(*plan.imagenet_c)
+    return datasets
+
+
+class StageFailed(RuntimeError):
+    """A stage's command failed; the message carries the tail of its log."""
+
+
+def run_command(cmd: list[str], log: Path) -> None:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as fh:
+        fh.write("$ " + shlex.join(cmd) + "\n")
+        fh.flush()
+        code = subprocess.run(cmd, cwd=REPO_ROOT, stdout=fh, stderr=subprocess.STDOUT).returncode
+    if code != 0:
+        tail = "\n".join(log.read_text().splitlines()[-25:])
+        raise StageFailed(f"{shlex.join(cmd[1:4])} ... exited with {code}; end of {log}:\n{tail}")
+
+
+def run_demo(plan: Plan, say: Callable[[str], None] = print) -> Path:
+    """Run every stage in order; returns the report.html path."""
+    from fan_det.report import write_report
+
+    logs = plan.out / "logs"
+    datasets: dict[str, Path] = {}
+
+    def stage_datasets() -> str:
+        datasets.update(build_datasets(plan))
+        return f"{len(datasets)} OOD sets, {COCO_C_DATASET} for COCO-C"
+
+    stages: list[tuple[str, str, Callable[[], str]]] = [
+        ("datasets", "build the tiny datasets", stage_datasets),
+        ("train", "train the tiny FAN-T-Hybrid RetinaNet on fan_synth_train",
+         lambda: _run("train", train_command(plan))),
+        ("coco_c", f"evaluate it clean + {plan.corruptions} x severities {plan.severities} on {COCO_C_DATASET}",
+         lambda: _run("coco_c", coco_c_command(plan))),
+        ("ood_fan", f"eval_ood: {OOD_FAN_MODEL} with random weights",
+         lambda: _run("ood_fan", ood_command(plan, OOD_FAN_MODEL, "ood_fan", datasets))),
+        ("ood_effnet", "eval_ood: pretrained EfficientNet-Lite0",
+         lambda: _run("ood_effnet", ood_command(plan, OOD_BASELINE_MODEL, "ood_effnet", datasets))),
+        ("report", "write the report", lambda: _report()),
+    ]
+
+    def _run(name: str, cmd: list[str]) -> str:
+        run_command(cmd, logs / f"{name}.log")
+        return f"log {logs / f'{name}.log'}"
+
+    def _report() -> str:
+        paths = write_report([plan.out / "coco_c"], [plan.out / "ood_fan", plan.out / "ood_effnet"],
+                             plan.out / "report", command="python -m fan_det.demo " + shlex.join(sys.argv[1:]),
+                             title="fan_det demo report (tiny embedded data)")
+        return str(paths["html"])
+
+    start = time.monotonic()
+    result = ""
+    for i, (_, text, fn) in enumerate(stages, 1):
+        say(f"[{i}/{len(stages)}] {text} ...")
+        t0 = time.monotonic()
+        result = fn()
+        say(f"[{i}/{len(stages)}] done in {time.monotonic() - t0:.0f} s: {result}")
+    say(f"demo finished in {time.monotonic() - start:.0f} s; report: {result}")
+    return Path(result)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fan_det.demo", description=__doc__, epilog=EXAMPLE,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "runs" / "demo", help="output folder")
+    parser.add_argument("--quick", action="store_true",
+                        help="2 training iterations, one corruption cell, two OOD sets (results labelled partial)")
+    args = parser.parse_args(argv)
+    try:
+        run_demo(make_plan(args.out.resolve(), args.quick))
+    except StageFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""The config keys FAN detection adds to detectron2's defaults (one place, as detectron2 projects do)."""
+
+from __future__ import annotations
+
+from detectron2.config import CfgNode as CN
+
+
+def add_fan_config(cfg: CN) -> CN:
+    """Add ``cfg.MODEL.FAN.*`` and the AdamW / layer-decay solver keys; returns ``cfg`` for chaining.
+
+    Call it before ``merge_from_file``: detectron2 then rejects any key typo in a YAML file.
+    """
+    cfg.MODEL.FAN = CN()
+    # A timm FAN name (see `timm.list_models("fan_*")`), e.g. fan_small_12_p4_hybrid.
+    cfg.MODEL.FAN.NAME = "fan_small_12_p4_hybrid"
+    # Trunk maps for hybrids (res2..res5 = strides 4..32); ViT variants always give res4.
+    cfg.MODEL.FAN.OUT_FEATURES = ["res2", "res3", "res4", "res5"]
+    # FAN block whose tokens are res4 (0-based); -1 = the spec's per-size index (7 / 9 / 15 / 18).
+    cfg.MODEL.FAN.OUT_INDEX = -1
+    cfg.MODEL.FAN.DROP_PATH_RATE = 0.0
+    # "detection": frequencies 10000 ** (i / 32), as the original detection code computed them;
+    # "classification": 10000 ** (2 * floor(i / 2) / 32), as the ImageNet models were trained.
+    cfg.MODEL.FAN.POS_ENCODING = "detection"
+    cfg.MODEL.FAN.GRAD_CHECKPOINTING = False
+    # What happens to the trunk's BatchNorm layers: "BN" (train them), "FrozenBN", "SyncBN" (multi-GPU).
+    cfg.MODEL.FAN.NORM = "BN"
+    # ImageNet FAN checkpoint for the trunk: a path, a URL or a timm tag ("" = random init).
+    cfg.MODEL.FAN.WEIGHTS = ""
+    # Channels of the new 3x3 stride-2 conv that makes res5 from the final tokens.
+    cfg.MODEL.FAN.RES5_CHANNELS = 768
+    # Norm of the ViTDet simple feature pyramid used for the ViT variants.
+    cfg.MODEL.FAN.SIMPLE_FPN_NORM = "LN"
+
+    cfg.SOLVER.OPTIMIZER = "ADAMW"  # or "SGD"
+    cfg.SOLVER.BETAS = (0.9, 0.999)
+    # Parameters named with any of these (besides norms and biases) get no weight decay.
+    cfg.SOLVER.NO_DECAY_KEYWORDS = ["pos_embed", "cls_token", "temperature"]
+    # Layer-wise lr decay over the FAN blocks: lr * LAYER_DECAY ** (depth + 1 - layer); 1.0 = off.
+    cfg.SOLVER.LAYER_DECAY = 1.0
+    return cfg

@@ -1,0 +1,63 @@
+"""detectron2's DefaultTrainer with the FAN optimizer, COCO evaluation, and DDP on CPUs as well as GPUs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import weakref
+
+import torch
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.config import CfgNode
+from detectron2.data import DatasetCatalog
+from detectron2.engine import AMPTrainer, DefaultTrainer, SimpleTrainer, TrainerBase, create_ddp_model
+from detectron2.evaluation import COCOEvaluator
+from detectron2.utils import comm
+from detectron2.utils.logger import setup_logger
+from torch import nn
+
+from fan_det.detection.optimizer import build_fan_optimizer
+
+
+def check_datasets(cfg: CfgNode) -> None:
+    """Fail early, naming the registered sets, when a config names a dataset nobody registered."""
+    known = DatasetCatalog.list()
+    unknown = [d for d in (*cfg.DATASETS.TRAIN, *cfg.DATASETS.TEST) if d not in known]
+    if unknown:
+        raise KeyError(f"dataset(s) {unknown} are not registered; registered: {', '.join(sorted(known))}")
+
+
+class Trainer(DefaultTrainer):
+    """DefaultTrainer whose ``__init__`` wraps DDP without ``device_ids`` on CPUs (gloo); else the same.
+
+    Hooks are detectron2's: periodic checkpoints, ``TEST.EVAL_PERIOD`` evaluation, tensorboard / JSON /
+    console metrics; ``SOLVER.AMP.ENABLED`` selects ``AMPTrainer`` and ``SOLVER.CLIP_GRADIENTS`` clips.
+    """
+
+    def __init__(self, cfg: CfgNode):
+        TrainerBase.__init__(self)
+        if not logging.getLogger("detectron2").isEnabledFor(logging.INFO):
+            setup_logger()
+        cfg = DefaultTrainer.auto_scale_workers(cfg, comm.get_world_size())
+        model = self.build_model(cfg)
+        optimizer = self.build_optimizer(cfg, model)
+        data_loader = self.build_train_loader(cfg)
+        on_gpu = next(model.parameters()).device.type == "cuda"
+        ddp_kwargs = {} if on_gpu else {"device_ids": None}
+        model = create_ddp_model(model, broadcast_buffers=False, **ddp_kwargs)
+        self._trainer = (AMPTrainer if cfg.SOLVER.AMP.ENABLED else SimpleTrainer)(model, data_loader, optimizer)
+        self.scheduler = self.build_lr_scheduler(cfg, optimizer)
+        self.checkpointer = DetectionCheckpointer(model, cfg.OUTPUT_DIR, trainer=weakref.proxy(self))
+        self.start_iter = 0
+        self.max_iter = cfg.SOLVER.MAX_ITER
+        self.cfg = cfg
+        self.register_hooks(self.build_hooks())
+
+    @classmethod
+    def build_optimizer(cls, cfg: CfgNode, model: nn.Module) -> torch.optim.Optimizer:
+        return build_fan_optimizer(cfg, model)
+
+    @classmethod
+    def build_evaluator(cls, cfg: CfgNode, dataset_name: str, output_folder: str | None = None) -> COCOEvaluator:
+        output_folder = output_folder or os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name)
+        return COCOEvaluator(dataset_name, output_dir=output_folder, use_fast_impl=False)

@@ -1,0 +1,97 @@
+"""The evaluation loop: a dataset in, per-image outcomes out (a few bytes per image, not logits).
+
+Outcomes are ``{"index", "target", "top1", "top5"}`` plus, for each class subset asked for,
+``"<subset>/top1"``, ``"<subset>/top5"``, ``"<subset>/confidence"``, ``"<subset>/valid"``: enough for
+every metric in ``ood.json`` and small enough to gather across processes and to cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Subset
+from tqdm import tqdm
+
+from fan_det.metrics.classification import masked_outcomes, topk_correct
+from fan_det.ood.datasets import WnidImageFolder, collate_skipping
+from fan_det.ood.distributed import DistContext, all_gather, merge_shards, shard_indices
+
+NUM_CLASSES = 1000
+
+
+class UnreadableImageError(RuntimeError):
+    """Raised under ``strict`` when an image cannot be decoded."""
+
+
+@dataclass
+class Outcomes:
+    """Per-image outcomes of one dataset (sorted by sample index) and the images skipped."""
+
+    arrays: dict[str, np.ndarray]
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, error)
+
+    @property
+    def num_images(self) -> int:
+        return int(self.arrays["index"].size)
+
+
+def outcomes_from_logits(logits: torch.Tensor, targets: torch.Tensor,
+                         subsets: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Per-image outcome arrays of one batch (see module docstring)."""
+    if logits.ndim != 2 or logits.shape[1] != NUM_CLASSES:
+        raise ValueError(f"the model must output (N, {NUM_CLASSES}) ImageNet-1k logits, got {tuple(logits.shape)}")
+    top = topk_correct(logits, targets, (1, 5))
+    out = {"target": targets.cpu().numpy(), "top1": top[1], "top5": top[5]}
+    for name, indices in (subsets or {}).items():
+        for key, value in masked_outcomes(logits, targets, indices, (1, 5)).items():
+            out[f"{name}/{key}"] = value
+    return out
+
+
+def _empty(subsets: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    out = {"index": np.zeros(0, np.int64), "target": np.zeros(0, np.int64),
+           "top1": np.zeros(0, bool), "top5": np.zeros(0, bool)}
+    for name in subsets:
+        out.update({f"{name}/top1": np.zeros(0, bool), f"{name}/top5": np.zeros(0, bool),
+                    f"{name}/confidence": np.zeros(0, np.float32), f"{name}/valid": np.zeros(0, bool)})
+    return out
+
+
+def evaluate(model: nn.Module, dataset: WnidImageFolder, *, subsets: Mapping[str, np.ndarray] | None = None,
+             batch_size: int = 64, workers: int = 4, amp: bool = False, strict: bool = False,
+             ctx: DistContext | None = None, desc: str = "eval") -> Outcomes:
+    """Evaluate this rank's shard of ``dataset`` and gather every rank's outcomes (all ranks get them)."""
+    ctx = ctx or DistContext()
+    subsets = dict(subsets or {})
+    shard = shard_indices(len(dataset), ctx.rank, ctx.world)
+    loader = DataLoader(Subset(dataset, shard), batch_size=batch_size, num_workers=workers,
+                        collate_fn=collate_skipping, pin_memory=ctx.device.type == "cuda")
+    amp_dtype = torch.float16 if ctx.device.type == "cuda" else torch.bfloat16
+    parts, skipped = [_empty(subsets)], []
+    model.to(ctx.device).eval()
+    with torch.inference_mode(), tqdm(total=len(shard), desc=desc, unit="img", disable=not ctx.is_main,
+                                      dynamic_ncols=True, leave=False) as bar:
+        for batch in loader:
+            for index, error in batch.skipped:
+                path = dataset.samples[index][0]
+                if strict:
+                    raise UnreadableImageError(f"cannot read {path}: {error} (drop --strict to skip and count it)")
+                tqdm.write(f"warning: skipping unreadable image {path}: {error}")
+                skipped.append((index, error))
+            if batch.images is not None:
+                images = batch.images.to(ctx.device, non_blocking=True)
+                with torch.autocast(ctx.device.type, dtype=amp_dtype, enabled=amp):
+                    logits = model(images)
+                out = outcomes_from_logits(logits.float(), batch.targets.to(ctx.device), subsets)
+                out["index"] = batch.indices.numpy()
+                parts.append(out)
+            bar.update(len(batch.targets) + len(batch.skipped))
+    mine = ({k: np.concatenate([p[k] for p in parts]) for k in parts[0]}, skipped)
+    gathered = all_gather(mine, ctx)
+    all_skipped = sorted(item for _, s in gathered for item in s)
+    arrays = merge_shards([a for a, _ in gathered], len(dataset), [i for i, _ in all_skipped])
+    return Outcomes(arrays, [(dataset.samples[i][0], error) for i, error in all_skipped])

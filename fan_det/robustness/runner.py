@@ -1,0 +1,59 @@
+"""Evaluate a COCO-C grid cell by cell, saving each finished cell at once and skipping finished ones."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from detectron2.config import CfgNode
+from detectron2.utils import comm
+from tqdm import tqdm
+
+from fan_det.metrics.detection import coco_c_summary
+from fan_det.robustness.cache import CellCache
+from fan_det.robustness.cells import Cell
+from fan_det.robustness.inference import evaluate_cell
+
+
+def check_plan(cells: Sequence[Cell], allow_partial: bool) -> None:
+    """Refuse, before any work, a plan whose summary would be refused: an incomplete grid.
+
+    Applies ``coco_c_summary``'s own rule to the planned cells, so the message names the missing cells.
+    """
+    if not allow_partial:
+        coco_c_summary({(c.corruption, c.severity): {"AP": 1.0} for c in cells})
+
+
+def evaluate_grid(
+    model: torch.nn.Module,
+    cfg: CfgNode,
+    dataset: str,
+    cells: Sequence[Cell],
+    *,
+    seed: int,
+    materialised: bool,
+    num_workers: int,
+    cache: CellCache | None,
+) -> list[dict] | None:
+    """Evaluate the cells ``cache`` lacks (every rank takes part); return all records, in plan order.
+
+    Only the main rank holds the cache (pass None elsewhere): it decides which cells are pending and
+    tells the others. Returns None on the other ranks.
+    """
+    main = comm.is_main_process()
+    pending = None
+    if main:
+        pending = [cell for cell in cells if cache.load(cell) is None]
+        for cell in cells:
+            if cell not in pending:
+                cache.log("reused", cell)
+    pending = [Cell(*c) for c in comm.all_gather(pending)[0]]
+    for cell in tqdm(pending, desc="COCO-C cells", disable=not main):
+        record = evaluate_cell(model, cfg, dataset, cell, seed=seed, materialised=materialised,
+                               num_workers=num_workers)
+        if main:
+            detections = record.pop("detections")
+            cache.save(cell, record, detections)
+            cache.log("evaluated", cell)
+        comm.synchronize()
+    return [cache.load(cell) for cell in cells] if main else None

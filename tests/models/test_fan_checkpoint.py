@@ -1,0 +1,107 @@
+"""Checkpoint reading and strict loading: wrappers, `module.` prefixes, readable mismatch errors, and
+timm's `pretrained_cfg_overlay=dict(file=...)` with a different class count."""
+
+import pytest
+import timm
+import torch
+
+import fan_det.models  # noqa: F401
+from fan_det.models import CheckpointMismatchError, KeyReport, load_checked, read_checkpoint
+
+NAME = "fan_tiny_12_p16_224"
+
+
+@pytest.fixture(scope="module")
+def source():
+    torch.manual_seed(0)
+    return timm.create_model(NAME).eval()
+
+
+def fresh(**kwargs):
+    torch.manual_seed(1)
+    return timm.create_model(NAME, **kwargs).eval()
+
+
+def assert_same_weights(a, b, skip=("head.",)):
+    sa, sb = a.state_dict(), b.state_dict()
+    for key, value in sa.items():
+        if not key.startswith(skip):
+            assert torch.equal(value, sb[key]), key
+
+
+@pytest.mark.parametrize("wrapper", [None, "model", "state_dict", "state_dict_ema"])
+@pytest.mark.parametrize("prefix", ["", "module."])
+def test_wrapped_prefixed_and_flat_checkpoints_load(tmp_path, source, wrapper, prefix):
+    state = {prefix + k: v for k, v in source.state_dict().items()}
+    path = tmp_path / "ckpt.pth.tar"
+    torch.save({wrapper: state, "epoch": 3} if wrapper else state, path)
+    sd = read_checkpoint(path)
+    assert list(sd) == list(source.state_dict())
+    model = fresh()
+    assert load_checked(model, sd).ok
+    assert_same_weights(source, model, skip=())
+
+
+def test_ema_weights_are_preferred_over_raw(tmp_path, source):
+    ema = {k: v + 1 if v.is_floating_point() else v for k, v in source.state_dict().items()}
+    torch.save({"state_dict": source.state_dict(), "state_dict_ema": ema}, tmp_path / "c.pth")
+    assert torch.equal(read_checkpoint(tmp_path / "c.pth")["cls_token"], ema["cls_token"])
+    assert torch.equal(read_checkpoint(tmp_path / "c.pth", use_ema=False)["cls_token"], source.cls_token)
+
+
+def test_wrong_checkpoint_gives_readable_error(source):
+    sd = dict(source.state_dict())
+    del sd["blocks.3.mlp.q.weight"]
+    sd["blocks.99.extra"] = torch.randn(3)
+    sd["head.weight"] = torch.randn(10, 192)
+    model = fresh()
+    before = model.cls_token.detach().clone()
+    with pytest.raises(CheckpointMismatchError) as err:
+        load_checked(model, sd)
+    message = str(err.value)
+    assert "1 missing, 1 unexpected, 1 wrong shape" in message
+    assert "blocks.3.mlp.q.weight" in message and "blocks.99.extra" in message
+    assert "head.weight: [10, 192] vs [1000, 192]" in message
+    assert torch.equal(model.cls_token, before)  # nothing loaded on a strict failure
+
+
+def test_non_strict_loads_what_fits(source):
+    sd = dict(source.state_dict())
+    sd["head.weight"] = torch.randn(10, 192)
+    model = fresh()
+    report = load_checked(model, sd, strict=False)
+    assert not report.ok and report.mismatched == [("head.weight", (10, 192), (1000, 192))]
+    assert_same_weights(source, model)
+    assert not torch.equal(model.head.weight, source.head.weight)
+
+
+def test_key_report_str_when_ok():
+    assert KeyReport().ok and "matches" in str(KeyReport())
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint file"):
+        read_checkpoint(tmp_path / "absent.pth")
+
+
+def test_timm_file_overlay_loads_and_new_num_classes_keeps_trunk(tmp_path, source):
+    path = tmp_path / "fan_vit_tiny.pth.tar"
+    torch.save({"model": {"module." + k: v for k, v in source.state_dict().items()}}, path)
+    loaded = timm.create_model(NAME, pretrained=True, pretrained_cfg_overlay=dict(file=str(path))).eval()
+    assert_same_weights(source, loaded, skip=())
+    x = torch.randn(1, 3, 32, 48)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), source(x), rtol=0, atol=0)
+
+    overlay = dict(file=str(path))
+    ten = timm.create_model(NAME, pretrained=True, pretrained_cfg_overlay=overlay, num_classes=10)
+    assert ten.head.weight.shape == (10, 192)
+    assert_same_weights(source, ten)
+
+
+def test_timm_file_overlay_with_wrong_checkpoint_raises_readable_error(tmp_path, source):
+    path = tmp_path / "wrong.pth"
+    torch.save(source.state_dict(), path)
+    with pytest.raises(CheckpointMismatchError, match="wrong shape"):
+        timm.create_model("fan_small_12_p16_224", pretrained=True,
+                          pretrained_cfg_overlay=dict(file=str(path)))

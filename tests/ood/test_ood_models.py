@@ -1,0 +1,70 @@
+"""Model specs (timm name, module:callable, checkpoint) and preprocessing resolution."""
+
+import hashlib
+
+import pytest
+import timm
+import torch
+from conftest import plain_transform
+from PIL import Image
+
+from fan_det.ood.models import load_model, weights_sha256
+from fan_det.ood.preprocess import build_transform, resolve_preprocessing
+
+
+def test_preprocessing_follows_the_model_then_the_callable_then_overrides():
+    model = timm.create_model("test_vit")
+    prep = resolve_preprocessing(model)
+    assert prep == {"input_size": [3, 160, 160], "crop_pct": 0.95, "interpolation": "bicubic",
+                    "mean": [0.5] * 3, "std": [0.5] * 3, "crop_mode": "center"}
+    prep = resolve_preprocessing(model, {"crop_pct": 0.8, "interpolation": "bilinear"},
+                                 {"img_size": 128, "crop_pct": None, "mean": [0.1, 0.2, 0.3]})
+    assert prep["input_size"] == [3, 128, 128] and prep["crop_pct"] == 0.8
+    assert prep["interpolation"] == "bilinear" and prep["mean"] == [0.1, 0.2, 0.3]
+
+
+def test_transform_equals_resize_centre_crop_normalise(ood_sets):
+    prep = {"input_size": [3, 200, 200], "crop_pct": 0.8, "interpolation": "bicubic", "mean": [0.4, 0.5, 0.6],
+            "std": [0.2, 0.25, 0.3], "crop_mode": "center"}
+    img = Image.open(next(ood_sets["imagenet"].rglob("*.jpg"))).convert("RGB")
+    expected = plain_transform(200, 0.8, "bicubic", prep["mean"], prep["std"])(img)
+    assert torch.equal(build_transform(prep)(img), expected)
+
+
+def test_random_init_is_seeded_and_recorded():
+    a, b = load_model("test_vit"), load_model("test_vit")
+    assert a.random_init and weights_sha256(a.model) == weights_sha256(b.model)
+    assert weights_sha256(load_model("test_vit", seed=1).model) != weights_sha256(a.model)
+    assert a.num_params == sum(p.numel() for p in timm.create_model("test_vit").parameters())
+    assert not a.model.training
+
+
+def test_checkpoint_is_loaded_strictly_and_hashed(tmp_path):
+    torch.manual_seed(5)
+    source = timm.create_model("test_vit")
+    path = tmp_path / "ckpt.pth"
+    torch.save({"state_dict": source.state_dict()}, path)
+    loaded = load_model("test_vit", checkpoint=str(path))
+    assert not loaded.random_init and loaded.checkpoint == str(path)
+    assert loaded.checkpoint_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert weights_sha256(loaded.model) == weights_sha256(source)
+    partial = dict(source.state_dict())
+    partial.pop("head.weight")
+    torch.save(partial, tmp_path / "partial.pth")
+    with pytest.raises(ValueError, match="head.weight"):
+        load_model("test_vit", checkpoint=str(tmp_path / "partial.pth"))
+
+
+def test_bad_specs_are_explained(tmp_path):
+    with pytest.raises(ValueError, match="not a timm model"):
+        load_model("no_such_model_xyz")
+    with pytest.raises(ValueError, match="cannot import"):
+        load_model("no_such_pkg.mod:build")
+    with pytest.raises(ValueError, match="no callable"):
+        load_model("fan_det.paths:nothing_here")
+    with pytest.raises(TypeError, match="nn.Module"):
+        load_model("fan_det.paths:raw_dir")
+    with pytest.raises(ValueError, match="--pretrained"):
+        load_model("conftest:build_tiny_classifier", pretrained=True)
+    with pytest.raises(FileNotFoundError):
+        load_model("test_vit", checkpoint=str(tmp_path / "missing.pth"))

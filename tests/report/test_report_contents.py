@@ -1,0 +1,146 @@
+"""The report holds every input number (report.json and report.md), ranks fairly and labels what it must."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from conftest import DETECTION, OOD, load_fixture
+
+
+def fmt(value) -> str:
+    """Independent of fan_det: integers as written, other numbers with two decimals."""
+    return str(value) if isinstance(value, int) else f"{value:.2f}"
+
+
+def numbers(obj, path=()):
+    """Every numeric leaf of a JSON document with its path (booleans are not numbers here)."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from numbers(v, path + (k,))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from numbers(v, path + (i,))
+    elif isinstance(obj, int | float) and not isinstance(obj, bool):
+        yield path, obj
+
+
+def dig(obj, path):
+    for key in path:
+        obj = obj[key]
+    return obj
+
+
+def test_every_detection_number_is_in_json_and_md(built_report):
+    report = json.loads(built_report["json"].read_text())
+    md = built_report["md"].read_text()
+    assert report["schema"] == "fan_det.report/1"
+    models = {m["name"]: m for m in report["detection"]["models"]}
+    checked = 0
+    for name in DETECTION:
+        doc = load_fixture(name)
+        entry = models[doc["model"]["name"]]
+        for part in ("cells", "summary", "dataset", "protocol"):
+            for path, value in numbers(doc[part]):
+                if part == "protocol" and path[0] == "severities":
+                    continue
+                assert dig(entry[part], path) == value, (name, part, path)
+                assert fmt(value) in md, (name, part, path, value)
+                checked += 1
+    assert checked > 1500
+
+
+def test_every_ood_number_is_in_json_and_md(built_report):
+    report = json.loads(built_report["json"].read_text())
+    md = built_report["md"].read_text()
+    models = {m["name"]: m for m in report["ood"]["models"]}
+    checked = 0
+    for name in OOD:
+        doc = load_fixture(name)
+        entry = models[doc["model"]["name"]]
+        for path, value in numbers(doc["datasets"]):
+            assert dig(entry["datasets"], path) == value, (name, path)
+            assert fmt(value) in md, (name, path, value)
+            checked += 1
+        assert str(doc["model"]["num_params"]) in md
+        for key in ("checkpoint_sha256",):
+            if doc["model"][key]:
+                assert doc["model"][key] in md
+    assert checked > 90
+
+
+def test_provenance_is_in_md(built_report):
+    md = built_report["md"].read_text()
+    for name in DETECTION:
+        doc = load_fixture(name)
+        for key in ("config_sha256", "weights_sha256", "config", "weights"):
+            assert doc["model"][key] in md
+        assert doc["provenance"]["command"] in md
+    for name in OOD:
+        doc = load_fixture(name)
+        assert doc["provenance"]["command"] in md
+        for block in doc["datasets"].values():
+            assert block["path"] in md
+    assert "- command: `pytest`" in md
+
+
+def md_row(md: str, title: str, label: str) -> list[str]:
+    """The cells of the row ``label`` in the table whose bold title is ``title``."""
+    section = md.split(f"**{title}**", 1)[1].split("\n\n", 2)[1]
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells[0] == label:
+            return cells[1:]
+    raise AssertionError(f"no row {label!r} in {title!r}")
+
+
+def test_best_per_column_is_marked_and_partial_rows_do_not_win_mpc(built_report):
+    md = built_report["md"].read_text()
+    fan, base, part = (load_fixture(n)["summary"]["stats"]["AP"] for n in DETECTION)
+    title = "AP: clean (P), mean under corruption (mPC), retention (rPC, %)"
+    fan_row = md_row(md, title, "fan_tiny_8_p4_hybrid retinanet")
+    base_row = md_row(md, title, "resnet50 retinanet")
+    part_row = md_row(md, title, "fan_small_12_p4_hybrid retinanet [random weights] [partial: 9 of 75 cells]")
+    complete = {"fan": fan, "base": base}
+    for col, key in enumerate(("P", "mPC", "rPC")):
+        winner = max(complete, key=lambda k: complete[k][key])
+        rows = {"fan": fan_row, "base": base_row}
+        assert rows[winner][col] == f"**{complete[winner][key]:.2f}**"
+        loser = "base" if winner == "fan" else "fan"
+        assert rows[loser][col] == f"{complete[loser][key]:.2f}"
+    # the partial model's rPC is higher than both complete ones, yet it is not marked: its grid differs
+    assert part["rPC"] > max(fan["rPC"], base["rPC"])
+    assert part_row[2] == f"{part['rPC']:.2f}"
+    # lower is better for calibration error
+    cal = {n: load_fixture(n)["datasets"]["imagenet-a"]["metrics"]["calibration_error"] for n in OOD}
+    best = min(cal, key=cal.get)
+    label = load_fixture(best)["model"]["name"] + (" [random weights]" if best == "ood_fan.json" else "")
+    cells = md_row(md, "ImageNet-A (6 images)", label)
+    assert f"**{cal[best]:.2f}**" in cells
+
+
+def test_partial_and_random_results_are_labelled_wherever_they_appear(built_report):
+    md = built_report["md"].read_text()
+    report = json.loads(built_report["json"].read_text())
+    labels = {"fan_small_12_p4_hybrid retinanet": "[random weights] [partial: 9 of 75 cells]",
+              "fan_tiny_8_p4_hybrid": "[random weights]"}
+    for name, label in labels.items():
+        rows = [line for line in md.splitlines() if line.startswith("|") and re.search(rf"\b{name}\b(?! retinanet)", line)]
+        assert rows, name
+        for line in rows:
+            assert f"{name} {label}" in line, line
+        assert any(label.strip("[]").split("] [")[0] in entry for entry in report["labelled_results"])
+    missing = load_fixture("det_partial.json")["summary"]["missing"]
+    assert f"{missing[0][0]}/{missing[0][1]}" in md
+    assert "cells not evaluated" in md
+
+
+def test_published_numbers_sit_beside_ours_with_protocol_differences(built_report):
+    md = built_report["md"].read_text()
+    ref = md.split("**FAN Hybrid variants, COCO / COCO-C detection**", 1)[1].split("**", 1)[0]
+    assert "| FAN-T-Hybrid (published) | 50.20 | 33.10 |" in ref
+    fan = load_fixture("det_fan.json")["summary"]["stats"]["AP"]
+    assert (f"| ours: fan_tiny_8_p4_hybrid retinanet (architecture of FAN-T-Hybrid) | {fan['P']:.2f} | "
+            f"{fan['mPC']:.2f} |") in ref
+    assert "16 corruptions on pre-generated JPEG images" in md
+    assert "IN-C compared as our mean top-1 over the 15 benchmark corruptions" in md
