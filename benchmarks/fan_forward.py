@@ -82,7 +82,11 @@ def measure(model, x, dtype: str, iters: int, warmup: int) -> tuple[float, float
 def machine(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}"
-    cpu = platform.processor() or platform.machine()
+    cpu = platform.machine()
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        cpu = names[0] if names else cpu
     return (f"CPU {cpu}, {os.cpu_count()} cores visible, {torch.get_num_threads()} torch threads, "
             f"torch {torch.__version__}")
 

@@ -18,9 +18,16 @@ from detectron2.utils import comm
 
 from fan_det.corruptions import parse_severities, register_coco_c, resolve_corruptions
 from fan_det.data.register import register_tiny_datasets
+from fan_det.metrics.detection import IncompleteGridError
 from fan_det.robustness.cache import CellCache, sha256_json
 from fan_det.robustness.cells import plan_cells
-from fan_det.robustness.model import build_eval_model, config_sha256, load_config, model_name
+from fan_det.robustness.model import (
+    build_eval_model,
+    config_sha256,
+    load_config,
+    model_name,
+    resolve_config_path,
+)
 from fan_det.robustness.provenance import corruption_library_version, provenance
 from fan_det.robustness.results import robustness_document, write_robustness
 from fan_det.robustness.runner import check_plan, evaluate_grid
@@ -130,9 +137,16 @@ def cli(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        check_plan(plan_cells(resolve_corruptions(args.corruptions), parse_severities(args.severities)),
-                   args.allow_partial)
-    except ValueError as error:  # an unknown corruption, bad severities or an incomplete grid
+        cells = plan_cells(resolve_corruptions(args.corruptions), parse_severities(args.severities))
+    except ValueError as error:  # an unknown corruption or bad severities
+        parser.error(str(error))
+    try:
+        check_plan(cells, args.allow_partial)
+    except IncompleteGridError as error:
+        parser.error(f"{error} (here: --allow-partial)")
+    try:
+        resolve_config_path(args.config)
+    except FileNotFoundError as error:
         parser.error(str(error))
     if args.opts and len(args.opts) % 2:
         parser.error(f"config overrides must be KEY VALUE pairs, got {args.opts}")

@@ -3,7 +3,8 @@
 Example (the real pretrained EfficientNet-Lite0 on the tiny sets ``fan_det.data.ood_sets`` builds):
 
     python -m fan_det.eval_ood --model fan_det.zoo.efficientnet_lite0:build \\
-        --dataset imagenet-a=.cache/datasets/ood/imagenet-a --dataset imagenet-r=.cache/datasets/ood/imagenet-r \\
+        --dataset imagenet-a=.cache/datasets/ood/imagenet-a \\
+        --dataset imagenet-r=.cache/datasets/ood/imagenet-r \\
         --dataset imagenet=.cache/datasets/ood/imagenet --workers 2 --out eval/ood/effnet_lite0
 """
 
@@ -26,8 +27,10 @@ from fan_det.ood.preprocess import resolve_preprocessing
 EXAMPLE = """example:
   python -c "from fan_det.data.ood_sets import build_ood_sets; build_ood_sets()"  # the tiny sets
   python -m fan_det.eval_ood --model fan_det.zoo.efficientnet_lite0:build \\
-      --dataset imagenet-a=.cache/datasets/ood/imagenet-a --dataset imagenet-r=.cache/datasets/ood/imagenet-r \\
-      --dataset imagenet-sketch=.cache/datasets/ood/imagenet-sketch --dataset imagenet=.cache/datasets/ood/imagenet \\
+      --dataset imagenet-a=.cache/datasets/ood/imagenet-a \\
+      --dataset imagenet-r=.cache/datasets/ood/imagenet-r \\
+      --dataset imagenet-sketch=.cache/datasets/ood/imagenet-sketch \\
+      --dataset imagenet=.cache/datasets/ood/imagenet \\
       --workers 2 --out eval/ood/effnet_lite0
   python -m fan_det.eval_ood --model fan_small_12_p16_224 --checkpoint fan_small.pth.tar \\
       --dataset imagenet-c=/data/imagenet-c --dataset imagenet=/data/imagenet/val --num-gpus 8 --amp

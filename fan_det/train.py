@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="detectron2 YAML config (see configs/)")
     parser.add_argument("--resume", action="store_true",
                         help="continue from OUTPUT_DIR's last checkpoint (iteration, optimizer, scheduler)")
-    parser.add_argument("--eval-only", action="store_true", help="only evaluate MODEL.WEIGHTS on DATASETS.TEST")
+    parser.add_argument("--eval-only", action="store_true",
+                        help="only evaluate MODEL.WEIGHTS on DATASETS.TEST")
     parser.add_argument("--num-gpus", type=int, default=1,
                         help="processes per machine: one per GPU (CPU processes when there is no GPU)")
     parser.add_argument("--num-machines", type=int, default=1)
@@ -78,7 +79,8 @@ def main(args: argparse.Namespace) -> dict | None:
     cfg = setup(args)
     if args.eval_only:
         model = Trainer.build_model(cfg)
-        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
+        checkpointer = DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR)
+        checkpointer.resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
         return Trainer.test(cfg, model)
     trainer = Trainer(cfg)
     trainer.resume_or_load(resume=args.resume)

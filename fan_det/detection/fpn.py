@@ -43,7 +43,7 @@ def build_fan_trunk(cfg: CfgNode) -> FAN:
 
 def _check_in_features(trunk: FAN, in_features: list[str], wanted: list[str]) -> None:
     if list(in_features) != wanted:
-        raise ValueError(f"MODEL.FPN.IN_FEATURES must be {wanted} for this FAN pyramid, got {list(in_features)}")
+        raise ValueError(f"MODEL.FPN.IN_FEATURES must be {wanted} for this pyramid, got {list(in_features)}")
     missing = [f for f in wanted if f not in trunk.output_shape()]
     if missing:
         raise ValueError(f"MODEL.FAN.OUT_FEATURES lacks {missing}, which MODEL.FPN.IN_FEATURES needs")

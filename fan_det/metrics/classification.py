@@ -98,7 +98,7 @@ def calibration_error(confidence, correct, bin_size: int = 100) -> float:
         edges.pop()  # the remainder joins the last full bin
     edges.append(n)
     total = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
         gap = confidence[lo:hi].mean() - correct[lo:hi].mean()
         total += (hi - lo) / n * gap**2
     return 100.0 * float(np.sqrt(total))

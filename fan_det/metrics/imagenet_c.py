@@ -99,7 +99,8 @@ def imagenet_c_summary(accuracies: Grid, clean_accuracy: float | None = None) ->
     cannot be computed are absent.
     """
     out: dict = {
-        "per_cell": {f"{c}/{s}": float(a) for c in sorted(accuracies) for s, a in sorted(accuracies[c].items())},
+        "per_cell": {f"{c}/{s}": float(a) for c in sorted(accuracies)
+                     for s, a in sorted(accuracies[c].items())},
         "per_corruption": {c: sum(v.values()) / len(v) for c, v in sorted(accuracies.items()) if v},
     }
     if not _complete(accuracies, BENCHMARK_CORRUPTIONS):

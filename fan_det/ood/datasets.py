@@ -18,7 +18,8 @@ from PIL import Image
 from fan_det.metrics.imagenet_c import BENCHMARK_CORRUPTIONS, HOLDOUT_CORRUPTIONS
 from fan_det.ood.synsets import wnid_to_index
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm", ".pgm"})
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm",
+                              ".pgm"})
 _UNREADABLE = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 
 

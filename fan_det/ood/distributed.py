@@ -26,7 +26,8 @@ def shard_indices(n: int, rank: int, world: int) -> list[int]:
     return list(range(rank, n, world))
 
 
-def merge_shards(parts: Sequence[dict[str, np.ndarray]], n: int, skipped: Sequence[int] = ()) -> dict[str, np.ndarray]:
+def merge_shards(parts: Sequence[dict[str, np.ndarray]], n: int,
+                 skipped: Sequence[int] = ()) -> dict[str, np.ndarray]:
     """Concatenate per-rank outcome arrays, sorted by ``"index"``, checking exact coverage of ``range(n)``.
 
     ``skipped`` are the indices set aside as unreadable; together with the outcomes they must cover
@@ -39,8 +40,9 @@ def merge_shards(parts: Sequence[dict[str, np.ndarray]], n: int, skipped: Sequen
     seen = np.concatenate([merged["index"], np.asarray(list(skipped), dtype=np.int64)])
     if seen.size != n or not np.array_equal(np.sort(seen), np.arange(n)):
         counts = np.bincount(seen, minlength=n) if seen.size else np.zeros(n, dtype=int)
-        raise RuntimeError(f"gathered outcomes do not cover the dataset exactly once: {int((counts == 0).sum())} "
-                           f"missing, {int((counts > 1).sum())} duplicated, of {n}")
+        missing, duplicated = int((counts == 0).sum()), int((counts > 1).sum())
+        raise RuntimeError("gathered outcomes do not cover the dataset exactly once: "
+                           f"{missing} missing, {duplicated} duplicated, of {n}")
     return merged
 
 
@@ -102,4 +104,5 @@ def launch(fn: Callable, num_procs: int, args: tuple = ()) -> None:
     if num_procs == 1:
         fn(*args)
         return
-    mp.start_processes(_worker, args=(num_procs, _free_port(), fn, args), nprocs=num_procs, start_method="spawn")
+    mp.start_processes(_worker, args=(num_procs, _free_port(), fn, args), nprocs=num_procs,
+                       start_method="spawn")

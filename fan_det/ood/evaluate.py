@@ -43,7 +43,8 @@ def outcomes_from_logits(logits: torch.Tensor, targets: torch.Tensor,
                          subsets: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Per-image outcome arrays of one batch (see module docstring)."""
     if logits.ndim != 2 or logits.shape[1] != NUM_CLASSES:
-        raise ValueError(f"the model must output (N, {NUM_CLASSES}) ImageNet-1k logits, got {tuple(logits.shape)}")
+        raise ValueError(f"the model must output (N, {NUM_CLASSES}) ImageNet-1k logits, "
+                         f"got {tuple(logits.shape)}")
     top = topk_correct(logits, targets, (1, 5))
     out = {"target": targets.cpu().numpy(), "top1": top[1], "top5": top[5]}
     for name, indices in (subsets or {}).items():
@@ -79,7 +80,8 @@ def evaluate(model: nn.Module, dataset: WnidImageFolder, *, subsets: Mapping[str
             for index, error in batch.skipped:
                 path = dataset.samples[index][0]
                 if strict:
-                    raise UnreadableImageError(f"cannot read {path}: {error} (drop --strict to skip and count it)")
+                    raise UnreadableImageError(f"cannot read {path}: {error} "
+                                               "(drop --strict to skip and count it)")
                 tqdm.write(f"warning: skipping unreadable image {path}: {error}")
                 skipped.append((index, error))
             if batch.images is not None:

@@ -45,7 +45,8 @@ def build_imagenet_c(src_root: str | Path, out_root: str | Path, corruptions: Se
                     key = rel.as_posix()
                     Image.fromarray(corrupt(rgb, corruption, severity, seed=seed, key=key)).save(out)
 
-    settings = f"{VERSION}|{sorted(corruptions)}|{sorted(severities)}|{seed}|{[Path(p).name for p, _ in samples]}"
+    names = [Path(p).name for p, _ in samples]
+    settings = f"{VERSION}|{sorted(corruptions)}|{sorted(severities)}|{seed}|{names}"
     return build_once(Path(out_root), build, settings)
 
 

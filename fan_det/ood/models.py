@@ -90,7 +90,8 @@ def _local_checkpoint(path_or_url: str) -> Path:
     return path
 
 
-def load_model(spec: str, pretrained: bool = False, checkpoint: str | None = None, seed: int = 0) -> LoadedModel:
+def load_model(spec: str, pretrained: bool = False, checkpoint: str | None = None,
+               seed: int = 0) -> LoadedModel:
     """Build ``spec`` in eval mode. Random initialisation is seeded, so a random model is reproducible."""
     if pretrained and checkpoint:
         raise ValueError("--pretrained and --checkpoint are exclusive")

@@ -51,7 +51,8 @@ def run_ood(loaded: LoadedModel, datasets: Mapping[str, str | Path], preprocessi
             "checkpoint_sha256": loaded.checkpoint_sha256, "preprocessing": preprocessing, "amp": amp}
 
     def cached_eval(name: str, ds: WnidImageFolder, subsets: dict, desc: str) -> Outcomes:
-        key = cache_key(**base, dataset=name, files=files_fingerprint(ds.samples, ds.root), subsets=sorted(subsets))
+        key = cache_key(**base, dataset=name, files=files_fingerprint(ds.samples, ds.root),
+                        subsets=sorted(subsets))
         path = out_dir / "cache" / f"{desc.replace('/', '_')}-{key}.npz"
         out = load_outcomes(path)
         if out is None:
@@ -70,8 +71,9 @@ def run_ood(loaded: LoadedModel, datasets: Mapping[str, str | Path], preprocessi
         if name == "imagenet-c":
             cells, classes = {}, set()
             for corruption, severity, folder in imagenet_c_cells(root):
-                ds = WnidImageFolder(folder, transform, dataset=f"imagenet-c/{corruption}/{severity}")
-                cells[(corruption, severity)] = cached_eval(name, ds, {}, f"imagenet-c/{corruption}/{severity}")
+                ds_name = f"imagenet-c/{corruption}/{severity}"
+                ds = WnidImageFolder(folder, transform, dataset=ds_name)
+                cells[(corruption, severity)] = cached_eval(name, ds, {}, ds_name)
                 classes.update(ds.classes_present)
             finished[name] = (root, list(cells.values()), len(classes), cells)
         else:
@@ -96,8 +98,9 @@ def _document(loaded: LoadedModel, preprocessing: dict, finished: dict, imagenet
     return {
         "schema": SCHEMA,
         "scale": "0-100",
-        "model": {"name": loaded.name, "checkpoint": loaded.checkpoint, "checkpoint_sha256": loaded.checkpoint_sha256,
-                  "random_init": loaded.random_init, "num_params": loaded.num_params},
+        "model": {"name": loaded.name, "checkpoint": loaded.checkpoint,
+                  "checkpoint_sha256": loaded.checkpoint_sha256, "random_init": loaded.random_init,
+                  "num_params": loaded.num_params},
         "preprocessing": preprocessing,
         "datasets": entries,
         "provenance": provenance(command),

@@ -72,7 +72,8 @@ def provenance(command: str | None = None) -> dict:
     import torch
 
     versions = {"fan_det": _version("fan_det"), "torch": torch.__version__, "timm": _version("timm"),
-                "torchvision": _version("torchvision"), "imagecorruptions": _version("imagecorruptions-imaug")}
+                "torchvision": _version("torchvision"),
+                "imagecorruptions": _version("imagecorruptions-imaug")}
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     machine = f"{platform.node()} {platform.machine()} {os.cpu_count()} cpus" + (f", {gpu}" if gpu else "")
     return {**{k: v for k, v in versions.items() if v is not None},

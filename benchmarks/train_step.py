@@ -1,0 +1,137 @@
+"""Training-step throughput and peak memory: FAN RetinaNet (configs/fan_retinanet.yaml, FAN-S-Hybrid) vs
+detectron2's R50-FPN RetinaNet, measured in this process; the ratio is FAN / R50 (images/s < 1: slower).
+
+A step is forward + backward + optimizer step on a synthetic batch (random pixels, two boxes per image).
+On a GPU the step runs under AMP (as the COCO config does) and peak memory is
+`torch.cuda.max_memory_allocated`; on the CPU AMP is off and peak memory is the growth of the peak resident
+set over steps in a fresh process (so that memory freed by an earlier model cannot hide it).
+
+Example (CPU, a minute or two on 2 cores):
+    python benchmarks/train_step.py --size 320 --batch 2 --steps 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import platform
+import resource
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import torch
+from detectron2 import model_zoo
+from detectron2.config import get_cfg
+from detectron2.modeling import build_model
+from detectron2.solver import build_optimizer
+from detectron2.structures import Boxes, Instances
+from detectron2.utils.events import EventStorage
+from tqdm import tqdm
+
+from fan_det.detection import build_fan_optimizer
+from fan_det.paths import REPO_ROOT
+from fan_det.train import load_config
+
+FAN_CONFIG = REPO_ROOT / "configs" / "fan_retinanet.yaml"
+R50_CONFIG = "COCO-Detection/retinanet_R_50_FPN_1x.yaml"
+
+
+def build(which: str, device: str):
+    """(model in train mode, optimizer, AMP on?) for "fan" or "r50", config as a user would run it."""
+    torch.manual_seed(0)
+    amp = device == "cuda"
+    if which == "fan":
+        cfg = load_config(str(FAN_CONFIG), ["MODEL.DEVICE", device, "SOLVER.AMP.ENABLED", str(amp)])
+        model = build_model(cfg).train()
+        return model, build_fan_optimizer(cfg, model), amp
+    cfg = get_cfg()
+    cfg.merge_from_file(model_zoo.get_config_file(R50_CONFIG))
+    cfg.MODEL.DEVICE = device
+    model = build_model(cfg).train()
+    return model, build_optimizer(cfg, model), amp
+
+
+def batch(size: int, n: int) -> list[dict]:
+    gen = torch.Generator().manual_seed(0)
+    out = []
+    for _ in range(n):
+        inst = Instances((size, size))
+        inst.gt_boxes = Boxes(torch.tensor([[0.1, 0.1, 0.5, 0.6], [0.4, 0.3, 0.9, 0.9]]) * size)
+        inst.gt_classes = torch.tensor([1, 7])
+        image = torch.randint(0, 256, (3, size, size), generator=gen, dtype=torch.uint8)
+        out.append({"image": image, "height": size, "width": size, "instances": inst})
+    return out
+
+
+def step(model, optimizer, data, amp: bool) -> None:
+    with torch.autocast("cuda", enabled=amp):
+        loss = sum(model(data).values())
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+
+
+def images_per_second(which: str, device: str, size: int, n: int, steps: int) -> tuple[float, float | None]:
+    model, optimizer, amp = build(which, device)
+    data = batch(size, n)
+    cuda = device == "cuda"
+    with EventStorage(0):
+        step(model, optimizer, data, amp)  # warm-up
+        if cuda:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        start = time.perf_counter()
+        for _ in range(steps):
+            step(model, optimizer, data, amp)
+        if cuda:
+            torch.cuda.synchronize()
+    elapsed = time.perf_counter() - start
+    return steps * n / elapsed, torch.cuda.max_memory_allocated() / 2**20 if cuda else None
+
+
+def _child_peak_mib(which: str, size: int, n: int, threads: int) -> float:
+    torch.set_num_threads(threads)
+    model, optimizer, amp = build(which, "cpu")
+    data = batch(size, n)
+    with open("/proc/self/statm") as f:
+        before = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    with EventStorage(0):
+        step(model, optimizer, data, amp)
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before) / 2**20
+
+
+def cpu_peak_mib(which: str, size: int, n: int) -> float:
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(_child_peak_mib, which, size, n, torch.get_num_threads()).result()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=320, help="square image side in pixels")
+    parser.add_argument("--batch", type=int, default=2, help="images per step")
+    parser.add_argument("--steps", type=int, default=2, help="timed steps after one warm-up step")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="CPU threads")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    cpu = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {args.threads} threads"
+    machine = torch.cuda.get_device_name() if device == "cuda" else cpu
+    print(f"machine: {machine}; torch {torch.__version__}; {args.batch} images of {args.size}x{args.size}, "
+          f"AMP {'on' if device == 'cuda' else 'off'}")
+    results = {}
+    for which in tqdm(("r50", "fan"), desc="models"):
+        ips, peak = images_per_second(which, device, args.size, args.batch, args.steps)
+        results[which] = (ips, peak if peak is not None else cpu_peak_mib(which, args.size, args.batch))
+    print(f"{'model':<32}{'images/s':>10}{'peak MiB':>10}")
+    names = {"r50": "R50-FPN RetinaNet (detectron2)", "fan": "FAN-S-Hybrid RetinaNet"}
+    for which, (ips, peak) in results.items():
+        print(f"{names[which]:<32}{ips:>10.2f}{peak:>10.0f}")
+    (f_ips, f_mem), (r_ips, r_mem) = results["fan"], results["r50"]
+    print(f"ratio FAN / R50: images/s {f_ips / r_ips:.2f}x, peak memory {f_mem / r_mem:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

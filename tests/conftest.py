@@ -1,0 +1,52 @@
+"""Session-wide fixtures shared by several test areas."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+import fan_det
+from fan_det.paths import REPO_ROOT, cache_root
+
+TINY_RETINANET_CONFIG = REPO_ROOT / "configs" / "tiny" / "retinanet_fan_tiny_hybrid_synth.yaml"
+
+
+class TrainedModel(NamedTuple):
+    weights: Path  # OUTPUT_DIR/model_final.pth; OUTPUT_DIR also holds metrics.json and the final evaluation
+    config: Path
+
+
+def _tiny_retinanet_key() -> str:
+    """Hash of the config chain and of the code that trains it: a change to either retrains."""
+    digest = hashlib.sha256(fan_det.__version__.encode())
+    files = [TINY_RETINANET_CONFIG, *sorted((REPO_ROOT / "configs").glob("Base-*.yaml")),
+             REPO_ROOT / "fan_det" / "train.py", *sorted((REPO_ROOT / "fan_det" / "detection").glob("*.py")),
+             *sorted((REPO_ROOT / "fan_det" / "models").glob("*.py"))]
+    for path in files:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@pytest.fixture(scope="session")
+def trained_tiny_retinanet() -> TrainedModel:
+    """FAN-T-Hybrid RetinaNet trained on ``fan_synth_train`` by ``python -m fan_det.train`` (a few CPU
+    minutes), cached under ``<cache>/test-models/<hash>`` so later sessions reuse it."""
+    out = cache_root() / "test-models" / f"tiny_retinanet-{_tiny_retinanet_key()}"
+    if not (out / "model_final.pth").is_file():
+        tmp = out.with_name(out.name + f".tmp{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        cmd = [sys.executable, "-m", "fan_det.train", "--config", str(TINY_RETINANET_CONFIG),
+               "OUTPUT_DIR", str(tmp)]
+        proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"training the tiny RetinaNet failed:\n{proc.stderr[-4000:]}")
+        shutil.rmtree(out, ignore_errors=True)
+        tmp.rename(out)
+    return TrainedModel(out / "model_final.pth", TINY_RETINANET_CONFIG)
