@@ -39,8 +39,9 @@ def is_hybrid(model_name: str) -> bool:
 class FAN(Backbone):
     """A FAN trunk returning ``{res2..res5}`` (hybrids) or ``{res4}`` (ViT variants), NCHW.
 
-    Any input size works: the input is zero-padded at the bottom/right to a multiple of 32 (hybrids) or
-    16 (ViT), so a map of stride s has ``ceil(H / s) x ceil(W / s)`` cells.
+    Any input size works: the input is zero-padded at the bottom/right to a multiple of
+    ``size_divisibility`` d (32 for hybrids, 16 for ViT; what detectron2's ``ImageList`` does anyway), so
+    a map of stride s has ``ceil(H / d) * d / s`` rows.
     """
 
     def __init__(

@@ -33,13 +33,15 @@ def test_trunk_maps_match_output_shape(name):
     else:
         expected = {"res4": (c, 16)}
     assert {k: (s.channels, s.stride) for k, s in trunk.output_shape().items()} == expected
-    assert trunk.size_divisibility == (32 if is_hybrid(name) else 16)
+    div = trunk.size_divisibility
+    assert div == (32 if is_hybrid(name) else 16)
     with torch.no_grad():
         for h, w in ODD_SIZES:
             out = trunk(torch.randn(2, 3, h, w))
             assert list(out) == list(expected)
             for key, (ch, stride) in expected.items():
-                assert out[key].shape == (2, ch, math.ceil(h / stride), math.ceil(w / stride)), (key, h, w)
+                rows, cols = math.ceil(h / div) * div // stride, math.ceil(w / div) * div // stride
+                assert out[key].shape == (2, ch, rows, cols), (key, h, w)
                 assert torch.isfinite(out[key]).all()
 
 
