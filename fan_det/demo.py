@@ -24,10 +24,11 @@ TRAIN_CONFIG = "configs/tiny/retinanet_fan_tiny_hybrid_synth.yaml"
 COCO_C_DATASET = "fan_synth_val_mini"
 OOD_FAN_MODEL = "fan_tiny_8_p4_hybrid"
 OOD_BASELINE_MODEL = "fan_det.zoo.efficientnet_lite0:build"
+TITLE = "fan_det demo report (tiny embedded data)"
 OOD_SETS = ("imagenet", "imagenet-a", "imagenet-r", "imagenet-sketch")
 
 EXAMPLE = """examples:
-  python -m fan_det.demo                        # the full demo (what `make demo` runs), under 15 minutes
+  python -m fan_det.demo                        # the full demo (what `make demo` runs)
   python -m fan_det.demo --quick --out /tmp/d   # one iteration, one corruption cell: a smoke run"""
 
 
@@ -36,6 +37,7 @@ class Plan:
     """What the demo runs: the full pipeline, or its ``--quick`` smoke-sized version."""
 
     out: Path
+    coco_c_dataset: str = COCO_C_DATASET
     train_iters: int | None = None  # None: the config's own schedule
     corruptions: str = "benchmark"
     severities: str = "1-5"
@@ -48,15 +50,16 @@ class Plan:
         return self.corruptions != "benchmark" or self.severities != "1-5"
 
 
-def make_plan(out: Path, quick: bool) -> Plan:
-    """The full plan covers the 15 x 5 grid and ImageNet-C; the quick one is labelled partial by the report."""
+def make_plan(out: Path, quick: bool, coco_c_dataset: str = COCO_C_DATASET) -> Plan:
+    """The full plan covers the 15 x 5 grid and ImageNet-C; the report labels the quick one partial."""
     from fan_det.corruptions import CORRUPTION_SETS
 
     if quick:
-        return Plan(out, train_iters=1, corruptions="gaussian_noise", severities="1", ood_sets=("imagenet-a",),
-                    imagenet_c=(("gaussian_noise",), (1,)),
-                    extra_train=["SOLVER.IMS_PER_BATCH", "2", "SOLVER.WARMUP_ITERS", "1", "SOLVER.STEPS", "()"])
-    return Plan(out, imagenet_c=(tuple(CORRUPTION_SETS["benchmark"]), (1, 2, 3, 4, 5)))
+        return Plan(out, coco_c_dataset, train_iters=1, corruptions="gaussian_noise", severities="1",
+                    ood_sets=("imagenet-a",), imagenet_c=(("gaussian_noise",), (1,)),
+                    extra_train=["SOLVER.IMS_PER_BATCH", "2", "SOLVER.WARMUP_ITERS", "1",
+                                 "SOLVER.STEPS", "()"])
+    return Plan(out, coco_c_dataset, imagenet_c=(tuple(CORRUPTION_SETS["benchmark"]), (1, 2, 3, 4, 5)))
 
 
 def _python_module(module: str, *args: str) -> list[str]:
@@ -68,13 +71,15 @@ def train_command(plan: Plan) -> list[str]:
     cmd = _python_module("fan_det.train", "--config", TRAIN_CONFIG, "OUTPUT_DIR", str(plan.out / "train"),
                          "DATASETS.TEST", "()")
     if plan.train_iters is not None:
-        cmd += ["SOLVER.MAX_ITER", str(plan.train_iters), "SOLVER.CHECKPOINT_PERIOD", "100000", *plan.extra_train]
+        cmd += ["SOLVER.MAX_ITER", str(plan.train_iters), "SOLVER.CHECKPOINT_PERIOD", "100000",
+                *plan.extra_train]
     return cmd
 
 
 def coco_c_command(plan: Plan) -> list[str]:
     cmd = _python_module("fan_det.eval_coco_c", "--config", TRAIN_CONFIG,
-                         "--weights", str(plan.out / "train" / "model_final.pth"), "--dataset", COCO_C_DATASET,
+                         "--weights", str(plan.out / "train" / "model_final.pth"),
+                         "--dataset", plan.coco_c_dataset,
                          "--corruptions", plan.corruptions, "--severities", plan.severities,
                          "--name", f"{OOD_FAN_MODEL} retinanet (demo, synthetic shapes)",
                          "--out", str(plan.out / "coco_c"))
@@ -127,13 +132,14 @@ def run_demo(plan: Plan, say: Callable[[str], None] = print) -> Path:
 
     def stage_datasets() -> str:
         datasets.update(build_datasets(plan))
-        return f"{len(datasets)} OOD sets, {COCO_C_DATASET} for COCO-C"
+        return f"{len(datasets)} OOD sets, {plan.coco_c_dataset} for COCO-C"
 
     stages: list[tuple[str, str, Callable[[], str]]] = [
         ("datasets", "build the tiny datasets", stage_datasets),
         ("train", "train the tiny FAN-T-Hybrid RetinaNet on fan_synth_train",
          lambda: _run("train", train_command(plan))),
-        ("coco_c", f"evaluate it clean + {plan.corruptions} x severities {plan.severities} on {COCO_C_DATASET}",
+        ("coco_c", f"evaluate it clean + {plan.corruptions} x severities {plan.severities} "
+                   f"on {plan.coco_c_dataset}",
          lambda: _run("coco_c", coco_c_command(plan))),
         ("ood_fan", f"eval_ood: {OOD_FAN_MODEL} with random weights",
          lambda: _run("ood_fan", ood_command(plan, OOD_FAN_MODEL, "ood_fan", datasets))),
@@ -147,9 +153,9 @@ def run_demo(plan: Plan, say: Callable[[str], None] = print) -> Path:
         return f"log {logs / f'{name}.log'}"
 
     def _report() -> str:
+        command = "python -m fan_det.demo " + shlex.join(sys.argv[1:])
         paths = write_report([plan.out / "coco_c"], [plan.out / "ood_fan", plan.out / "ood_effnet"],
-                             plan.out / "report", command="python -m fan_det.demo " + shlex.join(sys.argv[1:]),
-                             title="fan_det demo report (tiny embedded data)")
+                             plan.out / "report", command=command, title=TITLE)
         return str(paths["html"])
 
     start = time.monotonic()
@@ -170,9 +176,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="1 training iteration, one corruption cell, ImageNet-A and one ImageNet-C cell "
                         "(results labelled partial)")
+    parser.add_argument("--coco-c-dataset", default=COCO_C_DATASET,
+                        help="registered detectron2 val set for the COCO-C grid (default: %(default)s)")
     args = parser.parse_args(argv)
     try:
-        run_demo(make_plan(args.out.resolve(), args.quick))
+        run_demo(make_plan(args.out.resolve(), args.quick, args.coco_c_dataset))
     except StageFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

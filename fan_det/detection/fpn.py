@@ -23,6 +23,19 @@ _RCNN_SCALES = (4.0, 2.0, 1.0, 0.5)
 _RETINANET_SCALES = (2.0, 1.0, 0.5)
 
 
+class FANSimpleFeaturePyramid(SimpleFeaturePyramid):
+    """detectron2's simple feature pyramid, telling the meta-architecture its size divisibility (the
+    upstream class spells the ``padding_constraints`` key so that it is ignored, and inputs go unpadded)."""
+
+    @property
+    def size_divisibility(self) -> int:
+        return self._size_divisibility
+
+    @property
+    def padding_constraints(self) -> dict[str, int]:
+        return {"size_divisibility": self._size_divisibility, "square_size": self._square_pad}
+
+
 def build_fan_trunk(cfg: CfgNode) -> FAN:
     """The FAN trunk from ``cfg.MODEL.FAN``, initialised from ``MODEL.FAN.WEIGHTS`` when set."""
     fan = cfg.MODEL.FAN
@@ -63,8 +76,8 @@ def _pyramid(cfg: CfgNode, scales: tuple[float, ...], top_block: str) -> Backbon
                    top_block=top, fuse_type=cfg.MODEL.FPN.FUSE_TYPE)
     top = (LastLevelMaxPool() if top_block == "maxpool"
            else LastLevelP6P7(out_channels, out_channels, in_feature="p5"))
-    return SimpleFeaturePyramid(trunk, "res4", out_channels, list(scales), top_block=top,
-                                norm=cfg.MODEL.FAN.SIMPLE_FPN_NORM)
+    return FANSimpleFeaturePyramid(trunk, "res4", out_channels, list(scales), top_block=top,
+                                   norm=cfg.MODEL.FAN.SIMPLE_FPN_NORM)
 
 
 @BACKBONE_REGISTRY.register()

@@ -70,8 +70,7 @@ def layout(report: dict, figures: dict[str, str]) -> list[tuple[str, list[tuple[
             )
         ]
         main = _main(det["tables"], "det-")
-        blocks.append(("tables", [t for t in main if t["id"].endswith("-retention")]))
-        blocks.append(("tables", [t for t in main if not t["id"].endswith("-retention")]))
+        blocks.append(("tables", main))
         blocks += [("figure", f) for f in ("det-heatmap", "det-severity") if f in figures]
         for m in det["models"]:
             if m["missing"]:

@@ -8,6 +8,8 @@ provenance of every input.
 
 from __future__ import annotations
 
+import re
+
 from fan_det.report.inputs import ResultFile
 from fan_det.report.references import ReferenceTable, benchmark_corruptions
 from fan_det.report.tables import column, row, table
@@ -50,6 +52,11 @@ def _stat_names(models: list[dict]) -> list[str]:
     box = _ordered([s for s in names if "/" not in s], STAT_ORDER)
     other = sorted(s for s in names if "/" in s)
     return box + other
+
+
+def _slug(name: str) -> str:
+    """A table id part: HTML ids may not hold whitespace."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name)
 
 
 def _display(name: str, labels: list[str]) -> str:
@@ -228,7 +235,7 @@ def _cells_table(m: dict) -> dict:
     cols = [column("num_images", "images", None)] + [column(k, better=None) for k in keys]
     cols.append(column("seconds", "seconds", None))
     return table(
-        f"det-cells-{m['name']}",
+        f"det-cells-{_slug(m['name'])}",
         f"Every evaluated cell: {m['display']}",
         cols,
         rows,
@@ -354,7 +361,7 @@ def _per_cell_table(d: str, m: dict, cells: dict) -> dict:
     corruptions = _ordered({k.split("/")[0] for k in cells}, ())
     severities = sorted({int(k.split("/")[1]) for k in cells})
     return table(
-        f"ood-{d}-cells-{m['name']}",
+        f"ood-{d}-cells-{_slug(m['name'])}",
         f"{OOD_TITLES.get(d, d)} top-1 per cell: {m['display']}",
         [column(f"severity:{s}", f"sev {s}", None) for s in severities],
         [row(c, [cells.get(f"{c}/{s}") for s in severities]) for c in corruptions],

@@ -43,7 +43,7 @@ def heatmap(models: list[dict], protocols: dict) -> bytes:
     fig = Figure(figsize=(3.6 * len(models) + 0.8, 0.32 * sum(heights) + 1.6))
     axes = fig.subplots(len(groups), len(models), squeeze=False, gridspec_kw={"height_ratios": heights})
     values = [c["stats"]["bbox"]["AP"] for m in models for c in m["cells"]]
-    vmax = max(values) if values else 1.0
+    vmax = max(values, default=0.0) or 1.0
     cmap = "viridis"
     image = None
     for j, m in enumerate(models):

@@ -41,7 +41,11 @@ def test_the_configs_the_issue_asks_for_exist():
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.relative_to(REPO_ROOT / "configs").as_posix())
 def test_config_builds_and_runs(path):
-    cfg = load_config(str(path), ["MODEL.DEVICE", "cpu"])
+    # The model as configured; only how many proposals / RoIs one forward samples is made CPU-sized.
+    cfg = load_config(str(path), [
+        "MODEL.DEVICE", "cpu", "MODEL.RPN.PRE_NMS_TOPK_TRAIN", "200", "MODEL.RPN.POST_NMS_TOPK_TRAIN", "64",
+        "MODEL.RPN.PRE_NMS_TOPK_TEST", "200", "MODEL.RPN.POST_NMS_TOPK_TEST", "64",
+        "MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE", "64"])
     assert cfg.INPUT.FORMAT == "RGB" and list(cfg.MODEL.PIXEL_MEAN) == [123.675, 116.28, 103.53]
     assert cfg.MODEL.FAN.POS_ENCODING in ("detection", "classification")
     assert f'Positional encoding: "{cfg.MODEL.FAN.POS_ENCODING}"' in path.read_text()  # said in each config

@@ -98,7 +98,8 @@ def _errors(events: list[dict]) -> list[str]:
             details = params.get("exceptionDetails", {})
             out.append(details.get("exception", {}).get("description") or details.get("text", "exception"))
         elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-            out.append(" ".join(str(a.get("value", a.get("description", ""))) for a in params.get("args", [])))
+            args = params.get("args", [])
+            out.append(" ".join(str(a.get("value", a.get("description", ""))) for a in args))
         elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
             out.append(params["entry"].get("text", ""))
     return out

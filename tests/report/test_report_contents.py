@@ -125,7 +125,8 @@ def test_partial_and_random_results_are_labelled_wherever_they_appear(built_repo
     labels = {"fan_small_12_p4_hybrid retinanet": "[random weights] [partial: 9 of 75 cells]",
               "fan_tiny_8_p4_hybrid": "[random weights]"}
     for name, label in labels.items():
-        rows = [line for line in md.splitlines() if line.startswith("|") and re.search(rf"\b{name}\b(?! retinanet)", line)]
+        pattern = re.compile(rf"\b{name}\b(?! retinanet)")
+        rows = [line for line in md.splitlines() if line.startswith("|") and pattern.search(line)]
         assert rows, name
         for line in rows:
             assert f"{name} {label}" in line, line

@@ -9,11 +9,13 @@ from conftest import load_fixture
 from report_browser import inspect_page
 
 PAGE_STATE = """JSON.stringify({
-  images: [...document.images].map(i => ({id: i.id, complete: i.complete, w: i.naturalWidth, h: i.naturalHeight,
-                                          src: i.src.slice(0, 22)})),
+  images: [...document.images].map(i => ({id: i.id, complete: i.complete, w: i.naturalWidth,
+                                          h: i.naturalHeight, src: i.src.slice(0, 22)})),
   tables: Object.fromEntries([...document.querySelectorAll('table[id]')].map(t => [t.id,
-      [...t.tBodies[0].rows].map(r => [...r.cells].map(c => [c.textContent, c.classList.contains('best')]))])),
-  external: [...document.querySelectorAll('[src],[href]')].map(e => e.getAttribute('src') || e.getAttribute('href'))
+      [...t.tBodies[0].rows].map(r => [...r.cells].map(
+          c => [c.textContent, c.classList.contains('best')]))])),
+  external: [...document.querySelectorAll('[src],[href]')]
+            .map(e => e.getAttribute('src') || e.getAttribute('href'))
             .filter(u => !u.startsWith('data:')),
 })"""
 
@@ -33,8 +35,8 @@ def test_report_html_in_chromium(built_report):
     for image in state["images"]:
         assert image["complete"] and image["w"] > 0 and image["h"] > 0
         assert image["src"] == "data:image/png;base64,"
-        assert (image["w"], image["h"]) == png_size((built_report["md"].parent / "figures" / f"{image['id']}.png")
-                                                   .read_bytes())
+        png = built_report["md"].parent / "figures" / f"{image['id']}.png"
+        assert (image["w"], image["h"]) == png_size(png.read_bytes())
 
     tables = state["tables"]
     by_label = {row[0][0]: row[1:] for row in tables["det-AP-retention"]}
@@ -42,7 +44,9 @@ def test_report_html_in_chromium(built_report):
         doc = load_fixture(name)
         ap = doc["summary"]["stats"]["AP"]
         assert [c[0] for c in by_label[doc["model"]["name"]]] == [f"{ap[k]:.2f}" for k in ("P", "mPC", "rPC")]
-    best_p = max(load_fixture(n)["summary"]["stats"]["AP"]["P"] for n in ("det_fan.json", "det_baseline.json"))
+    best_p = max(
+        load_fixture(n)["summary"]["stats"]["AP"]["P"]
+        for n in ("det_fan.json", "det_baseline.json"))
     assert [c[0] for row in tables["det-AP-retention"] for c in row[1:2] if c[1]] == [f"{best_p:.2f}"]
     effnet = load_fixture("ood_effnet.json")["datasets"]["imagenet-a"]["metrics"]
     row = {r[0][0]: r[1:] for r in tables["ood-imagenet-a"]}["efficientnet_lite0"]

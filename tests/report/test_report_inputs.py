@@ -38,7 +38,8 @@ CASES = {
         "robustness", lambda d: d["summary"]["stats"]["AP"].update(P=d["summary"]["stats"]["AP"]["P"] + 3),
         "disagrees with the clean cell"),
     "per-corruption summary disagrees with cells": (
-        "robustness", lambda d: d["summary"]["stats"]["AP"]["per_corruption"].update(fog=99.0), "cells average"),
+        "robustness", lambda d: d["summary"]["stats"]["AP"]["per_corruption"].update(fog=99.0),
+        "cells average"),
     "same model, other numbers": ("robustness", _other_ap50, "appears twice with different numbers"),
     "other detection dataset": (
         "robustness", lambda d: d.update(model={**d["model"], "name": "other"},
@@ -93,7 +94,8 @@ def test_folder_arguments_find_result_files(tmp_path):
 
 
 def test_cli_reports_refusal_and_exit_code(tmp_path, capsys):
-    bad = write(tmp_path, "bad.json", with_changes("det_fan.json", lambda d: d.update(schema="fan_det.robustness/9")))
+    doc = with_changes("det_fan.json", lambda d: d.update(schema="fan_det.robustness/9"))
+    bad = write(tmp_path, "bad.json", doc)
     assert main(["--detection", str(bad), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "fan_det.robustness/9" in err

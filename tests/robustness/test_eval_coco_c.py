@@ -61,9 +61,12 @@ def test_rerun_evaluates_only_unfinished_cells(resumed_run):
     log = [json.loads(line) for line in log_file.read_text().splitlines()]
     runs = sorted({e["pid"] for e in log}, key=[e["pid"] for e in log].index)
     assert len(runs) == 2
-    evaluated = {run: {"{}-{}".format(*e["cell"]) for e in log if e["pid"] == run and e["event"] == "evaluated"}
-                 for run in runs}
-    reused = {"{}-{}".format(*e["cell"]) for e in log if e["pid"] == runs[1] and e["event"] == "reused"}
+
+    def cells(pid, event):
+        return {"{}-{}".format(*e["cell"]) for e in log if e["pid"] == pid and e["event"] == event}
+
+    evaluated = {run: cells(run, "evaluated") for run in runs}
+    reused = cells(runs[1], "reused")
     assert evaluated[runs[0]] == finished_before
     assert evaluated[runs[1]] == set(all_cells) - finished_before
     assert reused == finished_before
@@ -117,7 +120,8 @@ def test_model_zoo_baseline_through_the_same_command_in_two_processes(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     document = load_robustness(out / "robustness.json")
     assert document["model"]["name"] == "retinanet_R_50_FPN_1x" and document["model"]["random_init"] is True
-    assert [(c["corruption"], c["num_images"]) for c in document["cells"]] == [("clean", 16), ("contrast", 16)]
+    cells = [(c["corruption"], c["num_images"]) for c in document["cells"]]
+    assert cells == [("clean", 16), ("contrast", 16)]
     (cell_dir,) = out.glob("cells/*/")
     for name in ("clean-0", "contrast-2"):
         with gzip.open(cell_dir / f"{name}.detections.json.gz", "rt") as f:

@@ -1,0 +1,109 @@
+"""Throughput of a COCO-C evaluation (corruption + inference + scoring) per number of loader workers.
+
+For each corruption and worker count, runs ``fan_det.robustness.inference.evaluate_cell`` over the same
+images and reports images/s, the share of the time the model waited for (corrupted) images, and the
+ratio to the baseline measured first in this process (clean images, the first worker count). Projects
+the hours for the full COCO-C grid of COCO val (15 x 5 + clean = 76 passes over 5000 images) per device.
+
+The images are the synthetic val set upscaled to ``--size`` (default 640x480, COCO's typical size), so the
+corruption cost matches COCO's; the model is randomly initialised (throughput does not need weights).
+
+  python benchmarks/eval_throughput.py                                # CPU, tiny FAN RetinaNet
+  python benchmarks/eval_throughput.py --device cuda --config configs/fan_retinanet.yaml \\
+      --min-size-test 800 --max-size-test 1333 --images 200 --workers 0,4,8,12   # FAN-S-Hybrid, COCO res.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import torch
+from detectron2.data import MetadataCatalog
+from detectron2.data.datasets import register_coco_instances
+from PIL import Image
+
+from fan_det.data.register import register_tiny_datasets
+from fan_det.paths import REPO_ROOT
+from fan_det.robustness.cells import Cell
+from fan_det.robustness.inference import evaluate_cell
+from fan_det.robustness.model import build_eval_model, load_config
+from fan_det.robustness.provenance import machine
+
+GRID_IMAGES = 76 * 5000
+TINY_CONFIG = REPO_ROOT / "configs/tiny/retinanet_fan_tiny_hybrid_synth.yaml"
+
+
+def upscaled_dataset(count: int, size: tuple[int, int], folder: Path) -> str:
+    """Register the first ``count`` synthetic val images resized to ``size`` (boxes scaled to match)."""
+    register_tiny_datasets()
+    meta = MetadataCatalog.get("fan_synth_val")
+    data = json.loads(Path(meta.json_file).read_text())
+    images = data["images"][:count]
+    keep = {im["id"] for im in images}
+    width, height = size
+    scales = {}
+    for im in images:
+        scales[im["id"]] = (width / im["width"], height / im["height"])
+        Image.open(Path(meta.image_root) / im["file_name"]).convert("RGB").resize(size, Image.BILINEAR).save(
+            folder / im["file_name"])
+        im.update(width=width, height=height)
+    annotations = []
+    for ann in data["annotations"]:
+        if ann["image_id"] in keep:
+            sx, sy = scales[ann["image_id"]]
+            x, y, w, h = ann["bbox"]
+            box = {"bbox": [x * sx, y * sy, w * sx, h * sy], "area": w * sx * h * sy}
+            annotations.append({**{k: v for k, v in ann.items() if k != "segmentation"}, **box})
+    data.update(images=images, annotations=annotations)
+    (folder / "annotations.json").write_text(json.dumps(data))
+    name = f"throughput_{count}_{width}x{height}"
+    register_coco_instances(name, {}, str(folder / "annotations.json"), str(folder))
+    return name
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default=str(TINY_CONFIG))
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--images", type=int, default=16)
+    parser.add_argument("--size", default="640x480", help="WIDTHxHEIGHT the images are resized to")
+    parser.add_argument("--min-size-test", type=int, default=256)
+    parser.add_argument("--max-size-test", type=int, default=342)
+    parser.add_argument("--workers", default="0,2", help="comma-separated loader worker counts")
+    parser.add_argument("--corruptions", default="gaussian_noise:3,glass_blur:3",
+                        help="corruption:severity pairs measured after the clean baseline")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads in the main process")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    size = tuple(int(v) for v in args.size.split("x"))
+    workers = [int(w) for w in args.workers.split(",")]
+    pairs = [p.split(":") for p in args.corruptions.split(",")]
+    cells = [Cell("clean", 0)] + [Cell(c, int(s)) for c, s in pairs]
+    opts = ["MODEL.DEVICE", args.device, "INPUT.MIN_SIZE_TEST", str(args.min_size_test),
+            "INPUT.MAX_SIZE_TEST", str(args.max_size_test)]
+    cfg = load_config(args.config, opts)
+    model, _ = build_eval_model(cfg, seed=0)
+    print(f"machine: {machine()}; device {args.device}; torch threads {args.threads}")
+    print(f"model: {args.config} (random init), test size {args.min_size_test}/{args.max_size_test}, "
+          f"{args.images} images of {args.size}")
+    with tempfile.TemporaryDirectory() as folder:
+        dataset = upscaled_dataset(args.images, size, Path(folder))
+        evaluate_cell(model, cfg, dataset, cells[0], seed=0, materialised=False, num_workers=0)  # warm-up
+        baseline = None
+        print(f"{'cell':>18} {'workers':>7} {'img/s':>8} {'x base':>7} {'wait %':>7} {'grid hours':>10}")
+        for cell in cells:
+            for n in workers:
+                record = evaluate_cell(model, cfg, dataset, cell, seed=0, materialised=False, num_workers=n)
+                rate = record["num_images"] / record["seconds"]
+                baseline = baseline or rate
+                wait = 100 * record["data_wait_seconds"] / record["seconds"]
+                print(f"{cell.name:>18} {n:>7} {rate:>8.2f} {rate / baseline:>7.2f} {wait:>7.1f} "
+                      f"{GRID_IMAGES / rate / 3600:>10.1f}")
+
+
+if __name__ == "__main__":
+    main()

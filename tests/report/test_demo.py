@@ -1,0 +1,104 @@
+"""The demo: its commands are ones the real CLIs accept, its stages run in order with a progress line
+each, a failing stage stops it with the log's tail, and (slow) the quick demo runs end to end."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES
+
+from fan_det import demo
+from fan_det.paths import REPO_ROOT
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_demo_commands_parse_with_the_real_clis(tmp_path, monkeypatch, quick):
+    from fan_det.eval_coco_c import build_parser as coco_c_parser
+    from fan_det.eval_ood import build_parser as ood_parser
+    from fan_det.train import build_parser as train_parser
+    from fan_det.train import load_config
+
+    monkeypatch.chdir(REPO_ROOT)
+    plan = demo.make_plan(tmp_path, quick)
+    train = train_parser().parse_args(demo.train_command(plan)[3:])
+    cfg = load_config(train.config_file, train.opts)
+    assert cfg.OUTPUT_DIR == str(tmp_path / "train")
+    assert cfg.DATASETS.TEST == ()
+    assert cfg.MODEL.FAN.NAME == "fan_tiny_8_p4_hybrid"
+    assert cfg.SOLVER.MAX_ITER == (1 if quick else load_config(train.config_file).SOLVER.MAX_ITER)
+
+    coco_c = coco_c_parser().parse_args(demo.coco_c_command(plan)[3:])
+    assert coco_c.weights == str(tmp_path / "train" / "model_final.pth")
+    assert coco_c.dataset == "fan_synth_val_mini"
+    expected = ("gaussian_noise", "1") if quick else ("benchmark", "1-5")
+    assert (coco_c.corruptions, coco_c.severities) == expected
+    assert coco_c.allow_partial == quick
+
+    roots = {"imagenet-a": tmp_path / "a", "imagenet-c": tmp_path / "c"}
+    for model in (demo.OOD_FAN_MODEL, demo.OOD_BASELINE_MODEL):
+        args = ood_parser().parse_args(demo.ood_command(plan, model, "x", roots)[3:])
+        assert args.model == model and args.checkpoint is None and not args.pretrained
+        assert sorted(args.dataset) == sorted(f"{k}={v}" for k, v in roots.items())
+    if not quick:
+        assert len(plan.imagenet_c[0]) == 15 and plan.imagenet_c[1] == (1, 2, 3, 4, 5)
+
+
+def _fake_cli(fixtures: dict[str, str]):
+    """Stands in for the CLIs: writes the result a CLI would write into its --out folder."""
+    def run(cmd, log):
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(" ".join(cmd))
+        if "--out" in cmd:
+            out = Path(cmd[cmd.index("--out") + 1])
+            out.mkdir(parents=True, exist_ok=True)
+            name = "robustness.json" if out.name == "coco_c" else "ood.json"
+            shutil.copyfile(FIXTURES / fixtures[out.name], out / name)
+    return run
+
+
+def test_demo_runs_every_stage_in_order_and_writes_the_report(tmp_path, monkeypatch):
+    calls = []
+    fake = _fake_cli({"coco_c": "det_fan.json", "ood_fan": "ood_fan.json", "ood_effnet": "ood_effnet.json"})
+    monkeypatch.setattr(demo, "run_command", lambda cmd, log: (calls.append(log.stem), fake(cmd, log)))
+    monkeypatch.setattr(demo, "build_datasets", lambda plan: {"imagenet-a": tmp_path / "a"})
+    lines: list[str] = []
+    html = demo.run_demo(demo.make_plan(tmp_path, quick=True), say=lines.append)
+    assert calls == ["train", "coco_c", "ood_fan", "ood_effnet"]
+    assert [line.split("]")[0] for line in lines[:-1]] == [f"[{i}/6" for i in range(1, 7) for _ in (0, 1)]
+    assert lines[-1].endswith(f"report: {html}")
+    report = json.loads((html.parent / "report.json").read_text())
+    assert [m["name"] for m in report["detection"]["models"]] == ["fan_tiny_8_p4_hybrid retinanet"]
+    assert [m["name"] for m in report["ood"]["models"]] == ["fan_tiny_8_p4_hybrid", "efficientnet_lite0"]
+    assert report["title"] == demo.TITLE
+
+
+def test_a_failing_stage_stops_the_demo_with_the_log_tail(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(demo, "build_datasets", lambda plan: {})
+    failing = ["python3", "-c", "import sys; print('bad yaml'); sys.exit(3)"]
+    monkeypatch.setattr(demo, "train_command", lambda plan: failing)
+    assert demo.main(["--quick", "--out", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert "[2/6] train" in captured.out and "[3/6]" not in captured.out
+    assert "exited with 3" in captured.err and "bad yaml" in captured.err
+
+
+@pytest.mark.slow
+def test_quick_demo_end_to_end(tmp_path, capsys):
+    assert demo.main(["--quick", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert all(f"[{i}/6] done" in out for i in range(1, 7))
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    (det,) = report["detection"]["models"]
+    assert det["partial"] and "partial: 1 of 75 cells" in det["display"]
+    assert [c["corruption"] for c in det["cells"]] == ["clean", "gaussian_noise"]
+    fan, effnet = report["ood"]["models"]
+    assert fan["random_init"] and "random weights" in fan["display"]
+    assert not effnet["random_init"]
+    # the real pretrained classifier gets most of these in-distribution photos right; random weights do not
+    top1 = {m["name"]: m["datasets"]["imagenet-a"]["metrics"]["top1"] for m in (fan, effnet)}
+    assert top1[effnet["name"]] >= 50.0 > top1[fan["name"]]
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert f"{det['summary']['stats']['AP']['P']:.2f}" in md

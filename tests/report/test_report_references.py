@@ -1,0 +1,43 @@
+"""eval/ loads as the report expects: protocols in order, reference tables with sources and protocols."""
+
+from __future__ import annotations
+
+from conftest import load_fixture
+
+from fan_det.report.model import our_value
+from fan_det.report.references import benchmark_corruptions, load_protocols, load_references
+
+BENCHMARK = ("gaussian_noise shot_noise impulse_noise defocus_blur glass_blur motion_blur zoom_blur snow "
+             "frost fog brightness contrast elastic_transform pixelate jpeg_compression").split()
+
+
+def test_protocols_list_the_benchmark_and_holdout_corruptions():
+    protocols = load_protocols()
+    assert benchmark_corruptions(protocols) == BENCHMARK
+    assert protocols["corruptions"]["holdout"] == ["speckle_noise", "gaussian_blur", "spatter", "saturate"]
+    assert protocols["corruptions"]["severities"] == [1, 2, 3, 4, 5]
+
+
+def test_reference_tables_carry_source_protocol_and_the_published_numbers():
+    tables = {t.name: t for t in load_references()}
+    for t in tables.values():
+        assert t.source and t.protocol and t.rows
+        for r in t.rows:
+            assert set(r) - {"model", "timm_name"} <= set(t.metrics), (t.name, r)
+    fan_coco = tables["FAN Hybrid variants, COCO / COCO-C detection"]
+    coco = {r["model"]: r for r in fan_coco.rows}
+    assert (coco["FAN-T-Hybrid"]["detection/P"], coco["FAN-T-Hybrid"]["detection/mPC"]) == (50.2, 33.1)
+    assert "16 corruptions on pre-generated JPEG" in fan_coco.protocol
+    retina = {r["model"]: r for r in tables["COCO-C detection baselines"].rows}["RetinaNet R50"]
+    assert (retina["detection/P"], retina["detection/mPC"], retina["detection/rPC"]) == (35.6, 17.8, 50.1)
+
+
+def test_reference_keys_map_to_our_numbers():
+    ood = load_fixture("ood_fan.json")
+    det = load_fixture("det_fan.json")
+    metrics_c = ood["datasets"]["imagenet-c"]["metrics"]
+    assert our_value("imagenet-c/mean_acc", None, ood) == metrics_c["mean_acc_15"]
+    assert our_value("imagenet/error", None, ood) == 100.0 - ood["datasets"]["imagenet"]["metrics"]["top1"]
+    assert our_value("imagenet-a/top1", None, ood) == ood["datasets"]["imagenet-a"]["metrics"]["top1"]
+    assert our_value("detection/mPC", det, None) == det["summary"]["stats"]["AP"]["mPC"]
+    assert our_value("cityscapes/miou", None, ood) is None
