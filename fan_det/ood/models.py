@@ -1,8 +1,9 @@
 """Build the classifier to evaluate from a timm name, a pretrained tag or ``package.module:callable``.
 
 A callable returns an ``nn.Module`` or ``(nn.Module, data_config)``; its weights are its own business
-(recorded as not randomly initialised). A ``--checkpoint`` (path or URL) is loaded strictly with
-``fan_det.models.checkpoint`` and its file hash recorded.
+(recorded as not randomly initialised; a ``"checkpoint"`` path in its data config is recorded with
+its hash). A ``--checkpoint`` (path or URL) is loaded strictly with ``fan_det.models.checkpoint`` and
+its file hash recorded.
 """
 
 from __future__ import annotations
@@ -101,6 +102,7 @@ def load_model(spec: str, pretrained: bool = False, checkpoint: str | None = Non
             raise ValueError(f"--pretrained does not apply to {spec}: the callable chooses its weights")
         model, data_config = _build_from_callable(spec)
         random_init = False
+        own_checkpoint = data_config.pop("checkpoint", None)  # a callable may say which file it loaded
     else:
         if importlib.util.find_spec("fan_det.models") is not None:
             importlib.import_module("fan_det.models")  # registers the FAN variants with timm
@@ -112,7 +114,10 @@ def load_model(spec: str, pretrained: bool = False, checkpoint: str | None = Non
                                  "package.module:callable") from e
             raise
         data_config, random_init = {}, not pretrained and checkpoint is None
+        own_checkpoint = None
     loaded = LoadedModel(model, spec, random_init=random_init, data_config=data_config)
+    if own_checkpoint:
+        loaded.checkpoint, loaded.checkpoint_sha256 = str(own_checkpoint), file_sha256(own_checkpoint)
     if checkpoint:
         from fan_det.models.checkpoint import CheckpointMismatchError, load_checked, read_checkpoint
 

@@ -39,6 +39,6 @@ def weights_path() -> Path:
 def build() -> tuple[nn.Module, dict]:
     """EfficientNet-Lite0 with its pretrained weights (loaded strictly) and its data config."""
     model = EfficientNet.from_name("efficientnet-lite0")
-    state_dict = torch.load(weights_path(), map_location="cpu", weights_only=True)
-    model.load_state_dict(state_dict, strict=True)
-    return model.eval(), dict(DATA_CONFIG)
+    path = weights_path()
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), strict=True)
+    return model.eval(), {**DATA_CONFIG, "checkpoint": str(path)}

@@ -1,5 +1,6 @@
 """``python -m fan_det.eval_ood`` end to end on the tiny sets, against plain loops written here."""
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -76,7 +77,9 @@ def test_document_follows_the_schema(lite0_run, ood_sets):
     _, doc = lite0_run
     assert set(doc) == {"schema", "scale", "model", "preprocessing", "datasets", "provenance"}
     assert doc["schema"] == "fan_det.ood/1" and doc["scale"] == "0-100"
-    assert doc["model"] == {"name": LITE0, "checkpoint": None, "checkpoint_sha256": None,
+    weights = raw_dir() / "efficientnet_lite0" / WEIGHTS
+    assert doc["model"] == {"name": LITE0, "checkpoint": str(weights),
+                            "checkpoint_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
                             "random_init": False, "num_params": 4652008}
     assert doc["preprocessing"] == {"input_size": [3, 224, 224], "crop_pct": 0.875,
                                     "interpolation": "bilinear", "mean": [0.5] * 3, "std": [0.5] * 3,
