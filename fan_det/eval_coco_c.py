@@ -127,7 +127,8 @@ def main(args: argparse.Namespace) -> dict | None:
     )
     write_robustness(args.out / "robustness.json", document)
     box = document["summary"]["stats"].get("AP", {})
-    figures = ", ".join(f"{k} {box[k]:.2f}" for k in ("P", "mPC", "rPC") if k in box)
+    units = {"P": "", "mPC": "", "rPC": "%"}
+    figures = ", ".join(f"{k} {box[k]:.2f}{unit}" for k, unit in units.items() if k in box)
     partial = " (partial grid)" if document["summary"]["partial"] else ""
     print(f"box AP: {figures}{partial}\nwrote {args.out / 'robustness.json'}")
     return document
@@ -148,6 +149,12 @@ def cli(argv: list[str] | None = None) -> None:
         resolve_config_path(args.config)
     except FileNotFoundError as error:
         parser.error(str(error))
+    if args.weights and "://" not in args.weights and not Path(args.weights).is_file():
+        parser.error(f"--weights {args.weights} does not exist")
+    register_tiny_datasets()
+    if args.dataset not in DatasetCatalog.list():
+        parser.error(f"--dataset {args.dataset} is not registered with detectron2; registered: "
+                     f"{', '.join(sorted(DatasetCatalog.list()))}")
     if args.opts and len(args.opts) % 2:
         parser.error(f"config overrides must be KEY VALUE pairs, got {args.opts}")
     launch(main, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,

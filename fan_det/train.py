@@ -89,9 +89,12 @@ def main(args: argparse.Namespace) -> dict | None:
 
 
 def cli(argv: Sequence[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not Path(args.config_file).is_file():
+        parser.error(f"no config file at {args.config_file}")
     if args.num_machines > 1 and args.dist_url == "auto":
-        raise SystemExit("error: --num-machines > 1 needs --dist-url tcp://HOST:PORT of machine 0")
+        parser.error("--num-machines > 1 needs --dist-url tcp://HOST:PORT of machine 0")
     launch(main, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
            dist_url=args.dist_url, args=(args,))
 

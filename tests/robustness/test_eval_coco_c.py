@@ -90,6 +90,7 @@ def test_each_cell_ap_equals_pycocotools_on_its_saved_detections(resumed_run):
         name = f"{cell['corruption']}-{cell['severity']}"
         with gzip.open(cell_dir / f"{name}.detections.json.gz", "rt") as f:
             detections[name] = json.load(f)
+        assert detections[name], f"{name}: the trained model detected nothing"
         assert cell["num_images"] == len(gt.getImgIds()) == 16
         with contextlib.redirect_stdout(io.StringIO()):
             coco_eval = COCOeval(gt, gt.loadRes(detections[name]), "bbox")
@@ -114,7 +115,7 @@ def test_model_zoo_baseline_through_the_same_command_in_two_processes(tmp_path):
     out = tmp_path / "baseline"
     command = _command("--config", "COCO-Detection/retinanet_R_50_FPN_1x.yaml", "--random-init",
                        "--corruptions", "contrast", "--severities", "2", "--allow-partial", "--num-gpus", "2",
-                       "--out", out, "INPUT.MIN_SIZE_TEST", "128", "INPUT.MAX_SIZE_TEST", "160",
+                       "--out", out, "INPUT.MIN_SIZE_TEST", "64", "INPUT.MAX_SIZE_TEST", "96",
                        "MODEL.RETINANET.NUM_CLASSES", "4", "MODEL.RETINANET.SCORE_THRESH_TEST", "0.0")
     run = subprocess.run(command, env=ENV, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -151,3 +152,13 @@ def test_unknown_config_is_a_clear_error(capsys):
 def test_help_shows_a_working_example():
     text = build_parser().format_help()
     assert "python -m fan_det.eval_coco_c --config COCO-Detection/retinanet_R_50_FPN_1x.yaml" in text
+
+
+@pytest.mark.parametrize("bad, message", [(["--dataset", "no_such_set"], "not registered"),
+                                          (["--weights", "/no/such.pth"], "does not exist")])
+def test_bad_dataset_or_weights_are_clear_errors(capsys, bad, message):
+    weights = [] if "--weights" in bad else ["--random-init"]
+    with pytest.raises(SystemExit):
+        cli(["--config", "COCO-Detection/retinanet_R_50_FPN_1x.yaml", *weights, "--corruptions", "fog",
+             "--severities", "1", "--allow-partial", *bad])
+    assert message in capsys.readouterr().err

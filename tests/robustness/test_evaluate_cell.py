@@ -115,3 +115,20 @@ def test_no_detections_scores_zero_not_nan(ground_truth):
     assert record["num_detections"] == 0 and record["num_images"] == 16
     assert record["stats"]["bbox"] == {k: 0.0 for k, p in present.items() if p}
     assert all(math.isfinite(v) for v in record["stats"]["bbox"].values())
+
+
+def test_materialised_coco_c_gives_the_on_the_fly_images_and_scores(ground_truth, tmp_path):
+    from fan_det.corruptions import build_coco_c, load_images, register_coco_c
+
+    meta, gt = ground_truth
+    build_coco_c(load_images(DATASET, None, "png"), tmp_path, ["contrast"], [2], dataset=DATASET,
+                 progress=False)
+    register_coco_c(DATASET, tmp_path, ["contrast"], [2])
+    records, sums = [], []
+    for materialised in (False, True):
+        model = StandIn(gt, meta, np.random.default_rng(1))  # same detections for the same images
+        records.append(evaluate_cell(model, _cfg(), DATASET, Cell("contrast", 2), seed=0,
+                                     materialised=materialised, num_workers=0))
+        sums.append(model.image_sums)
+    assert sums[0] == sums[1]  # lossless files: the model saw the same corrupted pixels
+    assert records[0]["stats"] == records[1]["stats"] and records[1]["num_images"] == 16
