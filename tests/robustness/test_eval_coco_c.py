@@ -115,7 +115,8 @@ def test_model_zoo_baseline_through_the_same_command_in_two_processes(tmp_path):
     out = tmp_path / "baseline"
     command = _command("--config", "COCO-Detection/retinanet_R_50_FPN_1x.yaml", "--random-init",
                        "--corruptions", "contrast", "--severities", "2", "--allow-partial", "--num-gpus", "2",
-                       "--out", out, "INPUT.MIN_SIZE_TEST", "64", "INPUT.MAX_SIZE_TEST", "96",
+                       "--num-workers", "0", "--out", out,
+                       "INPUT.MIN_SIZE_TEST", "64", "INPUT.MAX_SIZE_TEST", "96",
                        "MODEL.RETINANET.NUM_CLASSES", "4", "MODEL.RETINANET.SCORE_THRESH_TEST", "0.0")
     run = subprocess.run(command, env=ENV, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-3000:]
