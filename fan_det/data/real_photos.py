@@ -13,7 +13,6 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from fan_det.data.coco_format import build_once, mask_to_rle, write_json
 from fan_det.data.fetch import PACKAGES, fetch, package_dir

@@ -107,7 +107,8 @@ def _build_split(out: Path, split: str) -> None:
         "info": {"description": f"fan_det synthetic shapes, {split} split, seed {seed}", "version": VERSION},
         "images": images,
         "annotations": annotations,
-        "categories": [{"id": i + 1, "name": name, "supercategory": "shape"} for i, name in enumerate(CLASSES)],
+        "categories": [{"id": i + 1, "name": name, "supercategory": "shape"}
+                       for i, name in enumerate(CLASSES)],
     })
 
 

@@ -112,7 +112,8 @@ def test_ood_sets_follow_the_published_layouts():
     sets = build_ood_sets()
     counts = {name: len(list(root.rglob("*.jpg"))) for name, root in sets.items()}
     assert counts == {"imagenet-a": 6, "imagenet-r": 7, "imagenet-sketch": 20, "imagenet": 20}
-    for name, subset_file in (("imagenet-a", "imagenet_a_synsets.txt"), ("imagenet-r", "imagenet_r_synsets.txt")):
+    subsets = (("imagenet-a", "imagenet_a_synsets.txt"), ("imagenet-r", "imagenet_r_synsets.txt"))
+    for name, subset_file in subsets:
         assert {p.name for p in sets[name].iterdir()} <= set(timm_synsets(subset_file))
     for photo in sets["imagenet"].rglob("*.jpg"):
         class_index = int(photo.stem.split("_")[-1])
