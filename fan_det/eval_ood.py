@@ -5,7 +5,7 @@ Example (the real pretrained EfficientNet-Lite0 on the tiny sets ``fan_det.data.
     python -m fan_det.eval_ood --model fan_det.zoo.efficientnet_lite0:build \\
         --dataset imagenet-a=.cache/datasets/ood/imagenet-a \\
         --dataset imagenet-r=.cache/datasets/ood/imagenet-r \\
-        --dataset imagenet=.cache/datasets/ood/imagenet --workers 2 --out eval/ood/effnet_lite0
+        --dataset imagenet=.cache/datasets/ood/imagenet --workers 2 --out runs/ood/effnet_lite0
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ EXAMPLE = """example:
       --dataset imagenet-r=.cache/datasets/ood/imagenet-r \\
       --dataset imagenet-sketch=.cache/datasets/ood/imagenet-sketch \\
       --dataset imagenet=.cache/datasets/ood/imagenet \\
-      --workers 2 --out eval/ood/effnet_lite0
+      --workers 2 --out runs/ood/effnet_lite0
   python -m fan_det.eval_ood --model fan_small_12_p16_224 --checkpoint fan_small.pth.tar \\
       --dataset imagenet-c=/data/imagenet-c --dataset imagenet=/data/imagenet/val --num-gpus 8 --amp
 """
@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     weights.add_argument("--checkpoint", metavar="PATH_OR_URL", help="weights to load strictly")
     p.add_argument("--dataset", action="append", default=[], metavar="NAME=PATH", required=True,
                    help=f"ImageFolder root (wnid folders); NAME is one of {', '.join(DATASETS)}; repeatable")
-    p.add_argument("--out", default="eval/ood", metavar="DIR", help="writes DIR/ood.json and DIR/cache/")
+    p.add_argument("--out", default="runs/ood", metavar="DIR", help="writes DIR/ood.json and DIR/cache/")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--workers", type=int, default=4, help="data-loading processes per GPU/process")
     p.add_argument("--amp", action="store_true", help="autocast (float16 on GPU, bfloat16 on CPU)")
