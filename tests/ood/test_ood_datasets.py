@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import timm
-from conftest import TinyClassifier
+from ood_helpers import TinyClassifier
 from PIL import Image
 
 from fan_det.ood.datasets import DatasetLayoutError, WnidImageFolder, imagenet_c_cells, load_rgb

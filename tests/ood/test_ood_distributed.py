@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from conftest import TinyClassifier
+from ood_helpers import TinyClassifier
 
 from fan_det.ood.datasets import WnidImageFolder
 from fan_det.ood.distributed import DistContext, init_distributed, launch, merge_shards, shard_indices

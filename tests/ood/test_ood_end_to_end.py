@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import timm
 import torch
-from conftest import plain_logits, plain_transform
 from efficientnet_lite_pytorch import EfficientNet
+from ood_helpers import plain_logits, plain_transform
 
 from fan_det.eval_ood import main
 from fan_det.ood.imagenet_c_build import build_imagenet_c

@@ -5,7 +5,7 @@ import hashlib
 import pytest
 import timm
 import torch
-from conftest import plain_transform
+from ood_helpers import plain_transform
 from PIL import Image
 
 from fan_det.ood.models import load_model, weights_sha256
@@ -65,6 +65,6 @@ def test_bad_specs_are_explained(tmp_path):
     with pytest.raises(TypeError, match="nn.Module"):
         load_model("fan_det.paths:raw_dir")
     with pytest.raises(ValueError, match="--pretrained"):
-        load_model("conftest:build_tiny_classifier", pretrained=True)
+        load_model("ood_helpers:build_tiny_classifier", pretrained=True)
     with pytest.raises(FileNotFoundError):
         load_model("test_vit", checkpoint=str(tmp_path / "missing.pth"))

@@ -1,21 +1,13 @@
-"""Shared fixtures: the hand-written result files and one report built from all of them."""
+"""Shared fixture: one report built from all the hand-written result files."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
+from report_fixtures import DETECTION, FIXTURES, OOD
 
 from fan_det.report import write_report
-
-FIXTURES = Path(__file__).parent / "fixtures"
-DETECTION = ["det_fan.json", "det_baseline.json", "det_partial.json"]
-OOD = ["ood_fan.json", "ood_effnet.json"]
-
-
-def load_fixture(name: str) -> dict:
-    return json.loads((FIXTURES / name).read_text())
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
+from report_fixtures import FIXTURES
 
 from fan_det import demo
 from fan_det.paths import REPO_ROOT

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from conftest import DETECTION, OOD, load_fixture
+from report_fixtures import DETECTION, OOD, load_fixture
 
 
 def fmt(value) -> str:

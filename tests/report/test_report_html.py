@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import struct
 
-from conftest import load_fixture
 from report_browser import inspect_page
+from report_fixtures import load_fixture
 
 PAGE_STATE = """JSON.stringify({
   images: [...document.images].map(i => ({id: i.id, complete: i.complete, w: i.naturalWidth,

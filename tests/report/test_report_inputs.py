@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import FIXTURES, load_fixture
+from report_fixtures import FIXTURES, load_fixture
 
 from fan_det.report import ReportInputError, load_inputs
 from fan_det.report.__main__ import main

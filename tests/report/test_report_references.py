@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import load_fixture
+from report_fixtures import load_fixture
 
 from fan_det.report.model import our_value
 from fan_det.report.references import benchmark_corruptions, load_protocols, load_references

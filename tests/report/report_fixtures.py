@@ -1,0 +1,16 @@
+"""The hand-written result files the report tests read (a module of its own, not conftest)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+FIXTURES = Path(__file__).parent / "fixtures"
+DETECTION = ["det_fan.json", "det_baseline.json", "det_partial.json"]
+OOD = ["ood_fan.json", "ood_effnet.json"]
+
+
+def load_fixture(name: str) -> dict:
+    return json.loads((FIXTURES / name).read_text())
+
+
