@@ -147,7 +147,12 @@ def _detection_tables(models: list[dict], protocols: dict) -> list[dict]:
                     column("rPC", "rPC (%)", complete_only=True),
                 ],
                 [
-                    row(m["display"], [s.get(k) for k in ("P", "mPC", "rPC")], m["partial"])
+                    row(
+                        m["display"],
+                        [s.get(k) for k in ("P", "mPC", "rPC")],
+                        m["partial"],
+                        ranked=not m["random_init"],
+                    )
                     for m, s in zip(models, stats, strict=True)
                 ],
                 section=section,
@@ -159,7 +164,12 @@ def _detection_tables(models: list[dict], protocols: dict) -> list[dict]:
                 f"{stat} per corruption (mean over severities)",
                 [column(c, complete_only=True) for c in bench],
                 [
-                    row(m["display"], [s.get("per_corruption", {}).get(c) for c in bench], m["partial"])
+                    row(
+                        m["display"],
+                        [s.get("per_corruption", {}).get(c) for c in bench],
+                        m["partial"],
+                        ranked=not m["random_init"],
+                    )
                     for m, s in zip(models, stats, strict=True)
                 ],
                 section="appendix",
@@ -177,6 +187,7 @@ def _detection_tables(models: list[dict], protocols: dict) -> list[dict]:
                         [s.get("per_family", {}).get(f) for f in families]
                         + [s.get("per_severity", {}).get(v) for v in severities],
                         m["partial"],
+                        ranked=not m["random_init"],
                     )
                     for m, s in zip(models, stats, strict=True)
                 ],
@@ -200,6 +211,7 @@ def _detection_tables(models: list[dict], protocols: dict) -> list[dict]:
                             [h.get("per_corruption", {}).get(c) for c in holdout]
                             + [h.get("mPC"), h.get("rPC")],
                             m["partial"],
+                            ranked=not m["random_init"],
                         )
                         for m, h in zip(models, held, strict=True)
                     ],
@@ -294,6 +306,7 @@ def _ood_tables(models: list[dict], protocols: dict) -> list[dict]:
                         m["display"],
                         [m["datasets"].get(d, {}).get("metrics", {}).get(k) for d, k in glance],
                         m["partial"],
+                        ranked=not m["random_init"],
                     )
                     for m in models
                 ],
@@ -325,6 +338,7 @@ def _ood_tables(models: list[dict], protocols: dict) -> list[dict]:
                         [m["datasets"][d]["metrics"].get(k) for k in keys]
                         + [m["datasets"][d].get(k) for k in extra],
                         m["partial"],
+                        ranked=not m["random_init"],
                     )
                     for m in present
                 ],
@@ -344,7 +358,12 @@ def _ood_tables(models: list[dict], protocols: dict) -> list[dict]:
                     f"{OOD_TITLES.get(d, d)} top-1 per corruption (mean over severities)",
                     [column(c) for c in corruptions],
                     [
-                        row(m["display"], [(pc or {}).get(c) for c in corruptions], m["partial"])
+                        row(
+                            m["display"],
+                            [(pc or {}).get(c) for c in corruptions],
+                            m["partial"],
+                            ranked=not m["random_init"],
+                        )
                         for m, pc in zip(present, per_corruption, strict=True)
                     ],
                     section="appendix",
@@ -449,7 +468,9 @@ def _reference_tables(
                         if r.get("timm_name") and m["name"].startswith(r["timm_name"])
                     ]
                     arch = f" (architecture of {same[0]})" if same else ""
-                    rows.append(row(f"ours: {m['display']}{arch}", values, m["partial"]))
+                    rows.append(
+                        row(f"ours: {m['display']}{arch}", values, m["partial"], ranked=not m["random_init"])
+                    )
                     ours.append((m, kind))
         note = "No result of ours on these metrics." if not ours else ""
         t = table(

@@ -17,9 +17,10 @@ def column(
     return {"key": key, "label": label or key, "better": better, "complete_only": complete_only}
 
 
-def row(label: str, values: list, partial: bool = False, kind: str = "ours") -> dict:
-    """``kind`` is "ours" or "published"; only rows of ours are ranked."""
-    return {"label": label, "values": values, "partial": partial, "kind": kind}
+def row(label: str, values: list, partial: bool = False, kind: str = "ours", ranked: bool = True) -> dict:
+    """``kind`` is "ours" or "published"; only rows of ours are ranked, and of those only ``ranked`` ones
+    (a randomly initialised model's figures are shown, labelled, but never marked best)."""
+    return {"label": label, "values": values, "partial": partial, "kind": kind, "ranked": ranked}
 
 
 def table(
@@ -41,6 +42,7 @@ def table(
             (i, r["values"][j])
             for i, r in enumerate(rows)
             if r["kind"] == "ours"
+            and r["ranked"]
             and isinstance(r["values"][j], int | float)
             and not isinstance(r["values"][j], bool)
             and not (col["complete_only"] and r["partial"])

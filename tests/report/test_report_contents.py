@@ -7,6 +7,8 @@ import re
 
 from report_fixtures import DETECTION, OOD, load_fixture
 
+from fan_det.report.tables import column, row, table
+
 
 def fmt(value) -> str:
     """Independent of fan_det: integers as written, other numbers with two decimals."""
@@ -111,12 +113,19 @@ def test_best_per_column_is_marked_and_partial_rows_do_not_win_mpc(built_report)
     # the partial model's rPC is higher than both complete ones, yet it is not marked: its grid differs
     assert part["rPC"] > max(fan["rPC"], base["rPC"])
     assert part_row[2] == f"{part['rPC']:.2f}"
-    # lower is better for calibration error
+    # a randomly initialised model is shown but never marked best (see the unit test below)
     cal = {n: load_fixture(n)["datasets"]["imagenet-a"]["metrics"]["calibration_error"] for n in OOD}
-    best = min(cal, key=cal.get)
-    label = load_fixture(best)["model"]["name"] + (" [random weights]" if best == "ood_fan.json" else "")
-    cells = md_row(md, "ImageNet-A (6 images)", label)
-    assert f"**{cal[best]:.2f}**" in cells
+    random_row = md_row(md, "ImageNet-A (6 images)", load_fixture("ood_fan.json")["model"]["name"]
+                        + " [random weights]")
+    assert f"{cal['ood_fan.json']:.2f}" in random_row and not any("**" in c for c in random_row)
+
+
+def test_lower_is_better_columns_and_unranked_rows():
+    rows = [row("a", [5.0, 50.0]), row("b", [3.0, 40.0]), row("random", [1.0, 90.0], ranked=False),
+            row("published", [0.5, 99.0], kind="published")]
+    marked = table("t", "t", [column("calibration_error"), column("top1")], rows)
+    best = [r["best"] for r in marked["rows"]]
+    assert best == [[False, True], [True, False], [False, False], [False, False]]
 
 
 def test_partial_and_random_results_are_labelled_wherever_they_appear(built_report):
