@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -39,14 +40,18 @@ def trained_tiny_retinanet() -> TrainedModel:
     """FAN-T-Hybrid RetinaNet trained on ``fan_synth_train`` by ``python -m fan_det.train`` (a few CPU
     minutes), cached under ``<cache>/test-models/<hash>`` so later sessions reuse it."""
     out = cache_root() / "test-models" / f"tiny_retinanet-{_tiny_retinanet_key()}"
-    if not (out / "model_final.pth").is_file():
-        tmp = out.with_name(out.name + f".tmp{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        cmd = [sys.executable, "-m", "fan_det.train", "--config", str(TINY_RETINANET_CONFIG),
-               "OUTPUT_DIR", str(tmp)]
-        proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RuntimeError(f"training the tiny RetinaNet failed:\n{proc.stderr[-4000:]}")
-        shutil.rmtree(out, ignore_errors=True)
-        tmp.rename(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # one trainer at a time: a concurrent session waits for the first one's result instead of retraining
+    with open(out.with_name(out.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / "model_final.pth").is_file():
+            tmp = out.with_name(out.name + f".tmp{os.getpid()}")
+            shutil.rmtree(tmp, ignore_errors=True)
+            cmd = [sys.executable, "-m", "fan_det.train", "--config", str(TINY_RETINANET_CONFIG),
+                   "OUTPUT_DIR", str(tmp)]
+            proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise RuntimeError(f"training the tiny RetinaNet failed:\n{proc.stderr[-4000:]}")
+            shutil.rmtree(out, ignore_errors=True)
+            tmp.rename(out)
     return TrainedModel(out / "model_final.pth", TINY_RETINANET_CONFIG)
