@@ -35,6 +35,18 @@ def _tiny_retinanet_key() -> str:
     return digest.hexdigest()[:16]
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Run a module's tests on one torch thread: on the 2-core CI machine intra-op threads only contend
+    for models this small. Test areas opt in from their conftest."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def trained_tiny_retinanet() -> TrainedModel:
     """FAN-T-Hybrid RetinaNet trained on ``fan_synth_train`` by ``python -m fan_det.train`` (a few CPU

@@ -63,6 +63,22 @@ def _display(name: str, labels: list[str]) -> str:
     return name + "".join(f" [{label}]" for label in labels)
 
 
+def _model_entry(rf: ResultFile, labels: list[str], partial: bool) -> dict:
+    """What every model of the report carries, detection or OOD: name, labels, flags, source."""
+    doc = rf.doc
+    return {
+        "name": rf.model_name,
+        "display": _display(rf.model_name, labels),
+        "labels": labels,
+        "random_init": bool(doc["model"].get("random_init")),
+        "partial": partial,
+        "source": str(rf.path),
+        "notes": rf.notes,
+        "model": doc["model"],
+        "provenance": doc.get("provenance", {}),
+    }
+
+
 # ---------------------------------------------------------------- detection
 
 
@@ -81,20 +97,12 @@ def _detection_model(rf: ResultFile, protocols: dict) -> dict:
     if partial:
         labels.append(f"partial: {len(used)} of {len(bench) * len(severities)} cells")
     return {
-        "name": rf.model_name,
-        "display": _display(rf.model_name, labels),
-        "labels": labels,
-        "random_init": bool(doc["model"].get("random_init")),
-        "partial": partial,
+        **_model_entry(rf, labels, partial),
         "missing": summary.get("missing", []),
-        "source": str(rf.path),
-        "notes": rf.notes,
-        "model": doc["model"],
         "dataset": doc["dataset"],
         "protocol": doc["protocol"],
         "summary": summary,
         "cells": doc["cells"],
-        "provenance": doc.get("provenance", {}),
         "family_curves": family_curves(doc["cells"], protocols),
     }
 
@@ -274,17 +282,9 @@ def _ood_model(rf: ResultFile, protocols: dict) -> dict:
                 partial = True
                 labels.append(f"partial ImageNet-C: {bench} of {grid} cells")
     return {
-        "name": rf.model_name,
-        "display": _display(rf.model_name, labels),
-        "labels": labels,
-        "random_init": bool(doc["model"].get("random_init")),
-        "partial": partial,
-        "source": str(rf.path),
-        "notes": rf.notes,
-        "model": doc["model"],
+        **_model_entry(rf, labels, partial),
         "preprocessing": doc.get("preprocessing", {}),
         "datasets": doc["datasets"],
-        "provenance": doc.get("provenance", {}),
     }
 
 

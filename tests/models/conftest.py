@@ -1,13 +1,8 @@
-"""Model tests run single-threaded: the CI machine has 2 cores shared with other jobs, where torch's
-thread pool oversubscribes and slows every forward pass."""
+"""Model tests run single-threaded (see ``one_torch_thread`` in tests/conftest.py)."""
 
 import pytest
-import torch
 
 
 @pytest.fixture(autouse=True, scope="module")
-def single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def single_thread(one_torch_thread):
     yield
-    torch.set_num_threads(threads)

@@ -3,18 +3,14 @@
 from pathlib import Path
 
 import pytest
-import torch
 
 from fan_det.data.ood_sets import build_ood_sets
 
 
-@pytest.fixture(autouse=True, scope="session")
-def one_torch_thread():
-    """The CI box has 2 cores shared with other jobs: intra-op threads only contend there."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+@pytest.fixture(autouse=True, scope="module")
+def single_thread(one_torch_thread):
+    """OOD tests run single-threaded (see ``one_torch_thread`` in tests/conftest.py)."""
     yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")
