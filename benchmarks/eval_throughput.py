@@ -27,7 +27,7 @@ from PIL import Image
 
 from fan_det.data.register import register_tiny_datasets
 from fan_det.paths import REPO_ROOT
-from fan_det.robustness.cells import Cell
+from fan_det.protocol import Cell
 from fan_det.robustness.inference import evaluate_cell
 from fan_det.robustness.model import build_eval_model, load_config
 from fan_det.robustness.provenance import machine

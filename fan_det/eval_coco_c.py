@@ -19,8 +19,8 @@ from detectron2.utils import comm
 from fan_det.corruptions import parse_severities, register_coco_c, resolve_corruptions
 from fan_det.data.register import register_tiny_datasets
 from fan_det.metrics.detection import IncompleteGridError
+from fan_det.protocol import plan_cells
 from fan_det.robustness.cache import CellCache, sha256_json
-from fan_det.robustness.cells import plan_cells
 from fan_det.robustness.model import (
     build_eval_model,
     config_sha256,

@@ -15,7 +15,7 @@ from fan_det.corruptions.builder import (
 )
 from fan_det.corruptions.core import corrupt, derive_seed
 from fan_det.corruptions.imageio import ImageReadError, read_rgb
-from fan_det.corruptions.names import (
+from fan_det.protocol import (
     ALL_CORRUPTIONS,
     BENCHMARK,
     CORRUPTION_SETS,

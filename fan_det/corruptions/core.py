@@ -26,7 +26,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from fan_det.corruptions.names import ALL_CORRUPTIONS, CLEAN, SEVERITIES
+from fan_det.protocol import ALL_CORRUPTIONS, CLEAN, SEVERITIES
 
 # corruptions that take their own ``seed`` keyword for a generator numpy's global seed does not reach
 SEED_KEYWORD = frozenset({"glass_blur", "impulse_noise"})

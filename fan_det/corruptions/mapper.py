@@ -14,7 +14,7 @@ from PIL import Image
 
 from fan_det.corruptions.core import corrupt
 from fan_det.corruptions.imageio import read_rgb
-from fan_det.corruptions.names import ALL_CORRUPTIONS, CLEAN, SEVERITIES
+from fan_det.protocol import ALL_CORRUPTIONS, CLEAN, SEVERITIES
 
 
 def rgb_to_format(image: np.ndarray, fmt: str) -> np.ndarray:

@@ -1,8 +1,8 @@
-"""Classification metrics for the OOD benchmarks (definitions: ``shared/spec/metrics.md``).
+"""Classification metrics for the OOD benchmarks (definitions: ``docs/metrics.md``).
 
-Pure functions of numbers. Per-image outcomes (``topk_correct``, ``masked_outcomes``) are separated
-from the aggregates (``accuracy``, ``calibration_error``, ``aurra``) so an evaluation can keep a few
-bytes per image instead of the logits, gather them across processes, and aggregate once.
+Pure functions of numbers (numpy only). Per-image outcomes (``topk_correct``, ``masked_outcomes``) are
+separated from the aggregates (``accuracy``, ``calibration_error``, ``aurra``) so an evaluation can keep
+a few bytes per image instead of the logits, gather them across processes, and aggregate once.
 Aggregates are on the 0-100 scale.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
 __all__ = [
     "accuracy",
@@ -24,23 +23,24 @@ __all__ = [
 ]
 
 
-def _as_tensor(x) -> torch.Tensor:
-    return x if isinstance(x, torch.Tensor) else torch.tensor(np.asarray(x))
+def _target_rank(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Position of each target in its row sorted by descending logit; ties rank the lower class first."""
+    rows = np.arange(len(targets))
+    target_logit = logits[rows, targets][:, None]
+    before = np.arange(logits.shape[1])[None, :] < targets[:, None]
+    return (logits > target_logit).sum(axis=1) + ((logits == target_logit) & before).sum(axis=1)
 
 
 def topk_correct(logits, targets, ks: Sequence[int] = (1, 5)) -> dict[int, np.ndarray]:
     """Per-image booleans: is the target among the ``k`` highest logits, for each ``k``.
 
-    ``logits`` is (N, C), ``targets`` (N,) class indices into C. Ties are broken by ``torch.topk``.
+    ``logits`` is (N, C) (numpy, or anything ``np.asarray`` takes), ``targets`` (N,) class indices into C.
     """
-    logits, targets = _as_tensor(logits), _as_tensor(targets).long()
+    logits, targets = np.asarray(logits), np.asarray(targets).astype(np.int64)
     if logits.ndim != 2 or targets.shape != logits.shape[:1]:
-        raise ValueError(f"expected logits (N, C) and targets (N,), got {tuple(logits.shape)}, "
-                         f"{tuple(targets.shape)}")
-    kmax = min(max(ks), logits.shape[1])
-    top = logits.topk(kmax, dim=1).indices
-    hits = top == targets[:, None]
-    return {k: hits[:, :k].any(dim=1).cpu().numpy() for k in ks}
+        raise ValueError(f"expected logits (N, C) and targets (N,), got {logits.shape}, {targets.shape}")
+    rank = _target_rank(logits, targets)
+    return {k: rank < k for k in ks}
 
 
 def masked_outcomes(logits, targets, indices, ks: Sequence[int] = (1, 5)) -> dict[str, np.ndarray]:
@@ -50,16 +50,17 @@ def masked_outcomes(logits, targets, indices, ks: Sequence[int] = (1, 5)) -> dic
     ``valid = False`` (their other fields are meaningless). Returns ``{"valid", "top1", "top5", ...,
     "confidence"}`` where ``confidence`` is the max softmax probability over the masked logits.
     """
-    logits, targets = _as_tensor(logits), _as_tensor(targets).long()
-    idx = _as_tensor(indices).long().to(logits.device)
-    lookup = torch.full((logits.shape[1],), -1, dtype=torch.long, device=logits.device)
-    lookup[idx] = torch.arange(len(idx), device=logits.device)
-    sub_targets = lookup[targets.to(logits.device)]
+    logits, targets = np.asarray(logits), np.asarray(targets).astype(np.int64)
+    idx = np.asarray(indices).astype(np.int64)
+    lookup = np.full(logits.shape[1], -1, dtype=np.int64)
+    lookup[idx] = np.arange(len(idx))
+    sub_targets = lookup[targets]
     valid = sub_targets >= 0
-    sub = logits[:, idx].float()
-    out = {f"top{k}": v for k, v in topk_correct(sub, sub_targets.clamp(min=0), ks).items()}
-    out["confidence"] = sub.softmax(dim=1).max(dim=1).values.cpu().numpy()
-    out["valid"] = valid.cpu().numpy()
+    sub = logits[:, idx].astype(np.float64)
+    out = {f"top{k}": v for k, v in topk_correct(sub, np.clip(sub_targets, 0, None), ks).items()}
+    # the largest softmax probability is 1 / sum(exp(logit - max logit))
+    out["confidence"] = (1.0 / np.exp(sub - sub.max(axis=1, keepdims=True)).sum(axis=1)).astype(np.float32)
+    out["valid"] = valid
     return out
 
 

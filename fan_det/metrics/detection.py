@@ -4,7 +4,7 @@ Implements Michaelis et al. 2019, "Benchmarking Robustness in Object Detection: 
 Winter is Coming" (arXiv:1907.07484), section 3: P is the clean performance, mPC the mean over the 15
 benchmark corruptions of the mean over severities 1-5, rPC = mPC / P (here in percent). The same triple
 is given for every COCO stat passed in (box AP, AP50, ..., and mask stats such as ``segm/AP``). The four
-holdout corruptions are reported apart and never enter mPC. Definitions: ``shared/spec/metrics.md``.
+holdout corruptions are reported apart and never enter mPC. Definitions: ``docs/metrics.md``.
 """
 
 from __future__ import annotations
@@ -13,13 +13,10 @@ import math
 from collections.abc import Mapping, Sequence
 from statistics import fmean
 
-from fan_det.corruptions import CORRUPTION_SETS
+from fan_det.protocol import BENCHMARK, CLEAN_CELL, FAMILIES, HOLDOUT, SEVERITIES
 
 Cell = tuple[str, int]
-
-CLEAN: Cell = ("clean", 0)
-SEVERITIES = (1, 2, 3, 4, 5)
-FAMILIES = ("noise", "blur", "weather", "digital")
+CLEAN: Cell = tuple(CLEAN_CELL)
 
 
 class IncompleteGridError(ValueError):
@@ -36,8 +33,8 @@ class IncompleteGridError(ValueError):
 
 def _expected_cells(cells: Mapping[Cell, object]) -> list[Cell]:
     """The clean cell, the 15 x 5 benchmark grid and, once any holdout cell is given, the 4 x 5 holdout."""
-    expected = [CLEAN] + [(c, s) for c in CORRUPTION_SETS["benchmark"] for s in SEVERITIES]
-    holdout = CORRUPTION_SETS["holdout"]
+    expected = [CLEAN] + [(c, s) for c in BENCHMARK for s in SEVERITIES]
+    holdout = HOLDOUT
     if any(c in holdout for c, _ in cells):
         expected += [(c, s) for c in holdout for s in SEVERITIES]
     return expected
@@ -45,7 +42,7 @@ def _expected_cells(cells: Mapping[Cell, object]) -> list[Cell]:
 
 def _check_cells(cells: Mapping[Cell, Mapping[str, float]]) -> list[str]:
     """Refuse unknown cells, mismatched stat names and non-finite values; return the stat names."""
-    known = set(CORRUPTION_SETS["benchmark"]) | set(CORRUPTION_SETS["holdout"])
+    known = set(BENCHMARK) | set(HOLDOUT)
     for corruption, severity in cells:
         if (corruption, severity) != CLEAN and (corruption not in known or severity not in SEVERITIES):
             raise ValueError(
@@ -98,7 +95,7 @@ def coco_c_summary(cells: Mapping[Cell, Mapping[str, float]], allow_partial: boo
     if missing and not allow_partial:
         raise IncompleteGridError(missing)
 
-    benchmark, holdout = CORRUPTION_SETS["benchmark"], CORRUPTION_SETS["holdout"]
+    benchmark, holdout = BENCHMARK, HOLDOUT
     used = [(c, s) for c in (*benchmark, *holdout) for s in SEVERITIES if (c, s) in cells]
     stats: dict[str, dict] = {}
     holdout_stats: dict[str, dict] = {}
@@ -108,9 +105,9 @@ def coco_c_summary(cells: Mapping[Cell, Mapping[str, float]], allow_partial: boo
         entry.update(_corrupted_figures(cells, benchmark, name, clean))
         per_corruption = entry["per_corruption"]
         entry["per_family"] = {
-            f: fmean(per_corruption[c] for c in CORRUPTION_SETS[f] if c in per_corruption)
+            f: fmean(per_corruption[c] for c in FAMILIES[f] if c in per_corruption)
             for f in FAMILIES
-            if any(c in per_corruption for c in CORRUPTION_SETS[f])
+            if any(c in per_corruption for c in FAMILIES[f])
         }
         entry["per_severity"] = {
             str(s): fmean(cells[(c, s)][name] for c in benchmark if (c, s) in cells)

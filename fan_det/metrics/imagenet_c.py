@@ -1,4 +1,4 @@
-"""ImageNet-C metrics (Hendrycks & Dietterich 2019; definitions: ``shared/spec/metrics.md``).
+"""ImageNet-C metrics (Hendrycks & Dietterich 2019; definitions: ``docs/metrics.md``).
 
 Pure functions of numbers on the 0-100 scale. The AlexNet reference errors are keyed by corruption
 name, never by position. mCE and the 15/19-corruption means are defined only on complete grids
@@ -11,19 +11,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from fan_det.metrics.classification import retention
+from fan_det.protocol import BENCHMARK, HOLDOUT, SEVERITIES
 
 __all__ = [
     "ALEXNET_CLEAN_ERROR",
     "ALEXNET_ERRORS",
-    "BENCHMARK_CORRUPTIONS",
-    "HOLDOUT_CORRUPTIONS",
-    "SEVERITIES",
     "imagenet_c_summary",
     "mce",
     "mean_accuracy",
 ]
 
-# AlexNet top-1 error (0-1) per corruption, averaged over severities 1..5 (metrics.md).
+# AlexNet top-1 error (0-1) per benchmark corruption, averaged over severities 1..5 (docs/metrics.md).
 ALEXNET_ERRORS: dict[str, float] = {
     "gaussian_noise": 0.886428,
     "shot_noise": 0.894468,
@@ -42,9 +40,6 @@ ALEXNET_ERRORS: dict[str, float] = {
     "jpeg_compression": 0.606500,
 }
 ALEXNET_CLEAN_ERROR = 0.4348
-BENCHMARK_CORRUPTIONS: tuple[str, ...] = tuple(ALEXNET_ERRORS)
-HOLDOUT_CORRUPTIONS: tuple[str, ...] = ("speckle_noise", "gaussian_blur", "spatter", "saturate")
-SEVERITIES: tuple[int, ...] = (1, 2, 3, 4, 5)
 
 Grid = Mapping[str, Mapping[int, float]]
 
@@ -66,7 +61,7 @@ def mce(errors: Grid, clean_error: float | None = None) -> dict:
     sum_s (E_AlexNet(c,s) - E_AlexNet_clean). Returns ``{"mce", "ce"}`` plus ``{"relative_mce",
     "relative_ce"}`` when ``clean_error`` is given (``ce`` maps corruption -> percent).
     """
-    missing = _complete(errors, BENCHMARK_CORRUPTIONS)
+    missing = _complete(errors, BENCHMARK)
     if missing:
         raise ValueError(f"mCE needs all 15 corruptions x severities 1-5; missing {len(missing)} cells: "
                          + ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else ""))
@@ -103,16 +98,16 @@ def imagenet_c_summary(accuracies: Grid, clean_accuracy: float | None = None) ->
                      for s, a in sorted(accuracies[c].items())},
         "per_corruption": {c: sum(v.values()) / len(v) for c, v in sorted(accuracies.items()) if v},
     }
-    if not _complete(accuracies, BENCHMARK_CORRUPTIONS):
-        errors = {c: {s: 100.0 - a for s, a in accuracies[c].items()} for c in BENCHMARK_CORRUPTIONS}
+    if not _complete(accuracies, BENCHMARK):
+        errors = {c: {s: 100.0 - a for s, a in accuracies[c].items()} for c in BENCHMARK}
         res = mce(errors, None if clean_accuracy is None else 100.0 - clean_accuracy)
         out["mce"] = res["mce"]
         if "relative_mce" in res:
             out["relative_mce"] = res["relative_mce"]
-        out["mean_acc_15"] = mean_accuracy(accuracies, BENCHMARK_CORRUPTIONS)
+        out["mean_acc_15"] = mean_accuracy(accuracies, BENCHMARK)
         if clean_accuracy is not None and clean_accuracy > 0:
             out["retention"] = retention(out["mean_acc_15"], clean_accuracy)
-    all19 = BENCHMARK_CORRUPTIONS + HOLDOUT_CORRUPTIONS
+    all19 = BENCHMARK + HOLDOUT
     if not _complete(accuracies, all19):
         out["mean_acc_19"] = mean_accuracy(accuracies, all19)
     return out

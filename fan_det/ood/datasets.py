@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from fan_det.metrics.imagenet_c import BENCHMARK_CORRUPTIONS, HOLDOUT_CORRUPTIONS
 from fan_det.ood.synsets import wnid_to_index
+from fan_det.protocol import ALL_CORRUPTIONS
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm",
                               ".pgm"})
@@ -116,7 +116,7 @@ def imagenet_c_cells(root: str | Path) -> list[tuple[str, int, Path]]:
     root = Path(root)
     if not root.is_dir():
         raise DatasetLayoutError(f"imagenet-c: {root} is not a directory")
-    known = set(BENCHMARK_CORRUPTIONS + HOLDOUT_CORRUPTIONS)
+    known = set(ALL_CORRUPTIONS)
     cells = []
     for cdir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         if cdir.name not in known:

@@ -45,8 +45,9 @@ def outcomes_from_logits(logits: torch.Tensor, targets: torch.Tensor,
     if logits.ndim != 2 or logits.shape[1] != NUM_CLASSES:
         raise ValueError(f"the model must output (N, {NUM_CLASSES}) ImageNet-1k logits, "
                          f"got {tuple(logits.shape)}")
+    logits, targets = logits.float().cpu().numpy(), targets.cpu().numpy()  # float32 holds bf16 exactly
     top = topk_correct(logits, targets, (1, 5))
-    out = {"target": targets.cpu().numpy(), "top1": top[1], "top5": top[5]}
+    out = {"target": targets, "top1": top[1], "top5": top[5]}
     for name, indices in (subsets or {}).items():
         for key, value in masked_outcomes(logits, targets, indices, (1, 5)).items():
             out[f"{name}/{key}"] = value

@@ -2,8 +2,8 @@
 (``fan_det.robustness.inference``, ``.model``, ``.runner``) and the ``robustness.json`` results file.
 The command line is ``python -m fan_det.eval_coco_c``."""
 
+from fan_det.protocol import CLEAN, Cell, plan_cells  # noqa: F401
 from fan_det.robustness.cache import CellCache  # noqa: F401
-from fan_det.robustness.cells import CLEAN, Cell, plan_cells  # noqa: F401
 from fan_det.robustness.results import (  # noqa: F401
     SCHEMA,
     load_robustness,

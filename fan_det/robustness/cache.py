@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
-from fan_det.robustness.cells import Cell
+from fan_det.protocol import Cell
 
 
 def sha256_file(path: str | os.PathLike) -> str:

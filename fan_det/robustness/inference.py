@@ -27,7 +27,7 @@ from pycocotools.cocoeval import COCOeval
 from tqdm import tqdm
 
 from fan_det.corruptions import CorruptedDatasetMapper
-from fan_det.robustness.cells import Cell
+from fan_det.protocol import Cell
 
 STATS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
 

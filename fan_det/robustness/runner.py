@@ -10,8 +10,8 @@ from detectron2.utils import comm
 from tqdm import tqdm
 
 from fan_det.metrics.detection import coco_c_summary
+from fan_det.protocol import Cell
 from fan_det.robustness.cache import CellCache
-from fan_det.robustness.cells import Cell
 from fan_det.robustness.inference import evaluate_cell
 
 

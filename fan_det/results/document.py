@@ -1,0 +1,114 @@
+"""What every results document shares: a ``fan_det.<kind>/<major>`` schema, the 0-100 scale, a model
+name, provenance; strict JSON written atomically; refusal of other kinds and unknown major versions."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+from fan_det.protocol import SCALE
+from fan_det.runtime.atomic import atomic_write_json
+
+
+class ResultsError(ValueError):
+    """A results file is unreadable, of another kind or version, or inconsistent with itself."""
+
+
+class ResultDocument:
+    """A results document (a JSON object) and the file it came from, if any."""
+
+    KIND: ClassVar[str]
+    MAJOR: ClassVar[int]
+    FILE_NAME: ClassVar[str]
+    WRITER: ClassVar[str]  # the tool that writes this kind, named in refusals
+
+    def __init__(self, doc: dict, path: str | os.PathLike | None = None):
+        self.doc = doc
+        self.path = Path(path) if path is not None else None
+
+    @classmethod
+    def schema(cls) -> str:
+        return f"fan_det.{cls.KIND}/{cls.MAJOR}"
+
+    @property
+    def where(self) -> str:
+        return str(self.path) if self.path else f"<{self.FILE_NAME}>"
+
+    @property
+    def model(self) -> dict:
+        return self.doc["model"]
+
+    @property
+    def model_name(self) -> str:
+        return self.doc["model"]["name"]
+
+    @property
+    def provenance(self) -> dict:
+        return self.doc.get("provenance", {})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> ResultDocument:
+        """Read and validate a file; ``ResultsError`` says what is wrong and how to fix it."""
+        try:
+            doc = json.loads(Path(path).read_text())
+        except OSError as exc:
+            raise ResultsError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ResultsError(f"{path}: not valid JSON ({exc})") from None
+        if not isinstance(doc, dict):
+            raise ResultsError(f"{path}: expected a JSON object at the top level")
+        document = cls(doc, path)
+        document.validate()
+        return document
+
+    def dump(self, path: str | os.PathLike) -> Path:
+        """Validate, then write atomically as strict JSON (no NaN: absent numbers are left out)."""
+        self.validate()
+        self.path = atomic_write_json(path, self.doc, indent=2)
+        return self.path
+
+    def validate(self) -> None:
+        """Schema, scale and model name, then the kind's own checks."""
+        schema = self.doc.get("schema")
+        kind, _, major = str(schema).removeprefix("fan_det.").partition("/")
+        if not isinstance(schema, str) or not schema.startswith("fan_det.") or not major:
+            raise ResultsError(f"{self.where}: no fan_det schema string (found {schema!r})")
+        if kind != self.KIND:
+            raise ResultsError(f"{self.where}: is a {schema} file, expected {self.schema()}")
+        if major != str(self.MAJOR):
+            raise ResultsError(f"{self.where}: unknown schema version {schema!r}; this version of fan_det "
+                               f"reads {self.schema()} (rerun {self.WRITER} to rewrite it)")
+        if self.doc.get("scale") != SCALE:
+            raise ResultsError(f"{self.where}: scale {self.doc.get('scale')!r}; results are on the {SCALE} "
+                               "scale only")
+        self.require(self.doc, "model", dict)
+        self.require(self.doc["model"], "name", str, where="model")
+        self.check()
+
+    def check(self) -> None:
+        """The kind's own consistency checks (overridden)."""
+
+    def require(self, obj: dict, key: str, typ: type, where: str = "") -> None:
+        if not isinstance(obj.get(key), typ):
+            loc = f"{where}.{key}" if where else key
+            raise ResultsError(f"{self.where}: missing or malformed field {loc!r} (expected {typ.__name__})")
+
+    def require_finite(self, block: dict, where: str) -> None:
+        """Numbers must be finite; a figure that cannot be computed is absent, never null or NaN."""
+        for key, value in flat_items(block):
+            if value is None or (isinstance(value, float) and not math.isfinite(value)):
+                raise ResultsError(f"{self.where}: {where} {key} is {value!r}; "
+                                   "absent figures must be left out")
+
+
+def flat_items(obj: dict, prefix: str = "") -> Iterator[tuple[str, object]]:
+    """``("a.b", value)`` for every leaf of nested dicts."""
+    for key, value in obj.items():
+        if isinstance(value, dict):
+            yield from flat_items(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value

@@ -1,0 +1,1 @@
+"""What every tool needs the same way: hashing, atomic writes, provenance and the resumable cache."""
