@@ -21,10 +21,10 @@ import torch
 from torch.utils.data import DataLoader
 
 from fan_det.data.ood_sets import build_ood_sets
-from fan_det.ood.datasets import WnidImageFolder, collate_skipping
+from fan_det.ood.image_folders import WnidImageFolder, collate_skipping
 from fan_det.ood.distributed import DistContext
 from fan_det.ood.evaluate import evaluate
-from fan_det.ood.models import load_model
+from fan_det.ood.classifier import load_model
 from fan_det.ood.preprocess import build_transform, resolve_preprocessing
 
 

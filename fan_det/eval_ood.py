@@ -17,10 +17,10 @@ from pathlib import Path
 
 import torch
 
-from fan_det.ood.datasets import DatasetLayoutError
+from fan_det.ood.image_folders import DatasetLayoutError
 from fan_det.ood.distributed import init_distributed, launch
 from fan_det.ood.evaluate import UnreadableImageError
-from fan_det.ood.models import load_model
+from fan_det.ood.classifier import load_model
 from fan_det.ood.pipeline import DATASETS, run_ood
 from fan_det.ood.preprocess import resolve_preprocessing
 

@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
 from fan_det.metrics.classification import masked_outcomes, topk_correct
-from fan_det.ood.datasets import WnidImageFolder, collate_skipping
+from fan_det.ood.image_folders import WnidImageFolder, collate_skipping
 from fan_det.ood.distributed import DistContext, all_gather, merge_shards, shard_indices
 
 NUM_CLASSES = 1000

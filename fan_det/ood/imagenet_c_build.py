@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 from torchvision.transforms import CenterCrop, InterpolationMode, Resize
 
-from fan_det.ood.datasets import load_rgb, scan_wnid_folder
+from fan_det.ood.image_folders import load_rgb, scan_wnid_folder
 
 VERSION = "imagenet_c_build/1"
 

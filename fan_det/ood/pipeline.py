@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from fan_det.ood.cache import cache_key, files_fingerprint, load_outcomes, save_outcomes
-from fan_det.ood.datasets import WnidImageFolder, imagenet_c_cells
+from fan_det.ood.image_folders import WnidImageFolder, imagenet_c_cells
 from fan_det.ood.distributed import DistContext
 from fan_det.ood.evaluate import Outcomes, evaluate
-from fan_det.ood.models import LoadedModel, weights_sha256
+from fan_det.ood.classifier import LoadedModel, weights_sha256
 from fan_det.ood.preprocess import build_transform
 from fan_det.ood.results import (
     SCHEMA,

@@ -9,7 +9,7 @@ import timm
 from ood_helpers import TinyClassifier
 from PIL import Image
 
-from fan_det.ood.datasets import DatasetLayoutError, WnidImageFolder, imagenet_c_cells, load_rgb
+from fan_det.ood.image_folders import DatasetLayoutError, WnidImageFolder, imagenet_c_cells, load_rgb
 from fan_det.ood.evaluate import UnreadableImageError, evaluate
 from fan_det.ood.preprocess import build_transform
 from fan_det.ood.synsets import imagenet_wnids, subset_indices, subset_wnids

@@ -5,7 +5,7 @@ import pytest
 import torch
 from ood_helpers import TinyClassifier
 
-from fan_det.ood.datasets import WnidImageFolder
+from fan_det.ood.image_folders import WnidImageFolder
 from fan_det.ood.distributed import DistContext, init_distributed, launch, merge_shards, shard_indices
 from fan_det.ood.evaluate import evaluate
 from fan_det.ood.preprocess import build_transform

@@ -8,7 +8,7 @@ import torch
 from ood_helpers import plain_transform
 from PIL import Image
 
-from fan_det.ood.models import load_model, weights_sha256
+from fan_det.ood.classifier import load_model, weights_sha256
 from fan_det.ood.preprocess import build_transform, resolve_preprocessing
 
 
