@@ -95,3 +95,7 @@ OOD_DATASETS: tuple[str, ...] = ("imagenet", "imagenet-a", "imagenet-r", "imagen
 # Datasets scored on a 200-class subset of ImageNet-1k (Hendrycks et al. 2021): the subset's name in
 # timm's class lists (``timm.data.ImageNetInfo`` / ``timm/data/_info/<name>_synsets.txt``).
 CLASS_SUBSETS: dict[str, str] = {"imagenet-a": "imagenet_a", "imagenet-r": "imagenet_r"}
+
+# COCO-O (Mao et al. 2023): six domains of natural shift for COCO detectors, each a COCO-format folder
+# ``<root>/<domain>/val2017/*.jpg`` + ``<root>/<domain>/annotations/instances_val2017.json``.
+COCO_O_DOMAINS: tuple[str, ...] = ("sketch", "cartoon", "painting", "weather", "handmake", "tattoo")

@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 from statistics import fmean
 
-from fan_det.protocol import BENCHMARK, CLEAN_CELL, FAMILIES, HOLDOUT, SEVERITIES
+from fan_det.protocol import BENCHMARK, CLEAN_CELL, COCO_O_DOMAINS, FAMILIES, HOLDOUT, SEVERITIES
 
 Cell = tuple[str, int]
 CLEAN: Cell = tuple(CLEAN_CELL)
@@ -127,3 +127,22 @@ def coco_c_summary(cells: Mapping[Cell, Mapping[str, float]], allow_partial: boo
     if holdout_stats:
         summary["holdout"] = holdout_stats
     return summary
+
+
+def coco_o_summary(domains: Mapping[str, Mapping[str, float]]) -> dict:
+    """COCO-O (Mao et al. 2023, section 3): per-domain COCO stats and, for every stat, their mean over the
+    domains given. The mean over all six domains is COCO-O's headline; fewer domains are marked partial."""
+    if not domains:
+        raise ValueError("no COCO-O domain given")
+    unknown = sorted(set(domains) - set(COCO_O_DOMAINS))
+    if unknown:
+        raise ValueError(f"unknown COCO-O domain(s) {unknown}; domains: {', '.join(COCO_O_DOMAINS)}")
+    names = list(next(iter(domains.values())))
+    for domain, stats in domains.items():
+        if set(stats) != set(names):
+            raise ValueError(f"domain {domain} has stats {sorted(stats)}, others {sorted(names)}")
+    ordered = [d for d in COCO_O_DOMAINS if d in domains]
+    return {"partial": len(ordered) < len(COCO_O_DOMAINS),
+            "missing": [d for d in COCO_O_DOMAINS if d not in domains],
+            "stats": {name: {"mean": fmean(domains[d][name] for d in ordered),
+                             "per_domain": {d: domains[d][name] for d in ordered}} for name in names}}

@@ -1,13 +1,16 @@
-"""The results files, typed: ``robustness.json`` and ``ood.json``, written by the tools, read by the report.
+"""The results files, typed: ``robustness.json``, ``coco_o.json`` and ``ood.json``, written by the tools
+and read by the report.
 
 Each kind is one class with its schema version, its validation, ``load`` and ``dump``; nothing else in
 the project parses or writes these files. Layouts: ``docs/schemas.md``.
 """
 
+from fan_det.results.coco_o import CocoOResult
 from fan_det.results.document import ResultDocument, ResultsError
 from fan_det.results.ood import OODResult
 from fan_det.results.robustness import RobustnessResult, flatten_stats
 
-KINDS: dict[str, type[ResultDocument]] = {cls.KIND: cls for cls in (RobustnessResult, OODResult)}
+KINDS: dict[str, type[ResultDocument]] = {cls.KIND: cls for cls in (RobustnessResult, OODResult, CocoOResult)}
 
-__all__ = ["KINDS", "OODResult", "ResultDocument", "ResultsError", "RobustnessResult", "flatten_stats"]
+__all__ = ["KINDS", "CocoOResult", "OODResult", "ResultDocument", "ResultsError", "RobustnessResult",
+           "flatten_stats"]

@@ -57,3 +57,20 @@ def test_topk_ties_rank_the_lower_class_first():
     assert topk_correct(logits, np.array([2, 3]), (1, 2, 3))[1].tolist() == [False, False]
     assert topk_correct(logits, np.array([2, 3]), (1, 2, 3))[2].tolist() == [True, False]
     assert topk_correct(logits, np.array([1, 0]), (1,))[1].tolist() == [True, True]
+
+
+def test_coco_o_summary_is_the_plain_mean_over_domains():
+    from fan_det.metrics.detection import coco_o_summary
+
+    rng = np.random.default_rng(7)
+    stats = {d: {"AP": float(rng.uniform(0, 40)), "AP50": float(rng.uniform(0, 60))}
+             for d in protocol.COCO_O_DOMAINS}
+    summary = coco_o_summary(stats)
+    for name in ("AP", "AP50"):
+        assert summary["stats"][name]["mean"] == pytest.approx(np.mean([s[name] for s in stats.values()]))
+    assert summary["partial"] is False and summary["missing"] == []
+    two = coco_o_summary({"tattoo": stats["tattoo"], "sketch": stats["sketch"]})
+    assert two["partial"] and list(two["stats"]["AP"]["per_domain"]) == ["sketch", "tattoo"]
+    assert two["missing"] == ["cartoon", "painting", "weather", "handmake"]
+    with pytest.raises(ValueError, match="unknown COCO-O domain"):
+        coco_o_summary({"clipart": {"AP": 1.0}})
