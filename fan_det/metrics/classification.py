@@ -9,6 +9,7 @@ Aggregates are on the 0-100 scale.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from statistics import NormalDist
 
 import numpy as np
 
@@ -20,6 +21,7 @@ __all__ = [
     "retention",
     "topk_accuracy",
     "topk_correct",
+    "wilson_interval",
 ]
 
 
@@ -125,3 +127,21 @@ def retention(corrupted: float, clean: float) -> float:
     if clean <= 0:
         raise ValueError(f"retention needs a positive clean accuracy, got {clean}")
     return 100.0 * corrupted / clean
+
+
+def wilson_interval(successes: int, total: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval (Wilson 1927) of a binomial proportion ``successes / total``, 0-100 scale.
+
+    With ``p = successes / total`` and ``z`` the two-sided normal quantile of ``confidence`` (1.96 for
+    95%): ``(p + z^2/2n -+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)``. Unlike the normal approximation
+    it stays inside [0, 100] and is not degenerate at 0 or all correct.
+    """
+    if total <= 0 or not 0 <= successes <= total:
+        raise ValueError(f"a proportion needs 0 <= successes <= total and total > 0, got {successes}/{total}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    p, n = successes / total, total
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return 100.0 * max(0.0, centre - half), 100.0 * min(1.0, centre + half)
