@@ -7,96 +7,182 @@ The shape of detectron2's ``tools/train_net.py``: parse, ``setup`` the config, `
 from __future__ import annotations
 
 import argparse
+import difflib
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from detectron2.checkpoint import DetectionCheckpointer
+import yaml
 from detectron2.config import CfgNode, get_cfg
 from detectron2.engine import default_setup, launch
+from detectron2.utils import comm
 
+from fan_det.cli import HelpFormatter, add_launch_arguments, fail
+from fan_det.data.register import register_tiny_datasets
 from fan_det.detection import Trainer, add_fan_config, check_datasets
+from fan_det.detection.trainer import configure_torch
+from fan_det.detection.weights import StrictDetectionCheckpointer, WeightsError
+from fan_det.models.checkpoint import CheckpointMismatchError
 
 EXAMPLES = """examples:
-  # a FAN-T-Hybrid RetinaNet on the synthetic shapes set, on this CPU (about 2 minutes):
+  # a FAN-T-Hybrid RetinaNet on the synthetic shapes set, on this CPU (a few minutes), then evaluate it:
   python -m fan_det.train --config configs/tiny/retinanet_fan_tiny_hybrid_synth.yaml OUTPUT_DIR runs/tiny
+  python -m fan_det.train --config configs/tiny/retinanet_fan_tiny_hybrid_synth.yaml --eval-only \\
+      MODEL.WEIGHTS runs/tiny/model_final.pth OUTPUT_DIR runs/tiny/eval
+  # continue an interrupted run from the last checkpoint in its OUTPUT_DIR:
+  python -m fan_det.train --config configs/tiny/retinanet_fan_tiny_hybrid_synth.yaml --resume \\
+      OUTPUT_DIR runs/tiny
   # the paper-style COCO run on 8 GPUs, ImageNet FAN weights for the trunk:
   python -m fan_det.train --config configs/fan_retinanet.yaml --num-gpus 8 \\
-      MODEL.FAN.WEIGHTS /path/to/fan_hybrid_small.pth.tar
+      MODEL.FAN.WEIGHTS fan_small_12_p4_hybrid.in1k OUTPUT_DIR runs/fan_s
   # two machines: run on each with its --machine-rank
   python -m fan_det.train --config CFG --num-gpus 8 --num-machines 2 --machine-rank 0 --dist-url tcp://HOST:PORT
-  # resume the last checkpoint in OUTPUT_DIR / evaluate trained weights
-  python -m fan_det.train --config CFG --resume
-  python -m fan_det.train --config CFG --eval-only MODEL.WEIGHTS runs/tiny/model_final.pth
 """
+
+
+class ConfigError(ValueError):
+    """A config file or override that cannot be used; the message names the key and the fix."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m fan_det.train", description=__doc__, epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog="python -m fan_det.train", description=__doc__, epilog=EXAMPLES, formatter_class=HelpFormatter)
     parser.add_argument("--config", "--config-file", dest="config_file", required=True, metavar="FILE",
                         help="detectron2 YAML config (see configs/)")
     parser.add_argument("--resume", action="store_true",
                         help="continue from OUTPUT_DIR's last checkpoint (iteration, optimizer, scheduler)")
     parser.add_argument("--eval-only", action="store_true",
-                        help="only evaluate MODEL.WEIGHTS on DATASETS.TEST")
-    parser.add_argument("--num-gpus", type=int, default=1,
-                        help="processes per machine: one per GPU (CPU processes when there is no GPU)")
-    parser.add_argument("--num-machines", type=int, default=1)
-    parser.add_argument("--machine-rank", type=int, default=0, help="this machine's rank, 0..num-machines-1")
-    parser.add_argument("--dist-url", default="auto",
-                        help="tcp://HOST:PORT of machine 0 (required with several machines); "
-                             "'auto' picks a free local port")
-    parser.add_argument("opts", nargs=argparse.REMAINDER, default=None,
+                        help="only evaluate MODEL.WEIGHTS (or, with --resume, OUTPUT_DIR's last checkpoint) "
+                             "on DATASETS.TEST")
+    parser.add_argument("--allow-partial-weights", action="store_true",
+                        help="load the keys of MODEL.WEIGHTS that fit and keep the rest initialised, "
+                             "printing the key report, instead of refusing weights that do not fit the model")
+    add_launch_arguments(parser)
+    parser.add_argument("opts", nargs=argparse.REMAINDER, default=[],
                         help="config overrides as KEY VALUE pairs, e.g. SOLVER.MAX_ITER 100")
     return parser
 
 
+def _config_keys(cfg: CfgNode, prefix: str = "") -> list[str]:
+    keys = []
+    for key, value in cfg.items():
+        keys += _config_keys(value, f"{prefix}{key}.") if isinstance(value, CfgNode) else [f"{prefix}{key}"]
+    return keys
+
+
+def _unknown_key(error: BaseException, cfg: CfgNode, where: str) -> ConfigError | None:
+    """yacs's 'Non-existent key' error as one line naming the key and the nearest valid one."""
+    match = re.search(r"Non-existent (?:config )?key: ([\w.]+)", str(error))
+    if not match:
+        return None
+    key = match.group(1)
+    near = difflib.get_close_matches(key, _config_keys(cfg), n=1, cutoff=0.6)
+    hint = f"did you mean {near[0]}?" if near else "see docs/detection.md for the keys"
+    return ConfigError(f"unknown config key {key} in {where} ({hint})")
+
+
 def load_config(config_file: str, opts: Sequence[str] = ()) -> CfgNode:
-    """detectron2 defaults + FAN keys + the YAML file + KEY VALUE overrides (typos are errors)."""
+    """detectron2 defaults + FAN keys + the YAML file + KEY VALUE overrides; ``ConfigError`` on bad input."""
     if not Path(config_file).is_file():
-        raise FileNotFoundError(f"no config file at {config_file}")
+        raise ConfigError(f"no config file at {config_file}: give --config a YAML file from configs/")
     cfg = add_fan_config(get_cfg())
-    cfg.merge_from_file(config_file)
-    cfg.merge_from_list(list(opts))
+    try:
+        cfg.merge_from_file(config_file)
+    except (KeyError, AssertionError, ValueError, TypeError, AttributeError, OSError,
+            yaml.YAMLError) as error:
+        raise _unknown_key(error, cfg, config_file) or ConfigError(
+            f"cannot read config {config_file}: {_one_line(error)}") from None
+    if len(opts) % 2:
+        raise ConfigError(f"config overrides must be KEY VALUE pairs, got an odd count: {' '.join(opts)}")
+    try:
+        cfg.merge_from_list(list(opts))
+    except (KeyError, AssertionError, ValueError, TypeError) as error:
+        raise _unknown_key(error, cfg, "the overrides") or ConfigError(
+            f"bad config override: {_one_line(error)}") from None
     if cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"{config_file} asks for MODEL.DEVICE={cfg.MODEL.DEVICE} but there is no GPU: "
-                           "add `MODEL.DEVICE cpu` to the command")
+        raise ConfigError(f"{config_file} asks for MODEL.DEVICE={cfg.MODEL.DEVICE} but there is no GPU: "
+                          "add `MODEL.DEVICE cpu` to the command")
     cfg.freeze()
     return cfg
 
 
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error.args[0] if isinstance(error, KeyError) and error.args else error).split())
+    return text or type(error).__name__
+
+
 def setup(args: argparse.Namespace) -> CfgNode:
-    cfg = load_config(args.config_file, args.opts or ())
+    cfg = load_config(args.config_file, args.opts)
     default_setup(cfg, args)
-    check_datasets(cfg)
+    configure_torch(cfg)
     return cfg
+
+
+# Refusals of the user's input: one `error:` line, exit status 2, never a traceback.
+INPUT_ERRORS = (ConfigError, WeightsError, CheckpointMismatchError)
 
 
 def main(args: argparse.Namespace) -> dict | None:
     """One process's work: train (then evaluate), or evaluate only."""
+    try:
+        return _run(args)
+    except INPUT_ERRORS as error:
+        if comm.is_main_process():
+            fail(str(error))
+        raise SystemExit(2) from None
+
+
+def _run(args: argparse.Namespace) -> dict | None:
     cfg = setup(args)
+    register_tiny_datasets()
     if args.eval_only:
         model = Trainer.build_model(cfg)
-        checkpointer = DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR)
+        checkpointer = StrictDetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR,
+                                                   allow_partial=args.allow_partial_weights)
         checkpointer.resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
         return Trainer.test(cfg, model)
-    trainer = Trainer(cfg)
+    trainer = Trainer(cfg, allow_partial_weights=args.allow_partial_weights)
     trainer.resume_or_load(resume=args.resume)
     trainer.train()
     return getattr(trainer, "_last_eval_results", None)  # set by the final evaluation
 
 
+def preflight(args: argparse.Namespace) -> CfgNode:
+    """Every check that needs no model, in the launching process: refusals before any worker starts."""
+    cfg = load_config(args.config_file, args.opts)
+    register_tiny_datasets()
+    try:
+        check_datasets(cfg)
+    except KeyError as error:
+        raise ConfigError(f"{error.args[0]}: register it or fix DATASETS in the config") from None
+    weights = cfg.MODEL.WEIGHTS
+    if weights and "://" not in weights and not Path(weights).is_file():
+        raise WeightsError(f"MODEL.WEIGHTS {weights} does not exist: give an existing checkpoint file "
+                           "(or '' to start from scratch)")
+    last = Path(cfg.OUTPUT_DIR) / "last_checkpoint"
+    if args.eval_only and not weights and not (args.resume and last.is_file()):
+        raise WeightsError("--eval-only needs weights: add `MODEL.WEIGHTS <checkpoint>` (or --resume with a "
+                           f"checkpoint in OUTPUT_DIR {cfg.OUTPUT_DIR})")
+    return cfg
+
+
 def cli(argv: Sequence[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not Path(args.config_file).is_file():
-        parser.error(f"no config file at {args.config_file}")
     if args.num_machines > 1 and args.dist_url == "auto":
         parser.error("--num-machines > 1 needs --dist-url tcp://HOST:PORT of machine 0")
-    launch(main, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
-           dist_url=args.dist_url, args=(args,))
+    try:
+        preflight(args)
+    except INPUT_ERRORS as error:
+        fail(str(error))
+    try:
+        launch(main, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
+               dist_url=args.dist_url, args=(args,))
+    except torch.multiprocessing.ProcessExitedException as error:
+        if error.exit_code == 2:  # a worker refused the input and printed why
+            raise SystemExit(2) from None
+        raise
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """FAN as detectron2 backbones: trunk, feature pyramids, config keys, optimizer, ImageNet initialisation.
 
 Importing this package registers ``build_fan_fpn_backbone`` / ``build_fan_retinanet_fpn_backbone`` in
-detectron2's ``BACKBONE_REGISTRY`` and the tiny datasets (``fan_synth_train``, ``fan_synth_val``, ...).
+detectron2's ``BACKBONE_REGISTRY`` and the names of the tiny datasets (``fan_synth_train``, ...), whose
+loaders build them on first use: importing builds, downloads and writes nothing.
 """
 
 from fan_det.data.register import register_tiny_datasets
@@ -9,20 +10,30 @@ from fan_det.detection.backbone import FAN, fan_model_names, is_hybrid
 from fan_det.detection.config import add_fan_config
 from fan_det.detection.fpn import build_fan_fpn_backbone, build_fan_retinanet_fpn_backbone, build_fan_trunk
 from fan_det.detection.optimizer import build_fan_optimizer, param_groups
-from fan_det.detection.trainer import Trainer, check_datasets
-from fan_det.detection.weights import load_imagenet_weights, resolve_weights
+from fan_det.detection.trainer import Trainer, check_datasets, configure_torch
+from fan_det.detection.weights import (
+    StrictDetectionCheckpointer,
+    WeightsError,
+    load_detector_weights,
+    load_imagenet_weights,
+    resolve_weights,
+)
 
 __all__ = [
     "FAN",
+    "StrictDetectionCheckpointer",
     "Trainer",
+    "WeightsError",
     "add_fan_config",
     "build_fan_fpn_backbone",
     "build_fan_optimizer",
     "build_fan_retinanet_fpn_backbone",
     "build_fan_trunk",
     "check_datasets",
+    "configure_torch",
     "fan_model_names",
     "is_hybrid",
+    "load_detector_weights",
     "load_imagenet_weights",
     "param_groups",
     "resolve_weights",

@@ -37,4 +37,8 @@ def add_fan_config(cfg: CN) -> CN:
     cfg.SOLVER.NO_DECAY_KEYWORDS = ["pos_embed", "cls_token", "temperature"]
     # Layer-wise lr decay over the FAN blocks: lr * LAYER_DECAY ** (depth + 1 - layer); 1.0 = off.
     cfg.SOLVER.LAYER_DECAY = 1.0
+
+    # torch intra-op threads per process (0 = torch's default, one per core). CPU results depend on it
+    # in the last bits: same SEED + config + CPU_THREADS = the same weights.
+    cfg.CPU_THREADS = 0
     return cfg

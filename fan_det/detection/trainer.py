@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import weakref
 
 import torch
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import CfgNode
 from detectron2.data import DatasetCatalog
 from detectron2.engine import AMPTrainer, DefaultTrainer, SimpleTrainer, TrainerBase, create_ddp_model
@@ -17,6 +17,7 @@ from detectron2.utils.logger import setup_logger
 from torch import nn
 
 from fan_det.detection.optimizer import build_fan_optimizer
+from fan_det.detection.weights import StrictDetectionCheckpointer
 
 
 def check_datasets(cfg: CfgNode) -> None:
@@ -24,7 +25,24 @@ def check_datasets(cfg: CfgNode) -> None:
     known = DatasetCatalog.list()
     unknown = [d for d in (*cfg.DATASETS.TRAIN, *cfg.DATASETS.TEST) if d not in known]
     if unknown:
-        raise KeyError(f"dataset(s) {unknown} are not registered; registered: {', '.join(sorted(known))}")
+        near = [m for d in unknown for m in difflib.get_close_matches(d, known, n=1)]
+        hint = f" (did you mean {', '.join(near)}?)" if near else ""
+        raise KeyError(f"dataset(s) {unknown} are not registered{hint}; "
+                       f"registered: {', '.join(sorted(known))}")
+
+
+def configure_torch(cfg: CfgNode) -> None:
+    """Per process, after detectron2 seeded it (``SEED``): intra-op threads, deterministic CPU kernels.
+
+    With the same ``SEED``, config and ``CPU_THREADS``, CPU training gives the same weights bit for bit
+    (the thread count changes how sums are split, hence the last bits). On GPUs nothing is forced: there
+    deterministic kernels cost speed and detectron2's own CUDA ops are not deterministic anyway.
+    """
+    if cfg.CPU_THREADS > 0:
+        torch.set_num_threads(cfg.CPU_THREADS)
+    if cfg.SEED >= 0 and cfg.MODEL.DEVICE == "cpu":
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    logging.getLogger("fan_det").info("torch intra-op threads: %d", torch.get_num_threads())
 
 
 class Trainer(DefaultTrainer):
@@ -32,9 +50,11 @@ class Trainer(DefaultTrainer):
 
     Hooks are detectron2's: periodic checkpoints, ``TEST.EVAL_PERIOD`` evaluation, tensorboard / JSON /
     console metrics; ``SOLVER.AMP.ENABLED`` selects ``AMPTrainer`` and ``SOLVER.CLIP_GRADIENTS`` clips.
+    ``MODEL.WEIGHTS`` and resumed checkpoints must fit the model (see ``StrictDetectionCheckpointer``)
+    unless ``allow_partial_weights``.
     """
 
-    def __init__(self, cfg: CfgNode):
+    def __init__(self, cfg: CfgNode, *, allow_partial_weights: bool = False):
         TrainerBase.__init__(self)
         if not logging.getLogger("detectron2").isEnabledFor(logging.INFO):
             setup_logger()
@@ -48,7 +68,8 @@ class Trainer(DefaultTrainer):
         trainer_cls = AMPTrainer if cfg.SOLVER.AMP.ENABLED else SimpleTrainer
         self._trainer = trainer_cls(model, data_loader, optimizer)
         self.scheduler = self.build_lr_scheduler(cfg, optimizer)
-        self.checkpointer = DetectionCheckpointer(model, cfg.OUTPUT_DIR, trainer=weakref.proxy(self))
+        self.checkpointer = StrictDetectionCheckpointer(
+            model, cfg.OUTPUT_DIR, allow_partial=allow_partial_weights, trainer=weakref.proxy(self))
         self.start_iter = 0
         self.max_iter = cfg.SOLVER.MAX_ITER
         self.cfg = cfg
