@@ -4,27 +4,28 @@ optional layer-wise lr decay over the FAN blocks (the recipe of the original det
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import torch
 from detectron2.config import CfgNode
 from detectron2.layers.batch_norm import LayerNorm as D2LayerNorm
-from detectron2.solver.build import maybe_add_gradient_clipping
+from detectron2.modeling.backbone.vit import get_vit_lr_decay_rate
+from detectron2.solver.build import (
+    get_default_optimizer_params,
+    maybe_add_gradient_clipping,
+    reduce_param_groups,
+)
 from torch import nn
 
 from fan_det.detection.backbone import FAN
 
-NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm, nn.LocalResponseNorm, D2LayerNorm)
-_BLOCK = re.compile(r"^blocks\.(\d+)\.")
 
-
-def _trunk_layer(name: str, depth: int) -> int:
-    """Layer id inside a FAN trunk's ``model``: 0 = embeddings, i + 1 = block i, depth + 1 = the rest."""
-    if name.startswith(("patch_embed.", "pos_embed.", "cls_token")):
-        return 0
-    match = _BLOCK.match(name)
-    return int(match.group(1)) + 1 if match else depth + 1
+def _trunk(model: nn.Module) -> tuple[str | None, int]:
+    """Name prefix of the FAN trunk's timm model inside ``model`` and its number of FAN blocks."""
+    for name, module in model.named_modules():
+        if isinstance(module, FAN):
+            return (f"{name}.model." if name else "model."), len(module.model.blocks)
+    return None, 0
 
 
 def param_groups(
@@ -38,31 +39,38 @@ def param_groups(
 ) -> list[dict]:
     """Optimizer param groups: one per distinct (lr, weight decay), every trainable parameter once.
 
-    Biases and parameters whose name contains a keyword get no decay; norm parameters get
-    ``weight_decay_norm``. With ``layer_decay < 1`` a parameter in FAN layer ``l`` of a trunk of depth
-    ``D`` gets ``base_lr * layer_decay ** (D + 1 - l)`` (embeddings are layer 0; heads keep ``base_lr``).
+    detectron2's ``get_default_optimizer_params``: norm parameters get ``weight_decay_norm``, biases no
+    decay; parameters whose name contains a keyword get no decay either. With ``layer_decay < 1``
+    detectron2's ViT rule (``get_vit_lr_decay_rate``) gives a parameter in FAN layer ``l`` of a trunk of
+    depth ``D`` the lr ``base_lr * layer_decay ** (D + 1 - l)`` (embeddings are layer 0; heads keep
+    ``base_lr``).
     """
-    trunk_prefix, depth = None, 0
-    for name, module in model.named_modules():
-        if isinstance(module, FAN):
-            trunk_prefix, depth = f"{name}.model." if name else "model.", len(module.model.blocks)
-            break
-    norm_params = {id(p) for m in model.modules() if isinstance(m, NORM_TYPES) for p in m.parameters(False)}
-    groups: dict[tuple[float, float], list[nn.Parameter]] = {}
-    for name, param in model.named_parameters():
-        if not param.requires_grad:
-            continue
-        if id(param) in norm_params:
-            wd = weight_decay_norm
-        elif name.endswith(".bias") or any(k in name for k in no_decay_keywords):
-            wd = 0.0
-        else:
-            wd = weight_decay
-        lr = base_lr
-        if layer_decay != 1.0 and trunk_prefix is not None and name.startswith(trunk_prefix):
-            lr = base_lr * layer_decay ** (depth + 1 - _trunk_layer(name[len(trunk_prefix):], depth))
-        groups.setdefault((lr, wd), []).append(param)
-    return [{"params": params, "lr": lr, "weight_decay": wd} for (lr, wd), params in groups.items()]
+    prefix, depth = _trunk(model)
+
+    def lr_factor(name: str) -> float:
+        if layer_decay == 1.0 or prefix is None or not name.startswith(prefix):
+            return 1.0
+        local = name[len(prefix):]
+        if local.startswith("cls_token"):  # unknown to detectron2's rule; an embedding, so layer 0
+            return layer_decay ** (depth + 1)
+        return get_vit_lr_decay_rate(f"backbone.{local}", layer_decay, depth)
+
+    groups = get_default_optimizer_params(model, base_lr, weight_decay, weight_decay_norm=weight_decay_norm,
+                                          weight_decay_bias=0.0, lr_factor_func=lr_factor)
+    # detectron2's overrides match a parameter's own name (pos_embed is a module here) and its norm types
+    # leave out detectron2's LayerNorm (ViT simple pyramid): both fixed up per parameter.
+    no_decay = {id(p) for n, p in model.named_parameters() if any(k in n for k in no_decay_keywords)}
+    d2_norm = {id(p) for m in model.modules() if isinstance(m, D2LayerNorm) for p in m.parameters(False)}
+    per_param = []
+    for group in groups:
+        for param in group["params"]:
+            wd = group["weight_decay"]
+            if id(param) in no_decay:
+                wd = 0.0
+            elif id(param) in d2_norm and wd != 0.0:  # its bias already has 0, as every bias
+                wd = weight_decay_norm
+            per_param.append({**group, "params": [param], "weight_decay": wd})
+    return reduce_param_groups(per_param)
 
 
 def build_fan_optimizer(cfg: CfgNode, model: nn.Module) -> torch.optim.Optimizer:

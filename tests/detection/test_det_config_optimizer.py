@@ -8,7 +8,7 @@ from detectron2.config import get_cfg
 from detectron2.modeling import build_model
 from torch import nn
 
-from fan_det.detection import add_fan_config, build_fan_optimizer, check_datasets, param_groups
+from fan_det.detection import FAN, add_fan_config, build_fan_optimizer, check_datasets, param_groups
 from fan_det.paths import REPO_ROOT
 from fan_det.train import ConfigError, build_parser, load_config
 
@@ -99,3 +99,48 @@ def test_layer_decay():
     assert lr_of[id(params[trunk + "cls_attn_blocks.0.attn.q.weight"])] == pytest.approx(lr)
     assert lr_of[id(params["backbone.bottom_up.res5_conv.weight"])] == pytest.approx(lr)
     assert lr_of[id(params["head.cls_score.weight"])] == pytest.approx(lr)
+
+
+def _reference_lr_wd(model: nn.Module, base_lr: float, wd: float, layer_decay: float) -> dict[str, tuple]:
+    """The hand-written rule this module used before detectron2's helpers, kept as the reference:
+    norms (torch's and detectron2's LayerNorm) and biases and keyword names no decay; FAN layer l of depth D
+    gets base_lr * decay ** (D + 1 - l), embeddings and the class token l = 0, the rest of the trunk D + 1."""
+    from detectron2.layers.batch_norm import LayerNorm as D2LayerNorm
+
+    norm_types = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm, D2LayerNorm)
+    norm = {id(p) for m in model.modules() if isinstance(m, norm_types) for p in m.parameters(False)}
+    (where, fan), = ((n, m) for n, m in model.named_modules() if isinstance(m, FAN))
+    trunk, depth = f"{where}.model.", len(fan.model.blocks)
+    out = {}
+    for name, p in model.named_parameters():
+        decay = 0.0 if (id(p) in norm or name.endswith(".bias")
+                        or any(k in name for k in ("pos_embed", "cls_token", "temperature"))) else wd
+        lr = base_lr
+        if name.startswith(trunk):
+            local = name[len(trunk):]
+            if local.startswith(("patch_embed.", "pos_embed.", "cls_token")):
+                layer = 0
+            elif local.startswith("blocks."):
+                layer = int(local.split(".")[1]) + 1
+            else:
+                layer = depth + 1
+            lr = base_lr * layer_decay ** (depth + 1 - layer)
+        out[name] = (lr, decay)
+    return out
+
+
+@pytest.mark.parametrize("config", ["retinanet_fan_tiny_hybrid_synth.yaml",
+                                    "retinanet_fan_tiny_vit_synth.yaml"])
+@pytest.mark.parametrize("layer_decay", [1.0, 0.7])
+def test_detectron2_param_groups_match_the_previous_rule(config, layer_decay):
+    cfg = load_config(str(REPO_ROOT / "configs" / "tiny" / config))
+    model = build_model(cfg)
+    groups = param_groups(model, 2e-4, 0.05, layer_decay=layer_decay)
+    name_of = {id(p): n for n, p in model.named_parameters()}
+    got = {name_of[id(p)]: (g["lr"], g["weight_decay"]) for g in groups for p in g["params"]}
+    expected = _reference_lr_wd(model, 2e-4, 0.05, layer_decay)
+    assert got.keys() == expected.keys()
+    for name, (lr, wd) in expected.items():
+        assert got[name][0] == pytest.approx(lr, rel=1e-12), name
+        assert got[name][1] == wd, name
+    assert len(groups) == len(set(got.values()))  # merged: one group per distinct (lr, wd)
