@@ -1,4 +1,5 @@
-"""FAN as a detectron2 trunk: the timm model's dense maps named ``res2..res5`` like a ResNet's.
+"""FAN as a detectron2 trunk: the timm model's ``forward_intermediates`` maps named ``res2..res5`` like a
+ResNet's.
 
 Hybrid variants give four maps (spec, "As a detection backbone"): ConvNeXt stage 1 (128 ch, stride 4),
 stage 2 (256 ch, stride 8), the tokens after FAN block ``out_index`` (C ch, stride 16) and the patch tokens
@@ -19,6 +20,7 @@ from detectron2.modeling import Backbone
 from torch import nn
 
 import fan_det.models  # noqa: F401  (registers the FAN variants in timm)
+from fan_det.models.fan import tokens_to_map
 
 HYBRID_FEATURES = ("res2", "res3", "res4", "res5")
 VIT_FEATURES = ("res4",)
@@ -75,9 +77,16 @@ class FAN(Backbone):
         self.model.head = nn.Identity()
         if grad_checkpointing:
             self.model.set_grad_checkpointing(True)
+        depth = len(self.model.blocks)
+        if out_index is not None and not 0 <= out_index < depth:
+            raise ValueError(f"out_index must be a FAN block in [0, {depth - 1}], got {out_index}")
         self.model_name = model_name
-        self.out_index = out_index
+        self.out_index = self.model.dense_out_index if out_index is None else out_index
         self.hybrid = is_hybrid(model_name)
+        # feature indices of forward_intermediates: hybrids list their two ConvNeXt stages before the blocks
+        taps = {"res2": 0, "res3": 1, "res4": self.model.num_stage_features + self.out_index}
+        wanted = sorted((taps[f], f) for f in out_features if self.hybrid and f in taps)
+        self._taps = {f: index for index, f in wanted}  # in feature order, as the maps come back
         dim = self.model.embed_dim
         if "res5" in out_features:
             self.res5_conv = nn.Conv2d(dim, res5_channels, kernel_size=3, stride=2, padding=1)
@@ -96,13 +105,18 @@ class FAN(Backbone):
         pad_h, pad_w = -x.shape[-2] % div, -x.shape[-1] % div
         if pad_h or pad_w:
             x = F.pad(x, (0, pad_w, 0, pad_h))
-        dense = self.model.forward_dense(x, out_index=self.out_index)
-        if not self.hybrid:
-            return {"res4": dense["final"]}
-        maps = {"res2": dense["stage1"], "res3": dense["stage2"], "res4": dense["block"]}
-        if "res5" in self._out_features:
-            maps["res5"] = self.res5_conv(dense["final"])
-        return {f: maps[f] for f in self._out_features}
+        # ViT variants want no intermediate map, but forward_intermediates needs an index: the last
+        # block's map is taken and left unused (strict=False)
+        final, maps = self.model.forward_intermediates(x, indices=list(self._taps.values()) or 1)
+        out = dict(zip(self._taps, maps, strict=False))
+        if not self.hybrid or "res5" in self._out_features:
+            # patch tokens after the class-attention blocks (the model's final norm is an identity here)
+            grid = tokens_to_map(final[:, 1:], x.shape[-2] // 16, x.shape[-1] // 16)
+            if self.hybrid:
+                out["res5"] = self.res5_conv(grid)
+            else:
+                out["res4"] = grid
+        return {f: out[f] for f in self._out_features}
 
     def output_shape(self) -> dict[str, ShapeSpec]:
         return {

@@ -5,17 +5,18 @@ Paper: `Understanding The Robustness in Vision Transformers` - https://arxiv.org
 
 A FAN block is self-attention (token mixing) followed by *channel processing*: instead of a plain MLP,
 an MLP of the tokens is gated per sample and per channel by a sigmoid of token statistics. Written from
-the project's specification (`spec/fan.md`), not from the authors' code. What is special here:
+the paper and the project's specification, not from the authors' code. What is special here:
 * every variant's state_dict is key-, shape- and dtype-identical to the authors' checkpoints;
 * timm's own blocks are reused where they are key- and number-identical (XCiT's class attention,
   Fourier positional encoding, conv patch embed and LPI; ConvNeXt stages; EfficientNet's SE);
 * token mixing goes through `scaled_dot_product_attention`;
-* `forward_dense` returns the NCHW maps a detector needs (ConvNeXt stages, a chosen FAN block, the patch
-  tokens after class attention). The stride-32 conv of the original detection code is not part of the
-  model: it belongs to the detection wrapper.
+* `forward_intermediates` is the one way to dense maps: for hybrids the ConvNeXt stages (stride 4 and 8)
+  come first, then every FAN block (stride 16), so `features_only=True` gives stride-4/8/16 maps. The
+  stride-32 conv of the original detection code is not part of the model: it belongs to the detection
+  wrapper;
+* the model scripts with TorchScript and traces with torch.fx (no postponed annotations in this file:
+  TorchScript cannot resolve them).
 """
-
-from __future__ import annotations
 
 from functools import partial
 from typing import Any, Final
@@ -115,6 +116,9 @@ class DWConvMlp(nn.Module):
         self.drop = nn.Dropout(drop)
 
     def forward(self, x: torch.Tensor, H: int, W: int) -> torch.Tensor:
+        return self._mlp(x, H, W)
+
+    def _mlp(self, x: torch.Tensor, H: int, W: int) -> torch.Tensor:
         x = self.fc1(x)
         x = x + self.gamma * self.dwconv(x, H, W)
         return self.drop(self.fc2(self.drop(x)))
@@ -128,7 +132,7 @@ class SEMlp(DWConvMlp):
         self.se = SqueezeExcite(in_features, rd_ratio=0.25)
 
     def forward(self, x: torch.Tensor, H: int, W: int) -> torch.Tensor:
-        x = super().forward(x, H, W)
+        x = self._mlp(x, H, W)  # not super().forward: TorchScript has no super()
         B, N, C = x.shape
         x = self.se(x.transpose(1, 2).reshape(B, C, H, W))
         return x.reshape(B, C, N).transpose(1, 2)
@@ -196,7 +200,10 @@ class FanBlock(nn.Module):
 
 
 class ConvNeXtTrunk(nn.Module):
-    """ConvNeXt stem (4x4/4 conv + channel LN) and two stages, 128 ch at stride 4 and 256 ch at stride 8."""
+    """ConvNeXt stem (4x4/4 conv + channel LN) and two stages, 128 ch at stride 4 and 256 ch at stride 8.
+
+    (B, 3, H, W) -> [stage 1 map (B, 128, H/4, W/4), stage 2 map (B, 256, H/8, W/8)].
+    """
 
     def __init__(
             self,
@@ -205,6 +212,7 @@ class ConvNeXtTrunk(nn.Module):
             dims: tuple[int, int] = (128, 256),
     ):
         super().__init__()
+        self.dims = dims
         self.stem = nn.Sequential(nn.Conv2d(in_chans, dims[0], kernel_size=4, stride=4), LayerNorm2d(dims[0]))
         stage = partial(ConvNeXtStage, ls_init_value=1e-6, conv_mlp=True, norm_layer=LayerNorm2d)
         self.stages = nn.Sequential(
@@ -214,7 +222,7 @@ class ConvNeXtTrunk(nn.Module):
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         x = self.stem(x)
-        outs = []
+        outs: list[torch.Tensor] = []
         for stage in self.stages:
             x = stage(x)
             outs.append(x)
@@ -222,23 +230,39 @@ class ConvNeXtTrunk(nn.Module):
 
 
 class HybridEmbed(nn.Module):
-    """ConvNeXt trunk then a 2x2/2 conv to C: (B, 3, H, W) -> tokens (B, H/16 * W/16, C) and the grid."""
+    """ConvNeXt trunk then a 2x2/2 conv to C: (B, 3, H, W) -> tokens (B, H/16 * W/16, C) and the grid.
+
+    Same return type as timm's `ConvPatchEmbed`, so the model's forward treats both stems alike;
+    `forward_intermediates` calls `backbone` and `project` separately to keep the stage maps.
+    """
 
     def __init__(self, embed_dim: int, in_chans: int = 3, depths: tuple[int, int] = (3, 3)):
         super().__init__()
         self.backbone = ConvNeXtTrunk(in_chans, depths)
-        self.proj = nn.Conv2d(256, embed_dim, kernel_size=2, stride=2)
+        self.proj = nn.Conv2d(self.backbone.dims[-1], embed_dim, kernel_size=2, stride=2)
 
-    def forward(self, x: torch.Tensor, return_stages: bool = False):
-        stages = self.backbone(x)
-        x = self.proj(stages[-1])
+    def project(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
+        """The last stage map (B, 256, H/8, W/8) -> tokens (B, N, C) and their grid."""
+        x = self.proj(x)
         grid = (x.shape[2], x.shape[3])
-        x = x.flatten(2).transpose(1, 2)
-        return (x, grid, stages) if return_stages else (x, grid)
+        return x.flatten(2).transpose(1, 2), grid
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
+        return self.project(self.backbone(x)[-1])
+
+
+def tokens_to_map(x: torch.Tensor, H: int, W: int) -> torch.Tensor:
+    """Tokens (B, H * W, C) of an H x W grid -> an NCHW map (B, C, H, W)."""
+    return x.transpose(1, 2).reshape(x.shape[0], -1, H, W).contiguous()
 
 
 class Fan(nn.Module):
-    """Fully Attentional Network: conv or ConvNeXt-hybrid patch embed, FAN blocks, class-attention blocks."""
+    """Fully Attentional Network: conv or ConvNeXt-hybrid patch embed, FAN blocks, class-attention blocks.
+
+    Feature index space (`feature_info`, `forward_intermediates`, `features_only`): hybrids first list
+    their two ConvNeXt stages (128 ch / stride 4, 256 ch / stride 8), then every FAN block (C ch / stride
+    16); plain ViT variants list the FAN blocks only.
+    """
 
     def __init__(
             self,
@@ -269,7 +293,8 @@ class Fan(nn.Module):
             hybrid_depths: ConvNeXt stage depths of the hybrid stem; None for the conv patch embed.
             drop_path_rate: the same rate in every FAN block (no linear ramp), none in class attention.
             pos_encoding: 'classification' (timm/XCiT formula) or 'detection' (original detection code).
-            dense_out_index: default FAN block whose tokens `forward_dense` returns as "block".
+            dense_out_index: the FAN block (0-based) whose tokens are the stride-16 detection map by
+                default (the original detection code's choice; `features_only`'s default for hybrids).
         """
         super().__init__()
         if global_pool not in ('', 'token', 'avg'):
@@ -282,12 +307,19 @@ class Fan(nn.Module):
         self.pos_encoding = pos_encoding
         self.dense_out_index = depth - 1 if dense_out_index is None else dense_out_index
         self.grad_checkpointing = False
+        # a plain attribute, not a property: TorchScript compiles properties
+        self.is_hybrid = hybrid_depths is not None
 
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         if hybrid_depths is None:
             self.patch_embed = ConvPatchEmbed(img_size, patch_size=16, in_chans=in_chans, embed_dim=embed_dim)
+            self.feature_info = []
         else:
             self.patch_embed = HybridEmbed(embed_dim, in_chans, hybrid_depths)
+            self.feature_info = [
+                dict(num_chs=dim, reduction=4 * 2 ** i, module=f'patch_embed.backbone.stages.{i}')
+                for i, dim in enumerate(self.patch_embed.backbone.dims)]
+        self.num_stage_features = len(self.feature_info)
         if pos_encoding == 'classification':
             self.pos_embed = PositionalEncodingFourier(dim=embed_dim)
         else:
@@ -298,7 +330,7 @@ class Fan(nn.Module):
                      drop_path_rate, eta, se_mlp)
             for _ in range(depth)
         ])
-        self.feature_info = [
+        self.feature_info += [
             dict(num_chs=embed_dim, reduction=16, module=f'blocks.{i}') for i in range(depth)]
         self.cls_attn_blocks = nn.ModuleList([
             ClassAttentionBlock(embed_dim, num_heads, mlp_ratio, qkv_bias=qkv_bias, proj_drop=drop_rate,
@@ -322,10 +354,6 @@ class Fan(nn.Module):
             trunc_normal_(m.weight, std=.02)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
-
-    @property
-    def is_hybrid(self) -> bool:
-        return isinstance(self.patch_embed, HybridEmbed)
 
     @torch.jit.ignore
     def no_weight_decay(self) -> set[str]:
@@ -362,32 +390,31 @@ class Fan(nn.Module):
             self.global_pool = global_pool
         self.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
 
-    def _embed(self, x: torch.Tensor, return_stages: bool = False):
-        """Patch embed plus positional encoding: tokens (B, N, C), grid (Hp, Wp)[, ConvNeXt stage maps]."""
-        out = self.patch_embed(x, return_stages=True) if return_stages else self.patch_embed(x)
-        tokens, (Hp, Wp) = out[0], out[1]
-        pos = self.pos_embed(tokens.shape[0], Hp, Wp).flatten(2).transpose(1, 2)
-        tokens = self.pos_drop(tokens + pos.to(tokens.dtype))
-        return (tokens, (Hp, Wp), *out[2:])
-
-    def _block(self, blk: nn.Module, x: torch.Tensor, *args: int) -> torch.Tensor:
-        if self.grad_checkpointing and torch.is_grad_enabled() and not torch.jit.is_scripting():
-            return checkpoint(blk, x, *args)
-        return blk(x, *args)
+    def _pos_embed(self, x: torch.Tensor, Hp: int, Wp: int) -> torch.Tensor:
+        """Add the Fourier positional encoding of the Hp x Wp grid to tokens (B, N, C)."""
+        pos = self.pos_embed(x.shape[0], Hp, Wp).flatten(2).transpose(1, 2)
+        return self.pos_drop(x + pos.to(x.dtype))
 
     def forward_cls(self, x: torch.Tensor) -> torch.Tensor:
         """Prepend the class token (it enters only here) and run the class-attention blocks."""
         cls_tokens = self.cls_token.expand(x.shape[0], -1, -1).to(x.dtype)
         x = torch.cat((cls_tokens, x), dim=1)
         for blk in self.cls_attn_blocks:
-            x = self._block(blk, x)
+            if self.grad_checkpointing and torch.is_grad_enabled() and not torch.jit.is_scripting():
+                x = checkpoint(blk, x)
+            else:
+                x = blk(x)
         return x
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) -> normalised tokens (B, 1 + N, C), class token first."""
-        x, (Hp, Wp) = self._embed(x)
+        x, (Hp, Wp) = self.patch_embed(x)
+        x = self._pos_embed(x, Hp, Wp)
         for blk in self.blocks:
-            x = self._block(blk, x, Hp, Wp)
+            if self.grad_checkpointing and torch.is_grad_enabled() and not torch.jit.is_scripting():
+                x = checkpoint(blk, x, Hp, Wp)
+            else:
+                x = blk(x, Hp, Wp)
         return self.norm(self.forward_cls(x))
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
@@ -399,37 +426,6 @@ class Fan(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
 
-    def forward_dense(self, x: torch.Tensor, out_index: int | None = None) -> dict[str, torch.Tensor]:
-        """NCHW feature maps for dense prediction; input sides must be multiples of 16.
-
-        Returns "stage1" (128 ch, stride 4) and "stage2" (256 ch, stride 8) for hybrids, and for every
-        variant "block" (tokens after FAN block `out_index`, 0-based, default `dense_out_index`; C ch,
-        stride 16) and "final" (patch tokens after the class-attention blocks, class token dropped; C ch,
-        stride 16; note these equal twice their LayerNorm-ed value, as in the original).
-        """
-        H, W = x.shape[-2:]
-        if H % 16 or W % 16:
-            raise ValueError(f"forward_dense needs input sides that are multiples of 16, got {H}x{W}")
-        index = self.dense_out_index if out_index is None else out_index
-        if not 0 <= index < len(self.blocks):
-            raise ValueError(f"out_index must be in [0, {len(self.blocks) - 1}], got {index}")
-        out: dict[str, torch.Tensor] = {}
-        if self.is_hybrid:
-            x, (Hp, Wp), stages = self._embed(x, return_stages=True)
-            out['stage1'], out['stage2'] = stages
-        else:
-            x, (Hp, Wp) = self._embed(x)
-
-        def to_map(t: torch.Tensor) -> torch.Tensor:
-            return t.transpose(1, 2).reshape(t.shape[0], -1, Hp, Wp).contiguous()
-
-        for i, blk in enumerate(self.blocks):
-            x = self._block(blk, x, Hp, Wp)
-            if i == index:
-                out['block'] = to_map(x)
-        out['final'] = to_map(self.forward_cls(x)[:, 1:])
-        return out
-
     def forward_intermediates(
             self,
             x: torch.Tensor,
@@ -439,26 +435,52 @@ class Fan(nn.Module):
             output_fmt: str = 'NCHW',
             intermediates_only: bool = False,
     ) -> list[torch.Tensor] | tuple[torch.Tensor, list[torch.Tensor]]:
-        """timm's intermediate-feature API over the FAN blocks (stride 16 maps or NLC tokens).
+        """timm's intermediate-feature API: the maps of `feature_info`, and the final features.
+
+        Input sides must be multiples of 16, so that a stride-s map is exactly H/s x W/s.
 
         Args:
-            indices: last n blocks if int, all if None, these block indices if a sequence.
-            norm: apply the final norm to every intermediate.
-            stop_early: stop after the last requested block (only with `intermediates_only`).
+            indices: feature indices (hybrids: 0, 1 the ConvNeXt stages, 2.. the FAN blocks; ViT: the
+                FAN blocks); the last n if int, all if None.
+            norm: apply the final norm to the FAN-block tokens (not to the ConvNeXt stage maps).
+            stop_early: stop after the last requested feature (only with `intermediates_only`).
+            output_fmt: 'NCHW' maps or 'NLC' tokens (stage maps flattened the same way).
+        Returns:
+            The intermediates, or (`forward_features`' output, intermediates). For dense prediction the
+            patch tokens after class attention are `final[:, 1:]` (with `norm` an identity they equal twice
+            their LayerNorm-ed value, as in the original detection code).
         """
         if output_fmt not in ('NCHW', 'NLC'):
             raise ValueError(f"output_fmt must be 'NCHW' or 'NLC', got {output_fmt!r}")
-        take_indices, max_index = feature_take_indices(len(self.blocks), indices)
-        x, (Hp, Wp) = self._embed(x)
-        blocks = self.blocks[:max_index + 1] if stop_early and intermediates_only else self.blocks
-        intermediates = []
+        H, W = x.shape[-2:]
+        if H % 16 or W % 16:
+            raise ValueError(f"forward_intermediates needs input sides that are multiples of 16, got {H}x{W}")
+        n_stages = self.num_stage_features
+        take_indices, max_index = feature_take_indices(n_stages + len(self.blocks), indices)
+        stop = stop_early and intermediates_only
+        intermediates: list[torch.Tensor] = []
+
+        if self.is_hybrid:
+            stage_maps = self.patch_embed.backbone(x)
+            for i, y in enumerate(stage_maps):
+                if i in take_indices:
+                    intermediates.append(y if output_fmt == 'NCHW' else y.flatten(2).transpose(1, 2))
+            if stop and max_index < n_stages:
+                return intermediates
+            x, (Hp, Wp) = self.patch_embed.project(stage_maps[-1])
+        else:
+            x, (Hp, Wp) = self.patch_embed(x)
+        x = self._pos_embed(x, Hp, Wp)
+
+        blocks = self.blocks[:max_index - n_stages + 1] if stop else self.blocks
         for i, blk in enumerate(blocks):
-            x = self._block(blk, x, Hp, Wp)
-            if i in take_indices:
-                intermediates.append(self.norm(x) if norm else x)
-        if output_fmt == 'NCHW':
-            intermediates = [
-                y.transpose(1, 2).reshape(y.shape[0], -1, Hp, Wp).contiguous() for y in intermediates]
+            if self.grad_checkpointing and torch.is_grad_enabled():
+                x = checkpoint(blk, x, Hp, Wp)
+            else:
+                x = blk(x, Hp, Wp)
+            if n_stages + i in take_indices:
+                y = self.norm(x) if norm else x
+                intermediates.append(tokens_to_map(y, Hp, Wp) if output_fmt == 'NCHW' else y)
         if intermediates_only:
             return intermediates
         return self.norm(self.forward_cls(x)), intermediates
@@ -470,8 +492,8 @@ class Fan(nn.Module):
             prune_head: bool = True,
     ) -> list[int]:
         """Drop the blocks (and optionally the norm and head) that the requested intermediates do not need."""
-        take_indices, max_index = feature_take_indices(len(self.blocks), indices)
-        self.blocks = self.blocks[:max_index + 1]
+        take_indices, max_index = feature_take_indices(self.num_stage_features + len(self.blocks), indices)
+        self.blocks = self.blocks[:max(0, max_index - self.num_stage_features + 1)]
         if prune_norm:
             self.norm = nn.Identity()
         if prune_head:
@@ -501,13 +523,18 @@ def checkpoint_filter_fn(state_dict: dict[str, Any], model: Fan) -> dict[str, to
 
 
 def _create_fan(variant: str, pretrained: bool = False, **kwargs: Any) -> Fan:
-    out_indices = kwargs.pop('out_indices', 3)
+    # features_only default: hybrids give the stride-4/8 ConvNeXt stages and the detection block at stride
+    # 16; plain ViT variants (stride 16 only) their last three blocks, as timm's ViT does.
+    if kwargs.get('hybrid_depths') is not None:
+        default_out = (0, 1, _NUM_STAGES + kwargs.get('dense_out_index', kwargs.get('depth', 12) - 1))
+    else:
+        default_out = 3
     return build_model_with_cfg(
         Fan,
         variant,
         pretrained,
         pretrained_filter_fn=checkpoint_filter_fn,
-        feature_cfg=dict(out_indices=out_indices, feature_cls='getter'),
+        feature_cfg=dict(out_indices=kwargs.pop('out_indices', default_out), feature_cls='getter'),
         **kwargs,
     )
 
@@ -546,7 +573,9 @@ default_cfgs = generate_default_cfgs({
         'fan_hybrid_large_in22k_1k_384.pth.tar', hybrid=True, input_size=(3, 384, 384)),
 })
 
-# default `forward_dense` block per size, as in the original detection code
+_NUM_STAGES = 2  # ConvNeXt stages of the hybrid stem, the first feature indices of a hybrid
+
+# default stride-16 detection block per size, as in the original detection code
 _DENSE_INDEX = dict(tiny=7, small=9, base=15, large=18)
 
 

@@ -45,16 +45,64 @@ def test_trunk_maps_match_output_shape(name):
                 assert torch.isfinite(out[key]).all()
 
 
-def test_trunk_takes_res4_from_the_configured_block():
-    torch.manual_seed(0)
-    trunk = FAN("fan_tiny_8_p4_hybrid", out_index=3).eval()
-    x = torch.randn(1, 3, 64, 96)
+def capture(model, x, index):
+    """The classification forward of ``model`` with hooks on the ConvNeXt stages, FAN block ``index`` and
+    the last class-attention block: an account of the maps independent of the feature API."""
+    seen = {}
+    modules = {"res2": model.patch_embed.backbone.stages[0], "res3": model.patch_embed.backbone.stages[1],
+               "block": model.blocks[index], "final": model.cls_attn_blocks[-1]}
+    hooks = [m.register_forward_hook(lambda _m, _i, o, k=k: seen.__setitem__(k, o))
+             for k, m in modules.items()]
     with torch.no_grad():
-        dense = trunk.model.forward_dense(x, out_index=3)
+        model.forward_features(x)
+    for hook in hooks:
+        hook.remove()
+    return seen
+
+
+def as_map(tokens, h, w):
+    return tokens.transpose(1, 2).reshape(tokens.shape[0], -1, h, w)
+
+
+@pytest.mark.parametrize("out_index", [3, None])
+def test_trunk_takes_res4_from_the_configured_block(out_index):
+    torch.manual_seed(0)
+    trunk = FAN("fan_tiny_8_p4_hybrid", out_index=out_index).eval()
+    block = 7 if out_index is None else out_index  # spec: tiny's default detection block is 7
+    assert trunk.out_index == block
+    x = torch.randn(1, 3, 64, 96)
+    seen = capture(trunk.model, x, block)
+    with torch.no_grad():
         out = trunk(x)
-    torch.testing.assert_close(out["res4"], dense["block"])
-    torch.testing.assert_close(out["res5"], trunk.res5_conv(dense["final"]))
-    torch.testing.assert_close(out["res2"], dense["stage1"])
+        res5 = trunk.res5_conv(as_map(seen["final"][:, 1:], 4, 6))
+    torch.testing.assert_close(out["res4"], as_map(seen["block"], 4, 6))
+    torch.testing.assert_close(out["res5"], res5)
+    torch.testing.assert_close(out["res2"], seen["res2"])
+    torch.testing.assert_close(out["res3"], seen["res3"])
+
+
+def test_vit_res4_is_the_patch_tokens_after_class_attention():
+    torch.manual_seed(0)
+    trunk = FAN("fan_tiny_12_p16_224").eval()
+    x = torch.randn(1, 3, 48, 80)
+    seen = {}
+    hook = trunk.model.cls_attn_blocks[-1].register_forward_hook(lambda m, i, o: seen.__setitem__("f", o))
+    with torch.no_grad():
+        out = trunk(x)
+    hook.remove()
+    torch.testing.assert_close(out["res4"], as_map(seen["f"][:, 1:], 3, 5))
+
+
+def test_out_features_in_any_order_keep_their_maps():
+    torch.manual_seed(0)
+    trunk = FAN("fan_tiny_8_p4_hybrid", ["res4", "res2"]).eval()
+    x = torch.randn(1, 3, 64, 64)
+    seen = capture(trunk.model, x, 7)
+    with torch.no_grad():
+        out = trunk(x)
+    assert list(out) == ["res4", "res2"] and not hasattr(trunk, "res5_conv")
+    torch.testing.assert_close(out["res2"], seen["res2"])
+    torch.testing.assert_close(out["res4"], as_map(seen["block"], 4, 4))
 
 
 def test_padding_only_adds_cells_at_the_border():
@@ -74,6 +122,8 @@ def test_unknown_name_and_feature_are_clear_errors():
         FAN("fan_tiny")
     with pytest.raises(ValueError, match="has no feature"):
         FAN("fan_tiny_12_p16_224", ["res2"])
+    with pytest.raises(ValueError, match="out_index"):
+        FAN("fan_tiny_8_p4_hybrid", out_index=8)
     with pytest.raises(ValueError, match="MODEL.FAN.NORM"):
         FAN("fan_tiny_12_p16_224").convert_norm("GN")
 

@@ -14,7 +14,7 @@ import fan_det.models  # noqa: F401  registers the variants
 MANIFESTS = Path(__file__).parent / "data" / "fan_keys"
 URL = "https://github.com/zhoudaquan/fully_attentional_network_ckpt/releases/download/v1.0.0/"
 
-# from the spec's variant table: exact parameter counts and default `forward_dense` block
+# from the spec's variant table: exact parameter counts and default stride-16 detection block
 VARIANTS = {
     "fan_tiny_12_p16_224": (7_319_920, 7),
     "fan_small_12_p16_224": (28_345_336, 9),
