@@ -28,9 +28,9 @@ from PIL import Image
 from fan_det.data.register import register_tiny_datasets
 from fan_det.paths import REPO_ROOT
 from fan_det.protocol import Cell
+from fan_det.robustness.detector import build_eval_model, load_config
 from fan_det.robustness.inference import evaluate_cell
-from fan_det.robustness.model import build_eval_model, load_config
-from fan_det.robustness.provenance import machine
+from fan_det.runtime.provenance import machine
 
 GRID_IMAGES = 76 * 5000
 TINY_CONFIG = REPO_ROOT / "configs/tiny/retinanet_fan_tiny_hybrid_synth.yaml"

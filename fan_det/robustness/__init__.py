@@ -1,13 +1,5 @@
-"""COCO-C evaluation of detectron2 models: cell planning, the resumable cell cache, inference per cell
-(``fan_det.robustness.inference``, ``.model``, ``.runner``) and the ``robustness.json`` results file.
-The command line is ``python -m fan_det.eval_coco_c``."""
-
-from fan_det.protocol import CLEAN, Cell, plan_cells  # noqa: F401
-from fan_det.robustness.cache import CellCache  # noqa: F401
-from fan_det.robustness.results import (  # noqa: F401
-    SCHEMA,
-    load_robustness,
-    robustness_document,
-    summary_cells,
-    write_robustness,
-)
+"""COCO-C evaluation of detectron2 detectors: ``run_coco_c`` (``fan_det.robustness.run``) and its parts:
+the detector under test (``.detector``), where corrupted images come from (``.source``), inference per
+cell (``.inference``), COCO scoring (``.scoring``), the grid (``.runner``) and its cache (``.cache``).
+The command line is ``python -m fan_det.eval_coco_c``; the document is ``fan_det.results.RobustnessResult``.
+"""

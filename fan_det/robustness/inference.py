@@ -1,10 +1,11 @@
-"""Evaluate one cell: detectron2's inference over the (corrupted) test set, scored by COCOEvaluator.
+"""Evaluate one cell: detectron2's inference over the (corrupted) test set, then COCO scoring.
 
 Images are corrupted on the fly by ``CorruptedDatasetMapper`` (RGB, original resolution, before the
-test-time resize) or read from a materialised COCO-C folder. Scores come from ``COCOEvaluator`` with the
-official pycocotools implementation (``use_fast_impl=False``). With several processes detectron2's
-``InferenceSampler`` shards the images without padding; the gathered image ids are checked against the
-dataset so that every image counts exactly once.
+test-time resize) or read from a materialised COCO-C folder. ``COCOEvaluator`` gathers the predictions
+of every process and maps them to the dataset's category ids; ``fan_det.robustness.scoring`` scores them
+(faster-coco-eval or pycocotools). With several processes detectron2's ``InferenceSampler`` shards the
+images without padding; the gathered image ids are checked against the dataset so that every image
+counts exactly once.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import io
 import itertools
-import math
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -22,24 +22,26 @@ from detectron2.config import CfgNode
 from detectron2.data import DatasetCatalog, DatasetMapper, MetadataCatalog, build_detection_test_loader
 from detectron2.evaluation import COCOEvaluator, inference_on_dataset
 from detectron2.utils import comm
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
 from tqdm import tqdm
 
 from fan_det.corruptions import CorruptedDatasetMapper
 from fan_det.protocol import Cell
-
-STATS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
+from fan_det.robustness.scoring import DEFAULT_SCORER, cell_stats, coco_stats
 
 
 class _CellEvaluator(COCOEvaluator):
-    """COCOEvaluator that keeps the per-image predictions the main process gathered from every rank."""
+    """COCOEvaluator that gathers the predictions of every rank and maps their category ids to the
+    dataset's, but leaves scoring to ``fan_det.robustness.scoring`` (``evaluate`` returns nothing)."""
 
     gathered: list[dict] | None = None
 
+    def reset(self):
+        super().reset()
+        self._do_evaluation = False  # COCOEvaluator's switch: map and keep the results, score nothing
+
     def _eval_predictions(self, predictions, img_ids=None):
-        self.gathered = predictions
         super()._eval_predictions(predictions, img_ids=img_ids)
+        self.gathered = predictions
 
 
 class _TimedLoader:
@@ -96,26 +98,6 @@ def cell_inputs(
     return DatasetCatalog.get(dataset), mapper
 
 
-def _stats_without_detections(json_file: str, task: str) -> dict[str, float]:
-    """COCO stats of an empty result set (0 wherever the ground truth has objects).
-
-    detectron2 reports NaN when a model detects nothing, but a detector that finds nothing has AP 0; an
-    empty detection set is scored by pycocotools directly (its ``loadRes`` refuses an empty list).
-    """
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO(json_file)
-        dt = COCO()
-        dt.dataset = {"images": gt.dataset["images"], "categories": gt.dataset["categories"],
-                      "annotations": []}
-        dt.createIndex()
-        coco_eval = COCOeval(gt, dt, task)
-        coco_eval.evaluate()
-        coco_eval.accumulate()
-        coco_eval.summarize()
-    values = coco_eval.stats[: len(STATS)]
-    return {k: float(v * 100) if v >= 0 else float("nan") for k, v in zip(STATS, values, strict=True)}
-
-
 def evaluate_cell(
     model: torch.nn.Module,
     cfg: CfgNode,
@@ -125,8 +107,12 @@ def evaluate_cell(
     seed: int,
     materialised: bool,
     num_workers: int,
+    scorer: str = DEFAULT_SCORER,
 ) -> dict | None:
     """Run inference over one cell on every rank; on the main rank return its record, else None.
+
+    A model that detects nothing scores 0 wherever the ground truth has objects (detectron2 alone would
+    report NaN).
 
     The record: ``stats`` ({"bbox": {...}, "segm": {...}} on the 0-100 scale; stats the ground truth
     cannot define, such as APs without small objects, are left out), ``detections`` (COCO results with
@@ -140,20 +126,17 @@ def evaluate_cell(
     tasks = ("bbox", "segm") if cfg.MODEL.MASK_ON else ("bbox",)
     # An output folder only where COCOEvaluator must first convert the dataset to COCO json.
     has_json = hasattr(MetadataCatalog.get(dataset), "json_file")
-    evaluator = _CellEvaluator(dataset, tasks=tasks, distributed=True, use_fast_impl=False,
+    evaluator = _CellEvaluator(dataset, tasks=tasks, distributed=True,
                                output_dir=None if has_json else cfg.OUTPUT_DIR)
-    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its tables
-        results = inference_on_dataset(model, loader, evaluator)
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints as it loads the ground truth
+        inference_on_dataset(model, loader, evaluator)
     if not comm.is_main_process():
         return None
     gathered = evaluator.gathered or []
     check_image_ids([p["image_id"] for p in gathered], [d["image_id"] for d in DatasetCatalog.get(dataset)])
     detections = list(itertools.chain.from_iterable(p["instances"] for p in gathered))
-    json_file = MetadataCatalog.get(dataset).json_file
-    stats = {}
-    for task in tasks:
-        raw = results[task] if detections else _stats_without_detections(json_file, task)
-        stats[task] = {k: raw[k] for k in STATS if math.isfinite(raw[k])}
+    ground_truth = evaluator._coco_api.dataset
+    stats = {task: cell_stats(coco_stats(ground_truth, detections, task, scorer)) for task in tasks}
     return {"stats": stats, "detections": detections, "num_images": len(gathered),
             "num_detections": len(detections), "seconds": time.perf_counter() - start,
             "data_wait_seconds": loader.wait_seconds}

@@ -33,6 +33,7 @@ def evaluate_grid(
     seed: int,
     materialised: bool,
     num_workers: int,
+    scorer: str,
     cache: CellCache | None,
 ) -> list[dict] | None:
     """Evaluate the cells ``cache`` lacks (every rank takes part); return all records, in plan order.
@@ -41,19 +42,21 @@ def evaluate_grid(
     tells the others. Returns None on the other ranks.
     """
     main = comm.is_main_process()
-    pending = None
+    records: dict[Cell, dict] = {}
     if main:
-        pending = [cell for cell in cells if cache.load(cell) is None]
         for cell in cells:
-            if cell not in pending:
-                cache.log("reused", cell)
+            record = cache.load_cell(cell)
+            if record is not None:
+                records[cell] = record
+                cache.log_cell("reused", cell)
+    pending = [cell for cell in cells if cell not in records] if main else None
     pending = [Cell(*c) for c in comm.all_gather(pending)[0]]
     for cell in tqdm(pending, desc="COCO-C cells", disable=not main):
         record = evaluate_cell(model, cfg, dataset, cell, seed=seed, materialised=materialised,
-                               num_workers=num_workers)
+                               num_workers=num_workers, scorer=scorer)
         if main:
             detections = record.pop("detections")
-            cache.save(cell, record, detections)
-            cache.log("evaluated", cell)
+            records[cell] = cache.save_cell(cell, record, detections)
+            cache.log_cell("evaluated", cell)
         comm.synchronize()
-    return [cache.load(cell) for cell in cells] if main else None
+    return [records[cell] for cell in cells] if main else None

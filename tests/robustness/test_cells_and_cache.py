@@ -5,9 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from fan_det.robustness import SCHEMA, Cell, CellCache, load_robustness, plan_cells, summary_cells
+from fan_det.protocol import Cell, plan_cells
+from fan_det.results import ResultsError, RobustnessResult, flatten_stats
+from fan_det.robustness.cache import CellCache
 from fan_det.robustness.inference import check_image_ids
-from fan_det.robustness.results import robustness_document, write_robustness
 
 KEY = {"weights_sha256": "a" * 64, "config_sha256": "b" * 64, "dataset": {"name": "d", "sha256": "c"},
        "imagecorruptions_version": "1.1.5", "seed": 0, "mode": "on-the-fly", "coco_c_root": None}
@@ -29,14 +30,14 @@ def test_cache_round_trip(tmp_path):
     rng = np.random.default_rng(0)
     cache = CellCache(tmp_path, KEY)
     dets = _detections(rng)
-    assert cache.load(Cell("fog", 2)) is None
+    assert cache.load_cell(Cell("fog", 2)) is None
     record = {"stats": {"bbox": {"AP": 12.5}}, "num_images": 4, "seconds": 1.0}
-    stored = cache.save(Cell("fog", 2), record, dets)
+    stored = cache.save_cell(Cell("fog", 2), record, dets)
     again = CellCache(tmp_path, KEY)  # a later run with the same key finds it
-    assert again.load(Cell("fog", 2)) == stored
-    assert again.load(Cell("fog", 2))["stats"] == {"bbox": {"AP": 12.5}}
+    assert again.load_cell(Cell("fog", 2)) == stored
+    assert again.load_cell(Cell("fog", 2))["stats"] == {"bbox": {"AP": 12.5}}
     assert again.load_detections(Cell("fog", 2)) == dets
-    assert again.load(Cell("fog", 1)) is None
+    assert again.load_cell(Cell("fog", 1)) is None
     assert json.loads((cache.dir / "key.json").read_text()) == KEY
     assert not list(cache.dir.glob("*.tmp")) and not list(cache.dir.glob(".*"))
 
@@ -45,26 +46,41 @@ def test_cache_round_trip(tmp_path):
                                   "seed", "mode"])
 def test_every_key_part_separates_runs(tmp_path, part):
     cache = CellCache(tmp_path, KEY)
-    cache.save(Cell("clean", 0), {"stats": {}, "num_images": 1, "seconds": 0.1}, [])
+    cache.save_cell(Cell("clean", 0), {"stats": {}, "num_images": 1, "seconds": 0.1}, [])
     changed = dict(KEY, **{part: {"other": 1} if part == "dataset" else "x"})
     other = CellCache(tmp_path, changed)
     assert other.key != cache.key
-    assert other.load(Cell("clean", 0)) is None
+    assert other.load_cell(Cell("clean", 0)) is None
 
 
 def test_record_under_another_key_is_not_trusted(tmp_path):
     cache = CellCache(tmp_path, KEY)
-    record = cache.save(Cell("snow", 1), {"stats": {}, "num_images": 1, "seconds": 0.1}, [])
-    cache.record_path(Cell("snow", 1)).write_text(json.dumps(dict(record, key="0" * 16)))
-    assert cache.load(Cell("snow", 1)) is None
+    record = cache.save_cell(Cell("snow", 1), {"stats": {}, "num_images": 1, "seconds": 0.1}, [])
+    cache.path(cache.record_name(Cell("snow", 1))).write_text(json.dumps(dict(record, key="0" * 16)))
+    assert cache.load_cell(Cell("snow", 1)) is None
+
+
+@pytest.mark.parametrize("damage", ["truncate record", "truncate detections", "delete detections"])
+def test_a_damaged_cell_is_recomputed_with_a_warning(tmp_path, capsys, damage):
+    cache = CellCache(tmp_path, KEY)
+    cell = Cell("fog", 4)
+    cache.save_cell(cell, {"stats": {"bbox": {"AP": 3.0}}, "num_images": 4, "seconds": 0.1},
+                    _detections(np.random.default_rng(2), 50))
+    target = cache.path(cache.record_name(cell) if "record" in damage else cache.detections_name(cell))
+    if damage.startswith("truncate"):
+        target.write_bytes(target.read_bytes()[: target.stat().st_size // 2])
+    else:
+        target.unlink()
+    assert CellCache(tmp_path, KEY).load_cell(cell) is None
+    assert f"warning: cache entry {target}" in capsys.readouterr().err
 
 
 def test_log_records_each_event(tmp_path):
     cache = CellCache(tmp_path, KEY)
-    cache.log("reused", Cell("clean", 0))
-    cache.log("evaluated", Cell("fog", 3))
-    assert [(e["event"], e["cell"]) for e in cache.read_log()] == [("reused", ["clean", 0]),
-                                                                  ("evaluated", ["fog", 3])]
+    cache.log_cell("reused", Cell("clean", 0))
+    cache.log_cell("evaluated", Cell("fog", 3))
+    assert [(e["event"], e["entry"]) for e in cache.read_log()] == [("reused", ["clean", 0]),
+                                                                   ("evaluated", ["fog", 3])]
 
 
 def test_image_count_check():
@@ -77,10 +93,9 @@ def test_image_count_check():
         check_image_ids([1, 2, 9], [1, 2, 3])
 
 
-def test_summary_cells_flattens_mask_stats():
-    cells = [{"corruption": "fog", "severity": 2,
-              "stats": {"bbox": {"AP": 1.5, "AP50": 3.0}, "segm": {"AP": 1.0, "AP50": 2.5}}}]
-    assert summary_cells(cells) == {("fog", 2): {"AP": 1.5, "AP50": 3.0, "segm/AP": 1.0, "segm/AP50": 2.5}}
+def test_flatten_stats_names_mask_stats():
+    stats = {"bbox": {"AP": 1.5, "AP50": 3.0}, "segm": {"AP": 1.0, "AP50": 2.5}}
+    assert flatten_stats(stats) == {"AP": 1.5, "AP50": 3.0, "segm/AP": 1.0, "segm/AP50": 2.5}
 
 
 def _document(allow_partial=True):
@@ -88,16 +103,17 @@ def _document(allow_partial=True):
     cells = [{"corruption": c, "severity": s, "num_images": 4, "seconds": 0.5, "key": "k",
               "stats": {"bbox": {"AP": float(rng.uniform(5, 50))}}}
              for c, s in [("clean", 0), ("fog", 1), ("fog", 2)]]
-    return robustness_document(model={"name": "m"}, dataset={"name": "d", "num_images": 4},
-                               protocol={"seed": 0}, cells=cells, allow_partial=allow_partial,
-                               provenance={"command": "x"}), cells
+    return RobustnessResult.build(model={"name": "m"}, dataset={"name": "d", "num_images": 4},
+                                  protocol={"seed": 0}, cells=cells, allow_partial=allow_partial,
+                                  provenance={"command": "x"}).doc, cells
 
 
 def test_document_round_trip_and_contents(tmp_path):
     document, cells = _document()
-    write_robustness(tmp_path / "robustness.json", document)
-    loaded = load_robustness(tmp_path / "robustness.json")
-    assert loaded["schema"] == SCHEMA == "fan_det.robustness/1" and loaded["scale"] == "0-100"
+    RobustnessResult(document).dump(tmp_path / "robustness.json")
+    loaded = RobustnessResult.load(tmp_path / "robustness.json").doc
+    assert loaded["schema"] == RobustnessResult.schema() == "fan_det.robustness/1"
+    assert loaded["scale"] == "0-100"
     assert loaded["cells"][1] == {k: cells[1][k] for k in ("corruption", "severity", "num_images", "seconds",
                                                            "stats")}
     fog = [c["stats"]["bbox"]["AP"] for c in cells[1:]]
@@ -111,18 +127,20 @@ def test_document_refuses_incomplete_grid_unless_partial():
         _document(allow_partial=False)
 
 
-@pytest.mark.parametrize("schema", ["fan_det.robustness/2", "fan_det.ood/1", None])
-def test_loader_refuses_other_schemas(tmp_path, schema):
+@pytest.mark.parametrize("schema, reason", [("fan_det.robustness/2", "unknown schema version"),
+                                            ("fan_det.ood/1", "expected fan_det.robustness/1"),
+                                            (None, "no fan_det schema")])
+def test_loader_refuses_other_schemas(tmp_path, schema, reason):
     document, _ = _document()
     document["schema"] = schema
     (tmp_path / "r.json").write_text(json.dumps(document))
-    with pytest.raises(ValueError, match="schema"):
-        load_robustness(tmp_path / "r.json")
+    with pytest.raises(ResultsError, match=reason):
+        RobustnessResult.load(tmp_path / "r.json")
 
 
 def test_loader_refuses_missing_parts(tmp_path):
     document, _ = _document()
     del document["summary"]
     (tmp_path / "r.json").write_text(json.dumps(document))
-    with pytest.raises(ValueError, match="summary"):
-        load_robustness(tmp_path / "r.json")
+    with pytest.raises(ResultsError, match="summary"):
+        RobustnessResult.load(tmp_path / "r.json")

@@ -1,11 +1,13 @@
 """python -m fan_det.eval_coco_c end to end on the CPU: the tiny FAN RetinaNet over 2 corruptions x 2
 severities, killed part-way and resumed; and a detectron2 model-zoo baseline through the same command."""
 
+import argparse
 import contextlib
 import gzip
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -16,8 +18,10 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from fan_det.data.register import register_tiny_datasets
-from fan_det.eval_coco_c import build_parser, cli
-from fan_det.robustness import load_robustness
+from fan_det.eval_coco_c import build_parser
+from fan_det.eval_coco_c import main as cli
+from fan_det.paths import REPO_ROOT
+from fan_det.results import RobustnessResult
 
 DATASET = "fan_synth_val_mini"  # 16 synthetic images, 256-320 px
 NAMES = ["AP", "AP50", "AP75", "APs", "APm", "APl"]
@@ -38,7 +42,7 @@ def resumed_run(trained_tiny_retinanet, tmp_path_factory):
     weights, config = trained_tiny_retinanet
     out = tmp_path_factory.mktemp("coco_c")
     command = _command("--config", config, "--weights", weights, "--corruptions", "gaussian_noise,contrast",
-                       "--severities", "1,4", "--allow-partial", "--out", out)
+                       "--severities", "1,4", "--allow-partial", "--workers", "0", "--out", out)
     first = subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     while len(_records(out)) < 2 and first.poll() is None:
         time.sleep(0.1)
@@ -63,7 +67,7 @@ def test_rerun_evaluates_only_unfinished_cells(resumed_run):
     assert len(runs) == 2
 
     def cells(pid, event):
-        return {"{}-{}".format(*e["cell"]) for e in log if e["pid"] == pid and e["event"] == event}
+        return {"{}-{}".format(*e["entry"]) for e in log if e["pid"] == pid and e["event"] == event}
 
     evaluated = {run: cells(run, "evaluated") for run in runs}
     reused = cells(runs[1], "reused")
@@ -72,7 +76,7 @@ def test_rerun_evaluates_only_unfinished_cells(resumed_run):
     assert reused == finished_before
     for name, record in before.items():  # the finished cells were not rewritten
         assert json.loads((log_file.parent / name).read_text()) == record
-    document = load_robustness(out / "robustness.json")
+    document = RobustnessResult.load(out / "robustness.json").doc
     assert [f"{c['corruption']}-{c['severity']}" for c in document["cells"]] == all_cells
 
 
@@ -81,7 +85,7 @@ def test_each_cell_ap_equals_pycocotools_on_its_saved_detections(resumed_run):
     out, _ = resumed_run
     register_tiny_datasets()
     json_file = MetadataCatalog.get(DATASET).json_file
-    document = load_robustness(out / "robustness.json")
+    document = RobustnessResult.load(out / "robustness.json").doc
     (cell_dir,) = out.glob("cells/*/")
     with contextlib.redirect_stdout(io.StringIO()):
         gt = COCO(json_file)
@@ -120,7 +124,7 @@ def test_model_zoo_baseline_through_the_same_command_in_two_processes(tmp_path):
                        "MODEL.RETINANET.NUM_CLASSES", "4", "MODEL.RETINANET.SCORE_THRESH_TEST", "0.0")
     run = subprocess.run(command, env=ENV, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-3000:]
-    document = load_robustness(out / "robustness.json")
+    document = RobustnessResult.load(out / "robustness.json").doc
     assert document["model"]["name"] == "retinanet_R_50_FPN_1x" and document["model"]["random_init"] is True
     cells = [(c["corruption"], c["num_images"]) for c in document["cells"]]
     assert cells == [("clean", 16), ("contrast", 16)]
@@ -141,10 +145,11 @@ def test_incomplete_grid_is_refused_before_any_work(capsys):
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert "fog/2" in err and "gaussian_noise/1" in err and "--allow-partial" in err
+    assert err.startswith("error: ") and err.count("\n") == 1  # one line
 
 
 def test_unknown_config_is_a_clear_error(capsys):
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit, match="2"):
         cli(["--config", "COCO-Detection/nope.yaml", "--random-init", "--corruptions", "fog", "--severities",
              "1", "--allow-partial"])
     assert "neither a file nor a detectron2 model-zoo config" in capsys.readouterr().err
@@ -155,11 +160,23 @@ def test_help_shows_a_working_example():
     assert "python -m fan_det.eval_coco_c --config COCO-Detection/retinanet_R_50_FPN_1x.yaml" in text
 
 
+def test_help_names_existing_configs_and_every_default():
+    text = build_parser().format_help()
+    configs = set(re.findall(r"configs/[\w/.-]+\.yaml", text))
+    assert len(configs) >= 2 and all((REPO_ROOT / c).is_file() for c in configs), configs
+    assert "(default: runs/coco_c)" in text and "(default: faster-coco-eval)" in text
+    assert "output/" not in text and "--num-workers" not in text  # runs/ and the shared spelling only
+    flat = " ".join(text.split())
+    shown = [a for a in build_parser()._actions
+             if a.help != argparse.SUPPRESS and a.dest not in ("help", "opts")]
+    assert all(f"(default: {a.default})" in flat for a in shown), shown
+
+
 @pytest.mark.parametrize("bad, message", [(["--dataset", "no_such_set"], "not registered"),
                                           (["--weights", "/no/such.pth"], "does not exist")])
 def test_bad_dataset_or_weights_are_clear_errors(capsys, bad, message):
     weights = [] if "--weights" in bad else ["--random-init"]
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit, match="2"):
         cli(["--config", "COCO-Detection/retinanet_R_50_FPN_1x.yaml", *weights, "--corruptions", "fog",
              "--severities", "1", "--allow-partial", *bad])
     assert message in capsys.readouterr().err

@@ -15,7 +15,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from fan_det.data.register import register_tiny_datasets
-from fan_det.robustness import Cell
+from fan_det.protocol import Cell
 from fan_det.robustness.inference import evaluate_cell
 
 DATASET = "fan_synth_val_mini"
@@ -81,13 +81,15 @@ def _pycocotools(json_file, detections):
     return {k: 100 * v for k, v in zip(NAMES, coco_eval.stats[:6], strict=True) if v >= 0}
 
 
-def test_stats_equal_pycocotools_and_corruption_reaches_the_model(ground_truth):
+@pytest.mark.parametrize("scorer", ["faster-coco-eval", "pycocotools"])
+def test_stats_equal_pycocotools_and_corruption_reaches_the_model(ground_truth, scorer):
     meta, gt = ground_truth
     model = StandIn(gt, meta, np.random.default_rng(0))
-    clean = evaluate_cell(model, _cfg(), DATASET, Cell("clean", 0), seed=0, materialised=False, num_workers=0)
+    clean = evaluate_cell(model, _cfg(), DATASET, Cell("clean", 0), seed=0, materialised=False, num_workers=0,
+                          scorer=scorer)
     clean_sums = dict(model.image_sums)
     noisy = evaluate_cell(model, _cfg(), DATASET, Cell("gaussian_noise", 3), seed=0, materialised=False,
-                          num_workers=0)
+                          num_workers=0, scorer=scorer)
     for record in (clean, noisy):
         assert record["num_images"] == len(gt["images"]) == 16
         assert record["num_detections"] == len(record["detections"]) > 0
@@ -99,7 +101,8 @@ def test_stats_equal_pycocotools_and_corruption_reaches_the_model(ground_truth):
     assert all(model.image_sums[i] != clean_sums[i] for i in clean_sums)  # the images were corrupted
 
 
-def test_no_detections_scores_zero_not_nan(ground_truth):
+@pytest.mark.parametrize("scorer", ["faster-coco-eval", "pycocotools"])
+def test_no_detections_scores_zero_not_nan(ground_truth, scorer):
     meta, gt = ground_truth
 
     def detects_nothing(inputs):
@@ -108,7 +111,7 @@ def test_no_detections_scores_zero_not_nan(ground_truth):
         return [{"instances": Instances((x["height"], x["width"]), **empty)} for x in inputs]
 
     record = evaluate_cell(detects_nothing, _cfg(), DATASET, Cell("fog", 1), seed=0, materialised=False,
-                           num_workers=0)
+                           num_workers=0, scorer=scorer)
     areas = [a["area"] for a in gt["annotations"] if not a.get("iscrowd", 0)]
     present = {"AP": True, "AP50": True, "AP75": True, "APs": any(a < 32**2 for a in areas),
                "APm": any(32**2 <= a < 96**2 for a in areas), "APl": any(a >= 96**2 for a in areas)}

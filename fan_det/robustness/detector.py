@@ -1,30 +1,24 @@
-"""The detector under test: config from a file or detectron2's model zoo, weights given or random."""
+"""The detector under test: config from a file or detectron2's model zoo, weights loaded whole or none.
+
+A checkpoint must fit the model exactly (``fan_det.detection.weights.load_detector_weights``): one of
+another architecture is refused with its missing / unexpected / wrong-shape keys, never evaluated half
+loaded.
+"""
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from detectron2 import model_zoo
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import CfgNode, get_cfg
 from detectron2.modeling import build_model
 from detectron2.utils.file_io import PathManager
 
 from fan_det.detection import add_fan_config  # importing it registers the FAN backbones
-from fan_det.robustness.cache import sha256_file, sha256_json
-
-
-def sha256_state_dict(state_dict: Mapping[str, torch.Tensor]) -> str:
-    """Hex SHA-256 of tensor names, dtypes, shapes and values: identifies randomly initialised weights."""
-    digest = hashlib.sha256()
-    for name in sorted(state_dict):
-        tensor = state_dict[name].detach().cpu().contiguous()
-        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
-        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
+from fan_det.detection.weights import load_detector_weights
+from fan_det.runtime.hashing import sha256_file, sha256_json, sha256_state_dict
 
 
 def resolve_config_path(config: str) -> str:
@@ -76,19 +70,29 @@ def model_name(cfg: CfgNode, config: str) -> str:
     return Path(config).stem
 
 
+def local_weights(weights: str) -> str:
+    """The checkpoint as a local file: a path as given, a URL downloaded (once) by detectron2's PathManager.
+
+    Raises ``FileNotFoundError`` for a path that does not exist and ``OSError`` when a URL cannot be
+    fetched (offline, say).
+    """
+    if "://" not in weights and not Path(weights).is_file():
+        raise FileNotFoundError(f"--weights {weights} does not exist")
+    return PathManager.get_local_path(weights)
+
+
 def build_eval_model(cfg: CfgNode, seed: int) -> tuple[torch.nn.Module, str]:
-    """The model in eval mode with ``cfg.MODEL.WEIGHTS`` loaded (random init from ``seed`` if empty).
+    """The model in eval mode with ``cfg.MODEL.WEIGHTS`` (a local file) loaded whole, or random from ``seed``.
 
     Returns the model and the SHA-256 of its weights: of the checkpoint file, or of the initial state
-    dict when randomly initialised (the same seed gives the same model, hence the same hash).
+    dict when randomly initialised (the same seed gives the same model, hence the same hash). A
+    checkpoint that does not fit raises ``CheckpointMismatchError``; one that is no checkpoint,
+    ``WeightsError``.
     """
     torch.manual_seed(seed)
     model = build_model(cfg)
     model.eval()
     if not cfg.MODEL.WEIGHTS:
         return model, sha256_state_dict(model.state_dict())
-    local = PathManager.get_local_path(cfg.MODEL.WEIGHTS)
-    if not Path(local).is_file():
-        raise FileNotFoundError(f"--weights {cfg.MODEL.WEIGHTS!r} does not exist")
-    DetectionCheckpointer(model).load(local)
-    return model, sha256_file(local)
+    load_detector_weights(model, cfg.MODEL.WEIGHTS)
+    return model, sha256_file(cfg.MODEL.WEIGHTS)

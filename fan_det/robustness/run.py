@@ -1,0 +1,219 @@
+"""``run_coco_c``: one COCO-C evaluation, from its inputs to ``robustness.json``.
+
+The one place that checks the inputs (refusing with ``UsageError``, a one-line message naming the fix),
+plans the cells, keys the cache on everything that decides a number, and writes the document. The
+command line (``python -m fan_det.eval_coco_c``) only parses options into this call.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from detectron2.config import CfgNode
+from detectron2.data import DatasetCatalog
+from detectron2.engine import launch
+from detectron2.utils import comm
+
+from fan_det.cli import UsageError
+from fan_det.data.register import register_tiny_datasets
+from fan_det.detection.weights import WeightsError
+from fan_det.metrics.detection import IncompleteGridError
+from fan_det.models.checkpoint import CheckpointMismatchError
+from fan_det.protocol import Cell, parse_severities, plan_cells, resolve_corruptions
+from fan_det.results import RobustnessResult
+from fan_det.robustness import source as sources
+from fan_det.robustness.cache import CellCache
+from fan_det.robustness.detector import (
+    build_eval_model,
+    config_sha256,
+    load_config,
+    local_weights,
+    model_name,
+    resolve_config_path,
+)
+from fan_det.robustness.runner import check_plan, evaluate_grid
+from fan_det.robustness.scoring import DEFAULT_SCORER, SCORERS, scorer_version
+from fan_det.robustness.source import ImageSource
+from fan_det.runtime.atomic import atomic_write_text
+from fan_det.runtime.hashing import sha256_json
+from fan_det.runtime.provenance import provenance
+
+DEFAULT_OUT = "runs/coco_c"
+DEFAULT_DATASET = "coco_2017_val"
+
+
+@dataclass(frozen=True)
+class _Job:
+    """Everything every process needs, checked and resolved once in the launching process (picklable)."""
+
+    cfg: CfgNode
+    dataset: str
+    cells: tuple[Cell, ...]
+    source: ImageSource
+    workers: int
+    scorer: str
+    out: Path
+    key: dict
+    document: dict  # model, dataset, protocol and provenance blocks of robustness.json
+    allow_partial: bool
+
+
+def _plan(corruptions: str | Sequence[str], severities: str | Sequence[int],
+          allow_partial: bool) -> list[Cell]:
+    if not isinstance(corruptions, str):
+        corruptions = ",".join(corruptions)
+    if not isinstance(severities, str):
+        severities = ",".join(map(str, severities))
+    try:
+        names, levels = resolve_corruptions(corruptions), parse_severities(severities)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    cells = plan_cells(names, levels)
+    try:
+        check_plan(cells, allow_partial)
+    except IncompleteGridError as error:
+        raise UsageError(f"{error} (here: --allow-partial)") from None
+    return cells
+
+
+def _config(config: str, opts: Sequence[str], weights: str | None, out: Path) -> CfgNode:
+    if len(opts) % 2:
+        raise UsageError(f"config overrides must be KEY VALUE pairs, got {' '.join(opts)}")
+    try:
+        resolve_config_path(config)
+    except FileNotFoundError as error:
+        raise UsageError(str(error)) from None
+    try:
+        local = local_weights(weights) if weights else None
+    except FileNotFoundError as error:
+        raise UsageError(str(error)) from None
+    except OSError as error:
+        raise UsageError(f"cannot fetch --weights {weights} ({type(error).__name__}: {error}); offline? "
+                         "download it where there is a network and pass the file") from None
+    try:
+        return load_config(config, [*opts, "OUTPUT_DIR", str(out)], local)
+    except (KeyError, ValueError, AssertionError) as error:
+        raise UsageError(f"bad config override in {' '.join(opts)}: {error}") from None
+
+
+def _register(dataset: str, cells: Sequence[Cell], source: ImageSource) -> None:
+    """Register the tiny sets and the materialised cells with detectron2 (idempotent; once per process)."""
+    register_tiny_datasets()
+    if dataset not in DatasetCatalog.list():
+        raise UsageError(f"--dataset {dataset} is not registered with detectron2; registered: "
+                         f"{', '.join(sorted(DatasetCatalog.list()))}")
+    if source.materialised:
+        from fan_det.corruptions import register_coco_c
+
+        corrupted = [c for c in cells if not c.is_clean]
+        register_coco_c(dataset, Path(source.root), sorted({c.corruption for c in corrupted}),
+                        sorted({c.severity for c in corrupted}))
+
+
+def _dataset_identity(name: str) -> tuple[int, str]:
+    """Image count and a hash of image ids, file names and annotations (not of where the files live)."""
+    dicts = DatasetCatalog.get(name)
+    content = [(d["image_id"], Path(d["file_name"]).name, d.get("annotations", [])) for d in dicts]
+    return len(dicts), sha256_json(content)
+
+
+def _model(cfg: CfgNode, seed: int, weights: str | None) -> tuple[torch.nn.Module, str]:
+    try:
+        return build_eval_model(cfg, seed)
+    except (WeightsError, CheckpointMismatchError) as error:
+        raise UsageError(f"--weights {weights}: {error}") from None
+
+
+def run_coco_c(
+    config: str,
+    weights: str | None,
+    *,
+    dataset: str = DEFAULT_DATASET,
+    corruptions: str | Sequence[str] = "benchmark",
+    severities: str | Sequence[int] = "1-5",
+    coco_c_root: str | os.PathLike | None = None,
+    seed: int | None = None,
+    out: str | os.PathLike = DEFAULT_OUT,
+    allow_partial: bool = False,
+    workers: int | None = None,
+    name: str | None = None,
+    scorer: str = DEFAULT_SCORER,
+    opts: Sequence[str] = (),
+    num_gpus: int = 1,
+    num_machines: int = 1,
+    machine_rank: int = 0,
+    dist_url: str = "auto",
+    command: str | None = None,
+) -> RobustnessResult | None:
+    """Evaluate ``config`` with ``weights`` (None: randomly initialised from the seed) on the clean cell
+    and every corruption x severity cell; write and return ``out/robustness.json``.
+
+    ``seed`` defaults to 0 on the fly and to the seed that built ``coco_c_root``; a different one is
+    refused. Finished cells are cached under ``out/cells/<key>``, the key hashing the weights, the
+    config, the dataset, how the images are made and the scorer. With several processes
+    (``num_gpus`` x ``num_machines``, detectron2's ``launch``) the main machine returns the document,
+    the others None. Raises ``UsageError`` for any input that cannot be evaluated as asked.
+    """
+    cells = _plan(corruptions, severities, allow_partial)
+    if scorer not in SCORERS:
+        raise UsageError(f"unknown --scorer {scorer}; choose one of {', '.join(SCORERS)}")
+    if workers is not None and workers < 0:
+        raise UsageError(f"--workers must be 0 or more, got {workers}")
+    out = Path(out)
+    cfg = _config(config, opts, weights, out)
+    source = (sources.materialised(coco_c_root, cells, seed) if coco_c_root is not None
+              else sources.on_the_fly(seed))
+    _register(dataset, cells, source)
+    model, weights_sha256 = _model(cfg, source.seed, weights)
+    num_images, dataset_sha256 = _dataset_identity(dataset)
+    scoring = {"name": scorer, "version": scorer_version(scorer)}
+    num_workers = cfg.DATALOADER.NUM_WORKERS if workers is None else workers
+    corrupted = [c for c in cells if not c.is_clean]
+    protocol = {"corruptions": list(dict.fromkeys(c.corruption for c in corrupted)),
+                "severities": sorted({c.severity for c in corrupted}), **source.protocol(), "scorer": scoring}
+    key = {"weights_sha256": weights_sha256, "config_sha256": config_sha256(cfg),
+           "dataset": {"name": dataset, "sha256": dataset_sha256}, **source.key(), "scorer": scoring}
+    world = num_gpus * num_machines
+    document = {
+        "model": {"name": name or model_name(cfg, config), "config": config,
+                  "config_sha256": key["config_sha256"], "weights": weights,
+                  "weights_sha256": weights_sha256, "random_init": weights is None},
+        "dataset": {"name": dataset, "num_images": num_images},
+        "protocol": protocol,
+        "provenance": provenance(command, scorer=scoring, workers=num_workers, processes=world),
+    }
+    job = _Job(cfg=cfg, dataset=dataset, cells=tuple(cells), source=source, workers=num_workers,
+               scorer=scorer, out=out, key=key, document=document, allow_partial=allow_partial)
+    if world == 1:
+        return _evaluate(job, model)
+    del model  # each process builds its own
+    launch(_evaluate, num_gpus, num_machines=num_machines, machine_rank=machine_rank, dist_url=dist_url,
+           args=(job, None))
+    return RobustnessResult.load(out / RobustnessResult.FILE_NAME) if machine_rank == 0 else None
+
+
+def _evaluate(job: _Job, model: torch.nn.Module | None) -> RobustnessResult | None:
+    """One process's part: every cell on every rank; the main rank caches cells and writes the document."""
+    if model is None:  # a process started by launch: register and build here
+        _register(job.dataset, job.cells, job.source)
+        model, _ = build_eval_model(job.cfg, job.source.seed)
+    cache = None
+    if comm.is_main_process():
+        cache = CellCache(job.out / "cells", job.key)
+        atomic_write_text(job.out / "config.yaml", job.cfg.dump())
+    records = evaluate_grid(model, job.cfg, job.dataset, job.cells, seed=job.source.seed,
+                            materialised=job.source.materialised, num_workers=job.workers, scorer=job.scorer,
+                            cache=cache)
+    if not comm.is_main_process():
+        return None
+    result = RobustnessResult.build(**job.document, cells=records, allow_partial=job.allow_partial)
+    result.dump(job.out / RobustnessResult.FILE_NAME)
+    box = result.stat("AP")
+    units = {"P": "", "mPC": "", "rPC": "%"}
+    figures = ", ".join(f"{k} {box[k]:.2f}{unit}" for k, unit in units.items() if k in box)
+    print(f"box AP: {figures}{' (partial grid)' if result.partial else ''}\nwrote {result.path}")
+    return result
