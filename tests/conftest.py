@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import shutil
 import subprocess
@@ -12,27 +11,14 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from trained_model_helpers import TINY_RETINANET_CONFIG, tiny_retinanet_key
 
-import fan_det
 from fan_det.paths import REPO_ROOT, cache_root
-
-TINY_RETINANET_CONFIG = REPO_ROOT / "configs" / "tiny" / "retinanet_fan_tiny_hybrid_synth.yaml"
 
 
 class TrainedModel(NamedTuple):
     weights: Path  # OUTPUT_DIR/model_final.pth; OUTPUT_DIR also holds metrics.json and the final evaluation
     config: Path
-
-
-def _tiny_retinanet_key() -> str:
-    """Hash of the config chain and of the code that trains it: a change to either retrains."""
-    digest = hashlib.sha256(fan_det.__version__.encode())
-    files = [TINY_RETINANET_CONFIG, *sorted((REPO_ROOT / "configs").glob("Base-*.yaml")),
-             REPO_ROOT / "fan_det" / "train.py", *sorted((REPO_ROOT / "fan_det" / "detection").glob("*.py")),
-             *sorted((REPO_ROOT / "fan_det" / "models").glob("*.py"))]
-    for path in files:
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +37,7 @@ def one_torch_thread():
 def trained_tiny_retinanet() -> TrainedModel:
     """FAN-T-Hybrid RetinaNet trained on ``fan_synth_train`` by ``python -m fan_det.train`` (a few CPU
     minutes), cached under ``<cache>/test-models/<hash>`` so later sessions reuse it."""
-    out = cache_root() / "test-models" / f"tiny_retinanet-{_tiny_retinanet_key()}"
+    out = cache_root() / "test-models" / f"tiny_retinanet-{tiny_retinanet_key()}"
     out.parent.mkdir(parents=True, exist_ok=True)
     # one trainer at a time: a concurrent session waits for the first one's result instead of retraining
     with open(out.with_name(out.name + ".lock"), "w") as lock:
