@@ -91,7 +91,10 @@ def parse_severities(spec: str) -> tuple[int, ...]:
 
 # OOD classification datasets eval_ood knows, in report order.
 IMAGENET = "imagenet"
-OOD_DATASETS: tuple[str, ...] = ("imagenet", "imagenet-a", "imagenet-r", "imagenet-sketch", "imagenet-c")
+OOD_DATASETS: tuple[str, ...] = ("imagenet", "imagenet-a", "imagenet-r", "imagenet-sketch", "imagenet-c",
+                                 "imagenet-v2")
+# ImageNetV2's three released test sets (Recht et al. 2019); matched-frequency is the headline one.
+IMAGENET_V2_VARIANTS: tuple[str, ...] = ("matched-frequency", "threshold-0.7", "top-images")
 # Datasets scored on a 200-class subset of ImageNet-1k (Hendrycks et al. 2021): the subset's name in
 # timm's class lists (``timm.data.ImageNetInfo`` / ``timm/data/_info/<name>_synsets.txt``).
 CLASS_SUBSETS: dict[str, str] = {"imagenet-a": "imagenet_a", "imagenet-r": "imagenet_r"}
