@@ -1,8 +1,8 @@
 """The detector under test: config from a file or detectron2's model zoo, weights loaded whole or none.
 
-A checkpoint must fit the model exactly (``fan_det.detection.weights.load_detector_weights``): one of
-another architecture is refused with its missing / unexpected / wrong-shape keys, never evaluated half
-loaded.
+A checkpoint must fit the model exactly (the strict checkpointer of ``fan_det.detection.weights``): one
+of another architecture is refused with its missing / unexpected / wrong-shape keys, never evaluated
+half loaded.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from detectron2.modeling import build_model
 from detectron2.utils.file_io import PathManager
 
 from fan_det.detection import add_fan_config  # importing it registers the FAN backbones
-from fan_det.detection.weights import load_detector_weights
+from fan_det.detection.weights import StrictDetectionCheckpointer, summarize
+from fan_det.models.checkpoint import CheckpointMismatchError
 from fan_det.runtime.hashing import sha256_file, sha256_json, sha256_state_dict
 
 
@@ -94,5 +95,11 @@ def build_eval_model(cfg: CfgNode, seed: int) -> tuple[torch.nn.Module, str]:
     model.eval()
     if not cfg.MODEL.WEIGHTS:
         return model, sha256_state_dict(model.state_dict())
-    load_detector_weights(model, cfg.MODEL.WEIGHTS)
+    checkpointer = StrictDetectionCheckpointer(model)  # load_detector_weights, keeping its key report
+    try:
+        checkpointer.load(cfg.MODEL.WEIGHTS, checkpointables=[])
+    except CheckpointMismatchError:
+        raise CheckpointMismatchError(
+            f"does not fit the model of this config: {summarize(checkpointer.last_report)}; evaluate it with "
+            "the config it was trained with") from None
     return model, sha256_file(cfg.MODEL.WEIGHTS)

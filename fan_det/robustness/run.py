@@ -124,8 +124,10 @@ def _dataset_identity(name: str) -> tuple[int, str]:
 def _model(cfg: CfgNode, seed: int, weights: str | None) -> tuple[torch.nn.Module, str]:
     try:
         return build_eval_model(cfg, seed)
-    except (WeightsError, CheckpointMismatchError) as error:
-        raise UsageError(f"--weights {weights}: {error}") from None
+    except CheckpointMismatchError as error:
+        raise UsageError(f"--weights {weights} {error}") from None
+    except WeightsError as error:  # its message names the file
+        raise UsageError(str(error)) from None
 
 
 def run_coco_c(
