@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,6 +32,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from fan_det.paths import REPO_ROOT
+from fan_det.runtime.hashing import sha256_bytes
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
@@ -78,10 +80,11 @@ class Line:
     transform: str
     n_models: int
     r2: float  # coefficient of determination in the transformed space
+    id_range: tuple[float, float]  # ID accuracies fitted; outside it the line is extrapolated
 
     def to_dict(self) -> dict:
         return {"slope": self.slope, "intercept": self.intercept, "transform": self.transform,
-                "n_models": self.n_models, "r2": self.r2}
+                "n_models": self.n_models, "r2": self.r2, "id_range": list(self.id_range)}
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,8 @@ def from_transformed(z: object, transform: str = "logit") -> np.ndarray:
 
 def fit_line(id_acc: object, ood_acc: object, transform: str = "logit") -> Line:
     """Least-squares line of transformed OOD accuracy on transformed ID accuracy (both 0-100)."""
-    x = to_transformed(_as_accuracy(id_acc, "ID"), transform)
+    ids = _as_accuracy(id_acc, "ID")
+    x = to_transformed(ids, transform)
     y = to_transformed(_as_accuracy(ood_acc, "OOD"), transform)
     if x.ndim != 1 or x.shape != y.shape or len(x) < 2:
         raise ValueError("fit_line needs two 1-D sequences of the same length, at least 2 models")
@@ -152,7 +156,7 @@ def fit_line(id_acc: object, ood_acc: object, transform: str = "logit") -> Line:
     residual = y - (slope * x + intercept)
     total = float(np.sum((y - y.mean()) ** 2))
     r2 = 1 - float(np.sum(residual**2)) / total if total > 0 else float("nan")
-    return Line(float(slope), float(intercept), transform, len(x), r2)
+    return Line(float(slope), float(intercept), transform, len(x), r2, (float(ids.min()), float(ids.max())))
 
 
 def predict(line: Line, id_acc: object) -> np.ndarray | float:
@@ -194,11 +198,24 @@ def reference_pairs(shift: str) -> ReferencePairs:
 
 
 @functools.cache
-def reference_lines(transform: str = "logit") -> dict[str, Line]:
-    """The fitted line of every shift (``Line.n_models`` = reference models paired). Do not mutate."""
+def reference_lines(transform: str = "logit") -> Mapping[str, Line]:
+    """The fitted line of every shift (``Line.n_models`` = reference models paired), read-only."""
     _check_transform(transform)
-    return {name: fit_line(reference_pairs(name).id_acc, reference_pairs(name).ood_acc, transform)
-            for name in SHIFTS}
+    return MappingProxyType({name: fit_line(reference_pairs(name).id_acc, reference_pairs(name).ood_acc,
+                                            transform) for name in SHIFTS})
+
+
+def reference_provenance(transform: str = "logit") -> dict:
+    """What the lines depend on, JSON-able: files (sha256), pairing, clipping, transform, fitted lines."""
+    lines = reference_lines(transform)
+    files = sorted({f for s in SHIFTS.values() for f in (s.ood_csv, s.id_csv)})
+    return {
+        "source": "timm (pytorch-image-models) results/ folder, eval/reference/timm_results/",
+        "sha256": {f: sha256_bytes((reference_dir() / f).read_bytes()) for f in files},
+        "clip": CLIP, "transform": transform, "fit": "least squares in the transformed space",
+        "shifts": {name: {"ood_file": s.ood_csv, "id_file": s.id_csv, **lines[name].to_dict()}
+                   for name, s in SHIFTS.items()},
+    }
 
 
 def summarise(user_models: Mapping[str, Mapping[str, float]], transform: str = "logit") -> dict:
@@ -207,7 +224,8 @@ def summarise(user_models: Mapping[str, Mapping[str, float]], transform: str = "
     ``user_models``: model label -> top-1 (0-100) keyed like the reference files: ``imagenet``,
     ``imagenet-a-clean``, ``imagenet-a``, ``imagenet-r-clean``, ``imagenet-r``, ``imagenet-sketch``,
     ``imagenet-v2``. A shift is reported only when both its OOD key and its ID key are given: full-val
-    accuracy never stands in for the 200-class clean accuracy of A / R.
+    accuracy never stands in for the 200-class clean accuracy of A / R. ``extrapolated`` is true when the
+    ID accuracy lies outside the reference models' range (the line is then an extrapolation).
     """
     lines = reference_lines(transform)
     out: dict[str, dict] = {}
@@ -222,6 +240,7 @@ def summarise(user_models: Mapping[str, Mapping[str, float]], transform: str = "
                 "predicted": predict(lines[name], id_acc),
                 "effective_robustness": effective_robustness(lines[name], id_acc, ood_acc),
                 "transform": transform, "n_reference_models": lines[name].n_models,
+                "extrapolated": not lines[name].id_range[0] <= id_acc <= lines[name].id_range[1],
             }
         out[model] = entry
     return out

@@ -7,6 +7,7 @@ on transforms written here (``math.log``, ``statistics.NormalDist``), never from
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
 import statistics
@@ -179,6 +180,9 @@ def test_summarise_reports_each_shift_its_accuracies_allow():
     assert r["predicted"] == pytest.approx(expected, abs=1e-9)
     assert r["effective_robustness"] == pytest.approx(45.0 - expected, abs=1e-9)
     assert r["transform"] == "logit" and r["n_reference_models"] == len(joined("imagenet-r"))
+    assert r["extrapolated"] is False
+    low = er.summarise({"random": {"imagenet": 0.1, "imagenet-v2": 0.1}})["random"]["imagenet-v2"]
+    assert low["extrapolated"] is True  # below every reference model's ImageNet accuracy (min 40.98)
     assert out["fan"]["imagenet-sketch"]["id_acc"] == 80.0
     probit_out = er.summarise(models, transform="probit")["fan"]["imagenet-v2"]
     assert probit_out["transform"] == "probit"
@@ -234,3 +238,18 @@ def test_probit_without_scipy_uses_the_standard_library(monkeypatch):
     assert line.intercept == pytest.approx(intercept, rel=1e-9)
     expected = INVERSE["probit"](slope * probit(75.0) + intercept)
     assert er.predict(line, 75.0) == pytest.approx(expected, abs=1e-9)
+
+
+def test_reference_provenance_names_files_by_hash_and_the_fitted_lines():
+    prov = er.reference_provenance("probit")
+    used = {f for pair in PAIRING.values() for f in pair}
+    assert prov["sha256"] == {f: hashlib.sha256((data_dir() / f).read_bytes()).hexdigest() for f in used}
+    assert prov["transform"] == "probit" and prov["clip"] == pytest.approx(CLIP * 100)
+    for shift, (ood_file, id_file) in PAIRING.items():
+        entry = prov["shifts"][shift]
+        assert (entry["ood_file"], entry["id_file"]) == (ood_file, id_file)
+        ids = [i for i, _, _ in joined(shift)]
+        assert entry["id_range"] == [min(ids), max(ids)] and entry["n_models"] == len(ids)
+    json.dumps(prov)
+    with pytest.raises(TypeError):
+        er.reference_lines()["imagenet-a"] = None
