@@ -8,8 +8,10 @@ squares in the transformed space through timm's published results (1,556 evaluat
 prediction at its ID accuracy, in accuracy points on the 0-100 scale.
 
 The ID accuracy is timm's pairing: ImageNet-A and -R against ImageNet val restricted to the same 200
-classes (``-a-clean`` / ``-r-clean``), Sketch and V2 against full ImageNet val. Accuracies are clipped to
-[``CLIP``, 100 - ``CLIP``] (0.01 points) before transforming, so 0 and 100 stay finite.
+classes (``-a-clean`` / ``-r-clean``), Sketch and V2 against full ImageNet val. Rows join on (model,
+img_size), as a name alone repeats across input sizes: 1,555 pairs for A (one model lacks each file),
+1,556 for R, Sketch and V2. Accuracies are clipped to [``CLIP``, 100 - ``CLIP``] (0.01 points) before
+transforming, so 0 and 100 stay finite.
 """
 
 from __future__ import annotations
