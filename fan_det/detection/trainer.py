@@ -42,7 +42,8 @@ def configure_torch(cfg: CfgNode) -> None:
         torch.set_num_threads(cfg.CPU_THREADS)
     if cfg.SEED >= 0 and cfg.MODEL.DEVICE == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
-    logging.getLogger("fan_det").info("torch intra-op threads: %d", torch.get_num_threads())
+    # a child of detectron2's logger, so it reaches the console and OUTPUT_DIR/log.txt
+    logging.getLogger("detectron2.fan_det").info("torch intra-op threads: %d", torch.get_num_threads())
 
 
 class Trainer(DefaultTrainer):
