@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fan_det.protocol import OOD_DATASETS
 from fan_det.report import effective_robustness as er
 
 FILES = {
@@ -69,7 +70,7 @@ INVERSE = {
 FORWARD = {"logit": logit, "probit": probit}
 
 
-def test_shipped_csvs_have_1556_rows_each_and_stand_alone():
+def test_shipped_csvs_have_1556_rows_each_and_their_licence():
     folder = data_dir()
     assert {p.name for p in folder.glob("*.csv")} == FILES
     for name in FILES:
@@ -188,6 +189,10 @@ def test_summarise_reports_each_shift_its_accuracies_allow():
     assert probit_out["predicted"] == pytest.approx(
         INVERSE["probit"](er.reference_lines("probit")["imagenet-v2"].slope * probit(80.0)
                           + er.reference_lines("probit")["imagenet-v2"].intercept), abs=1e-9)
+
+
+def test_shift_names_are_the_ood_dataset_names_of_the_protocol():
+    assert set(er.SHIFTS) <= set(OOD_DATASETS)
 
 
 def test_accuracies_from_an_ood_json_pair_r_with_its_in200_accuracy():
