@@ -53,6 +53,8 @@ def test_config_builds_and_runs(path):
     model = build_model(cfg)
     meta = cfg.MODEL.META_ARCHITECTURE
     num_classes = cfg.MODEL.RETINANET.NUM_CLASSES if meta == "RetinaNet" else cfg.MODEL.ROI_HEADS.NUM_CLASSES
+    if cfg.MODEL.ROI_HEADS.NAME == "CascadeROIHeads" and meta != "RetinaNet":
+        assert len(model.roi_heads.box_predictor) == 3  # the three cascade stages docs/detection.md names
     batch = _batch(num_classes, cfg.MODEL.MASK_ON)
     model.train()
     with EventStorage(0):
@@ -64,3 +66,65 @@ def test_config_builds_and_runs(path):
     with torch.no_grad():
         out = model(batch)
     assert len(out) == 1 and out[0]["instances"].image_size == (96, 128)
+
+
+# What docs/detection.md says of each config, written out by hand from the document.
+SIZES = {"tiny": "fan_tiny_8_p4_hybrid", "small": "fan_small_12_p4_hybrid", "base": "fan_base_16_p4_hybrid",
+         "large": "fan_large_16_p4_hybrid"}
+COCO = {"AMP": True, "GRAD_CHECKPOINTING": True, "DROP_PATH_RATE": 0.3, "NORM": "BN", "BASE_LR": 1e-4,
+        "WEIGHT_DECAY": 0.05, "WEIGHT_DECAY_NORM": 0.0, "OPTIMIZER": "ADAMW", "IMS_PER_BATCH": 16,
+        "DATASETS": (("coco_2017_train",), ("coco_2017_val",))}
+SCHEDULE_3X = {"MAX_ITER": 270000, "STEPS": (210000, 250000), "MIN_SIZE_TRAIN": tuple(range(480, 801, 32))}
+RCNN = {"META": "GeneralizedRCNN", "RPN_IN": ["p2", "p3", "p4", "p5", "p6"],
+        "ROI_IN": ["p2", "p3", "p4", "p5"]}
+TINY_CLAIMS = {"AMP": False, "GRAD_CHECKPOINTING": False, "DROP_PATH_RATE": 0.0, "NORM": "BN",
+               "DEVICE": "cpu", "MIN_SIZE_TRAIN": (160,), "FPN_CHANNELS": 64, "ASPECT_RATIOS": [[1.0]],
+               "NUM_CLASSES": 4, "DATASETS": (("fan_synth_train",), ("fan_synth_val",))}
+CLAIMS = {"fan_retinanet.yaml": {**COCO, "META": "RetinaNet", "NAME": SIZES["small"], "MAX_ITER": 90000,
+                                 "STEPS": (60000, 80000)}}
+for size, name in SIZES.items():
+    CLAIMS[f"COCO-Detection/faster_rcnn_fan_{size}_hybrid_3x.yaml"] = {
+        **COCO, **SCHEDULE_3X, **RCNN, "NAME": name, "ROI_HEADS": "StandardROIHeads", "MASK_ON": False}
+    CLAIMS[f"COCO-InstanceSegmentation/mask_rcnn_fan_{size}_hybrid_3x.yaml"] = {
+        **COCO, **SCHEDULE_3X, **RCNN, "NAME": name, "ROI_HEADS": "StandardROIHeads", "MASK_ON": True}
+    CLAIMS[f"COCO-InstanceSegmentation/cascade_mask_rcnn_fan_{size}_hybrid_3x.yaml"] = {
+        **COCO, **SCHEDULE_3X, **RCNN, "NAME": name, "ROI_HEADS": "CascadeROIHeads", "CASCADE_STAGES": 3,
+        "MASK_ON": True}
+CLAIMS["tiny/retinanet_fan_tiny_hybrid_synth.yaml"] = {
+    **TINY_CLAIMS, "META": "RetinaNet", "NAME": SIZES["tiny"], "HEAD_NORM": "GN", "BOX_LOSS": "giou"}
+CLAIMS["tiny/retinanet_fan_tiny_vit_synth.yaml"] = {
+    **TINY_CLAIMS, "META": "RetinaNet", "NAME": "fan_tiny_12_p16_224", "HEAD_NORM": "GN", "BOX_LOSS": "giou"}
+CLAIMS["tiny/faster_rcnn_fan_tiny_hybrid_synth.yaml"] = {
+    **TINY_CLAIMS, **RCNN, "NAME": SIZES["tiny"], "ROI_HEADS": "StandardROIHeads", "MASK_ON": False}
+
+
+def _actual(cfg) -> dict:
+    """The config values the claims speak of, under the claims' names."""
+    m, s = cfg.MODEL, cfg.SOLVER
+    retina = m.META_ARCHITECTURE == "RetinaNet"
+    return {
+        "META": m.META_ARCHITECTURE, "NAME": m.FAN.NAME, "AMP": s.AMP.ENABLED,
+        "GRAD_CHECKPOINTING": m.FAN.GRAD_CHECKPOINTING, "DROP_PATH_RATE": m.FAN.DROP_PATH_RATE,
+        "NORM": m.FAN.NORM, "BASE_LR": s.BASE_LR, "WEIGHT_DECAY": s.WEIGHT_DECAY,
+        "WEIGHT_DECAY_NORM": s.WEIGHT_DECAY_NORM, "OPTIMIZER": s.OPTIMIZER, "IMS_PER_BATCH": s.IMS_PER_BATCH,
+        "MAX_ITER": s.MAX_ITER, "STEPS": tuple(s.STEPS), "MIN_SIZE_TRAIN": tuple(cfg.INPUT.MIN_SIZE_TRAIN),
+        "DATASETS": (cfg.DATASETS.TRAIN, cfg.DATASETS.TEST),
+        "MASK_ON": m.MASK_ON, "ROI_HEADS": None if retina else m.ROI_HEADS.NAME,
+        "CASCADE_STAGES": len(m.ROI_BOX_CASCADE_HEAD.IOUS), "RPN_IN": list(m.RPN.IN_FEATURES),
+        "ROI_IN": list(m.ROI_HEADS.IN_FEATURES), "DEVICE": m.DEVICE, "FPN_CHANNELS": m.FPN.OUT_CHANNELS,
+        "ASPECT_RATIOS": [list(r) for r in m.ANCHOR_GENERATOR.ASPECT_RATIOS],
+        "NUM_CLASSES": m.RETINANET.NUM_CLASSES if retina else m.ROI_HEADS.NUM_CLASSES,
+        "HEAD_NORM": m.RETINANET.NORM, "BOX_LOSS": m.RETINANET.BBOX_REG_LOSS_TYPE,
+    }
+
+
+def test_every_config_has_its_documented_claims():
+    assert sorted(CLAIMS) == sorted(p.relative_to(REPO_ROOT / "configs").as_posix() for p in CONFIGS)
+
+
+@pytest.mark.parametrize("name", sorted(CLAIMS))
+def test_config_matches_docs(name):
+    # the COCO configs ask for a GPU; the tiny ones claim the CPU themselves, so they load as written
+    opts = [] if name.startswith("tiny/") else ["MODEL.DEVICE", "cpu"]
+    actual = _actual(load_config(str(REPO_ROOT / "configs" / name), opts))
+    assert {k: actual[k] for k in CLAIMS[name]} == CLAIMS[name]
