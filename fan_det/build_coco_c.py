@@ -5,89 +5,161 @@ from __future__ import annotations
 import argparse
 import sys
 
+from fan_det.cli import HelpFormatter, add_threads_argument
 from fan_det.corruptions import (
     BuildError,
     Settings,
     build_coco_c,
     load_images,
+    merge_shards,
     parse_severities,
     resolve_corruptions,
     verify_coco_c,
 )
+from fan_det.corruptions.shards import parse_shard, shard_from_env
 
-EXAMPLE = """example (the 4-photo tiny set, two corruptions, all severities, 2 processes):
-  python -m fan_det.build_coco_c --dataset fan_real_photos --out .cache/coco_c/real_photos \\
+EXAMPLE = """examples (the 4-photo tiny set, two corruptions, all severities, 2 processes):
+  python -m fan_det.build_coco_c --dataset fan_real_photos --out runs/coco_c/real_photos \\
       --corruptions fog,glass_blur --severities 1-5 --workers 2
-  python -m fan_det.build_coco_c --out .cache/coco_c/real_photos --verify
+  python -m fan_det.build_coco_c --out runs/coco_c/real_photos --verify
+
+in two shards (two machines, or a SLURM array: K is the task index), then merged:
+  python -m fan_det.build_coco_c --dataset fan_real_photos --out runs/coco_c/shard0 --corruptions fog \\
+      --shard 0/2
+  python -m fan_det.build_coco_c --dataset fan_real_photos --out runs/coco_c/shard1 --corruptions fog \\
+      --shard 1/2
+  python -m fan_det.build_coco_c --out runs/coco_c/merged --merge runs/coco_c/shard0 runs/coco_c/shard1
 
 COCO val2017 (detectron2's coco_2017_val, or a json and its folder):
   python -m fan_det.build_coco_c --dataset annotations/instances_val2017.json --image-root val2017 \\
-      --out coco_c --workers 16
+      --out runs/coco_c/val2017 --workers 16
 Interrupt it at any time and rerun the same command to finish; see docs/coco_c.md."""
+
+
+def samples_arg(text: str) -> int | None:
+    if text == "all":
+        return None
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be a count >= 0 or 'all'")
+    return value
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m fan_det.build_coco_c", epilog=EXAMPLE,
+        prog="python -m fan_det.build_coco_c", epilog=EXAMPLE, formatter_class=HelpFormatter,
         description="Write <out>/<corruption>/<severity>/<file> for every image of a COCO-format dataset: "
-                    "reproducible, parallel, resumable, with a manifest of hashes.",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+                    "reproducible, parallel, resumable, shardable, with a manifest of hashes.")
     parser.add_argument("--dataset", default="coco_2017_val",
-                        help="COCO json file or detectron2 dataset name (default: %(default)s)")
+                        help="COCO json file or detectron2 dataset name")
     parser.add_argument("--image-root", help="image folder of the json (required with a json file)")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--corruptions", default="benchmark",
                         help="set (benchmark, noise, blur, weather, digital, holdout, all) or "
-                             "comma-separated names (default: %(default)s)")
-    parser.add_argument("--severities", default="1-5", help="range or list in 1..5 (default: %(default)s)")
-    parser.add_argument("--workers", type=int, default=1, help="processes (default: %(default)s)")
+                             "comma-separated names")
+    parser.add_argument("--severities", default="1-5", help="range or list in 1..5")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (1: work in this process)")
+    add_threads_argument(parser)
     parser.add_argument("--format", choices=("png", "jpg"), default="png",
-                        help="png is lossless (default); jpg re-encodes, which changes the protocol")
-    parser.add_argument("--quality", type=int, default=95, help="JPEG quality (default: %(default)s)")
+                        help="png is lossless; jpg re-encodes, which changes the protocol")
+    parser.add_argument("--quality", type=int, default=95, help="JPEG quality")
     parser.add_argument("--png-compress-level", type=int, default=1, choices=range(10), metavar="0-9",
-                        help="zlib level: speed only, pixels are the same (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="global seed (default: %(default)s)")
+                        help="zlib level: speed and size only, pixels are the same")
+    parser.add_argument("--seed", type=int, default=0, help="global seed of the corruptions")
     parser.add_argument("--skip-bad", action="store_true",
-                        help="go on past unreadable images, listing them at the end, instead of stopping")
+                        help="go on past unreadable images, listing them at the end, instead of stopping "
+                             "(a rerun tries them again)")
+    parser.add_argument("--shard", default=None, metavar="K/N",
+                        help="build only the K-th of N cost-balanced shares (K from 0), e.g. a SLURM array "
+                             "task; under torchrun RANK/WORLD_SIZE set it (default: the whole set)")
+    parser.add_argument("--merge", nargs="+", default=None, metavar="DIR",
+                        help="do not build: merge the shards found in these folders into --out")
     parser.add_argument("--verify", action="store_true",
-                        help="do not build: check the folder's files and recompute a sample")
-    parser.add_argument("--verify-samples", type=int, default=16, help="files recomputed by --verify")
+                        help="do not build: hash every file against the manifest and recompute a sample")
+    parser.add_argument("--verify-samples", type=samples_arg, default=16, metavar="N|all",
+                        help="files recomputed from their sources by --verify")
+    parser.add_argument("--verify-seed", type=int, default=None,
+                        help="seed of the --verify sample, to replay one (default: from the clock, printed)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
+    if args.threads is not None and args.threads < 1:
+        parser.error("--threads must be at least 1")
     try:
         args.corruption_list = resolve_corruptions(args.corruptions)
         args.severity_list = parse_severities(args.severities)
         args.settings = Settings.make(args.seed, args.format, args.quality, args.png_compress_level)
+        torchrun = shard_from_env()
+        args.shard_pair = parse_shard(args.shard) if args.shard else torchrun
     except ValueError as err:
         parser.error(str(err))
+    if args.shard and torchrun:
+        parser.error("--shard and torchrun (RANK/WORLD_SIZE) both split the work: use one")
+    args.torchrun = torchrun is not None and not args.merge and not args.verify
     return args
+
+
+def verify(args: argparse.Namespace) -> int:
+    report = verify_coco_c(args.out, args.verify_samples, sample_seed=args.verify_seed,
+                           progress=not args.no_progress)
+    for line in report.missing + report.mismatched:
+        print(f"FAIL {line}")
+    verdict = "OK" if report.ok else f"{len(report.missing)} missing, {len(report.mismatched)} differ"
+    print(f"hashed {report.hashed} files, recomputed {report.checked} (sample seed {report.sample_seed}; "
+          f"replay with --verify-seed {report.sample_seed}) in {args.out}: {verdict}")
+    return 0 if report.ok else 1
+
+
+def build(args: argparse.Namespace) -> int:
+    from fan_det.runtime.threads import apply_threads, plan_threads
+
+    budget = plan_threads(args.threads, args.workers if args.workers > 1 else 0)
+    apply_threads(budget.main)
+    entries = load_images(args.dataset, args.image_root, args.settings.format)
+    report = build_coco_c(entries, args.out, args.corruption_list, args.severity_list, settings=args.settings,
+                          dataset=args.dataset, workers=args.workers, skip_bad=args.skip_bad,
+                          progress=not args.no_progress, shard=args.shard_pair, threads=args.threads)
+    part = "" if args.shard_pair is None else f" (shard {args.shard_pair[0]}/{args.shard_pair[1]})"
+    print(f"wrote {report.written} files, {report.reused} already done, in {args.out}{part}")
+    if report.skipped:
+        print(f"skipped {len(report.skipped)} unreadable images:")
+        for path, reason in sorted(report.skipped.items()):
+            print(f"  {path}: {reason}")
+    if args.torchrun:
+        merge_ranks(args)
+    return 0
+
+
+def merge_ranks(args: argparse.Namespace) -> None:
+    """After every rank wrote its shard into --out, rank 0 merges them (torch.distributed on gloo)."""
+    from datetime import timedelta
+
+    import torch.distributed as dist
+
+    if not dist.is_initialized():  # joined only now: ranks finish their shares hours apart
+        dist.init_process_group("gloo", timeout=timedelta(days=2))
+    dist.barrier()
+    if dist.get_rank() == 0:
+        manifest = merge_shards(args.out, [args.out])
+        print(f"merged {dist.get_world_size()} shards: {len(manifest['files'])} files in {args.out}")
+    dist.barrier()
+    dist.destroy_process_group()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         if args.verify:
-            report = verify_coco_c(args.out, args.verify_samples)
-            for line in report.missing + report.mismatched:
-                print(f"FAIL {line}")
-            verdict = "OK" if report.ok else f"{len(report.missing)} missing, {len(report.mismatched)} differ"
-            print(f"verified {report.checked} recomputed files in {args.out}: {verdict}")
-            return 0 if report.ok else 1
-        entries = load_images(args.dataset, args.image_root, args.settings.format)
-        report = build_coco_c(entries, args.out, args.corruption_list, args.severity_list,
-                              settings=args.settings, dataset=args.dataset, workers=args.workers,
-                              skip_bad=args.skip_bad, progress=not args.no_progress)
+            return verify(args)
+        if args.merge:
+            manifest = merge_shards(args.out, args.merge)
+            print(f"merged {len(manifest['files'])} files from {len(args.merge)} folder(s) into {args.out}")
+            return 0
+        return build(args)
     except BuildError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"wrote {report.written} files, {report.reused} already done, in {args.out}")
-    if report.skipped:
-        print(f"skipped {len(report.skipped)} unreadable images:")
-        for path, reason in sorted(report.skipped.items()):
-            print(f"  {path}: {reason}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -40,3 +40,10 @@ def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--machine-rank", type=int, default=0, help="the rank of this machine")
     parser.add_argument("--dist-url", default="auto",
                         help="initialisation URL, e.g. tcp://host:port when several machines take part")
+
+
+def add_threads_argument(parser: argparse.ArgumentParser) -> None:
+    """``--threads``: the process's thread budget, shared with its workers (``fan_det.runtime.threads``)."""
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="threads for this process and its workers together, split between them "
+                             "(default: the cores this process may use)")

@@ -102,7 +102,7 @@ def build_datasets(plan: Plan) -> dict[str, Path]:
     roots = build_ood_sets()
     datasets = {name: roots[name] for name in plan.ood_sets}
     if plan.imagenet_c is not None:
-        from fan_det.ood.imagenet_c_build import build_tiny_imagenet_c
+        from fan_det.corruptions.imagenet_c import build_tiny_imagenet_c
 
         datasets["imagenet-c"] = build_tiny_imagenet_c(*plan.imagenet_c)
     return datasets

@@ -3,18 +3,12 @@
 ``CorruptedDatasetMapper`` and ``register_coco_c`` import detectron2 (and torch) on first use only.
 """
 
-from fan_det.corruptions.builder import (
-    BuildError,
-    BuildReport,
-    ImageEntry,
-    Settings,
-    VerifyReport,
-    build_coco_c,
-    load_images,
-    verify_coco_c,
-)
+from fan_det.corruptions.builder import BuildReport, ImageEntry, Settings, build_coco_c, load_images
 from fan_det.corruptions.core import corrupt, derive_seed
 from fan_det.corruptions.imageio import ImageReadError, read_rgb
+from fan_det.corruptions.manifest import BuildError, read_manifest
+from fan_det.corruptions.shards import merge_shards
+from fan_det.corruptions.verify import VerifyReport, verify_coco_c
 from fan_det.protocol import (
     ALL_CORRUPTIONS,
     BENCHMARK,
@@ -28,8 +22,8 @@ from fan_det.protocol import (
 __all__ = [
     "ALL_CORRUPTIONS", "BENCHMARK", "CORRUPTION_SETS", "HOLDOUT", "SEVERITIES", "BuildError", "BuildReport",
     "CorruptedDatasetMapper", "ImageEntry", "ImageReadError", "Settings", "VerifyReport", "build_coco_c",
-    "corrupt", "derive_seed", "load_images", "parse_severities", "read_rgb", "register_coco_c",
-    "resolve_corruptions", "verify_coco_c",
+    "corrupt", "derive_seed", "load_images", "merge_shards", "parse_severities", "read_manifest", "read_rgb",
+    "register_coco_c", "resolve_corruptions", "verify_coco_c",
 ]
 
 

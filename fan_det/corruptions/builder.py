@@ -1,21 +1,23 @@
 """Materialise COCO-C: ``<out>/<corruption>/<severity>/<file>`` for every image of a COCO-format dataset.
 
 Safe to interrupt at any point, even with SIGKILL: each file is written to a hidden temporary name and
-renamed into place, so a file that exists is complete. Progress is journalled (``.journal.jsonl``, one
-line per finished file); a rerun replays the journal, hashes and adopts finished files the journal
-missed, deletes stray temporary files and does only what is left. ``manifest.json`` records the seed,
-format, library versions, the images and each file's sha256; it is rewritten atomically when a run ends.
+renamed into place, so a file that exists is complete, and worker processes die with the main process.
+Progress is journalled (one line per finished file); a rerun replays the journal, hashes and adopts
+finished files the journal missed, deletes stray temporary files, retries images skipped before and does
+only what is left. The manifest (see ``fan_det.corruptions.manifest``) records the seed, format, library
+versions, each source's content hash and each file's sha256; a rerun with other settings, libraries or
+source pixels is refused.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import multiprocessing
 import os
-import random
+import time
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -23,16 +25,24 @@ import numpy as np
 from tqdm import tqdm
 
 from fan_det.corruptions.core import corrupt
-from fan_det.corruptions.imageio import ImageReadError, decode_image, encode_image, read_rgb
+from fan_det.corruptions.imageio import ImageReadError, encode_image, read_rgb
+from fan_det.corruptions.manifest import (
+    MANIFEST,
+    SCHEMA,
+    BuildError,
+    journal_name,
+    load_manifest_file,
+    manifest_name,
+    replay_journal,
+    write_manifest,
+)
+from fan_det.corruptions.shards import assign
+from fan_det.runtime.atomic import TMP_SUFFIX, atomic_write_bytes
+from fan_det.runtime.hashing import sha256_bytes, sha256_file
+from fan_det.runtime.provenance import corruption_library_version, now_iso, package_version
+from fan_det.runtime.threads import ThreadBudget, budgeted_worker_init, plan_threads, thread_env
 
-SCHEMA = "fan_det.coco_c_manifest/1"
-MANIFEST = "manifest.json"
-JOURNAL = ".journal.jsonl"
-TMP_SUFFIX = ".fan-tmp"
-
-
-class BuildError(RuntimeError):
-    """A build that cannot start or go on (bad image without ``skip_bad``, incompatible output folder)."""
+STAGES = ("read", "corrupt", "encode", "write")
 
 
 @dataclass(frozen=True)
@@ -76,27 +86,16 @@ class BuildReport:
     written: int = 0
     reused: int = 0
     skipped: dict[str, str] = field(default_factory=dict)  # source path -> reason
-    seconds: dict[str, float] = field(default_factory=lambda: {"read": 0.0, "corrupt": 0.0, "encode": 0.0,
-                                                               "write": 0.0})
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
 
 
-def library_versions() -> dict[str, str]:
+def library_versions() -> dict[str, str | None]:
     """Versions of every library that can change a corrupted pixel or an encoded byte."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    import cv2
-    import numba
-    import PIL
-    import scipy
-    import skimage
-
-    try:
-        ic_version = version("imagecorruptions-imaug")
-    except PackageNotFoundError:
-        ic_version = "imagecorruptions " + version("imagecorruptions")
-    return {"imagecorruptions": ic_version, "numpy": np.__version__, "scipy": scipy.__version__,
-            "scikit-image": skimage.__version__, "opencv": cv2.__version__, "numba": numba.__version__,
-            "Pillow": PIL.__version__}
+    opencv = next(filter(None, map(package_version, ("opencv-python", "opencv-python-headless",
+                                                     "opencv-contrib-python"))), None)
+    return {"imagecorruptions": corruption_library_version(), "numpy": package_version("numpy"),
+            "scipy": package_version("scipy"), "scikit-image": package_version("scikit-image"),
+            "opencv": opencv, "numba": package_version("numba"), "Pillow": package_version("Pillow")}
 
 
 def output_file(file_name: str, fmt: str) -> str:
@@ -116,16 +115,28 @@ def load_images(dataset: str, image_root: str | Path | None, fmt: str) -> list[I
     if dataset.endswith(".json") or Path(dataset).is_file():
         if image_root is None:
             raise BuildError("--image-root is required when --dataset is a COCO json file")
-        try:
-            images = json.loads(Path(dataset).read_text())["images"]
-        except (OSError, ValueError, KeyError) as err:
-            raise BuildError(f"cannot read COCO images from {dataset}: {err}") from None
-        pairs = [(im["id"], Path(image_root) / im["file_name"], im["file_name"]) for im in images]
+        pairs = [(image_id, Path(image_root) / name, name) for image_id, name in _coco_json_images(dataset)]
     else:
         pairs = _registered_images(dataset, image_root)
     entries = [ImageEntry(image_id, str(source), output_file(name, fmt)) for image_id, source, name in pairs]
     _check_unique(entries)
     return entries
+
+
+def _coco_json_images(path: str) -> list[tuple[int | str, str]]:
+    try:
+        coco = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise BuildError(f"cannot read COCO json {path}: {err}") from None
+    images = coco.get("images") if isinstance(coco, dict) else None
+    if not isinstance(images, list):
+        raise BuildError(f"{path} is not a COCO json (an object with an \"images\" list): pass a COCO "
+                         "instances file")
+    for i, im in enumerate(images):
+        if not isinstance(im, dict) or "id" not in im or not isinstance(im.get("file_name"), str):
+            raise BuildError(f"{path}: images[{i}] lacks \"id\" or \"file_name\": fix the json or pass the "
+                             "COCO instances file")
+    return [(im["id"], im["file_name"]) for im in images]
 
 
 def _registered_images(name: str, image_root: str | Path | None) -> list[tuple[int | str, Path, str]]:
@@ -163,32 +174,49 @@ def _check_unique(entries: Sequence[ImageEntry]) -> None:
             seen[value] = e
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write then rename: ``path`` either does not exist or holds all of ``data``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def source_sha256(path: str) -> str | None:
+    """Content hash of a source image; None when it cannot be read (the worker reports why)."""
+    try:
+        return sha256_file(path)
+    except OSError:
+        return None
 
 
 # ---------------------------------------------------------------- worker side (runs in pool processes)
 
-def _init_worker() -> None:
-    import cv2
+class _WorkerInit:
+    """Pool initializer: die with the main process (Linux), then cap this worker's threads."""
 
-    cv2.setNumThreads(1)  # one process per core; results do not depend on it
+    def __init__(self, parent: int, threads: int):
+        self.parent, self.threads = parent, threads
+
+    def __call__(self) -> None:
+        _die_with_parent(self.parent)
+        budgeted_worker_init(self.threads)()
+
+
+def _die_with_parent(parent: int) -> None:
+    """SIGKILL this process when its parent dies (``prctl(PR_SET_PDEATHSIG)``; no-op off Linux)."""
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the call above
+        os._exit(1)
 
 
 def _process_image(task: tuple[ImageEntry, list[tuple[str, int]], str, Settings]) -> dict:
-    """Read one image once and write all its pending cells; report hashes, timings or why it was skipped."""
-    import time
+    """Read one image once and write all its pending cells; report hashes, timings or why it was skipped.
 
+    A writer thread encodes and writes each result while the next corruption is computed (OpenCV's
+    encoder and file writes release the GIL).
+    """
     entry, cells, out, settings = task
-    seconds = {"read": 0.0, "corrupt": 0.0, "encode": 0.0, "write": 0.0}
+    seconds = dict.fromkeys(STAGES, 0.0)
     t0 = time.perf_counter()
     try:
         image = read_rgb(entry.source)
@@ -196,66 +224,48 @@ def _process_image(task: tuple[ImageEntry, list[tuple[str, int]], str, Settings]
         return {"image_id": entry.image_id, "skipped": (err.path, err.reason), "files": [],
                 "seconds": seconds}
     seconds["read"] = time.perf_counter() - t0
-    files = []
-    for corruption, severity in cells:
-        t0 = time.perf_counter()
-        result = corrupt(image, corruption, severity, seed=settings.seed, key=entry.image_id)
+
+    def write(rel: str, result: np.ndarray) -> tuple[str, str]:
         t1 = time.perf_counter()
         data = settings.encode(result)
         t2 = time.perf_counter()
-        rel = cell_file(corruption, severity, entry.file)
-        write_atomic(Path(out) / rel, data)
-        t3 = time.perf_counter()
-        seconds["corrupt"] += t1 - t0
+        atomic_write_bytes(Path(out) / rel, data)
         seconds["encode"] += t2 - t1
-        seconds["write"] += t3 - t2
-        files.append((rel, hashlib.sha256(data).hexdigest()))
+        seconds["write"] += time.perf_counter() - t2
+        return rel, sha256_bytes(data)
+
+    with ThreadPoolExecutor(1) as writer:
+        pending = []
+        for corruption, severity in cells:
+            t0 = time.perf_counter()
+            result = corrupt(image, corruption, severity, seed=settings.seed, key=entry.image_id)
+            seconds["corrupt"] += time.perf_counter() - t0
+            pending.append(writer.submit(write, cell_file(corruption, severity, entry.file), result))
+        files = [f.result() for f in pending]
     return {"image_id": entry.image_id, "skipped": None, "files": files, "seconds": seconds}
 
 
 # ---------------------------------------------------------------- state on disk
 
-def _read_json(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.exists() else None
-
-
-def _write_manifest(out: Path, manifest: dict) -> None:
-    write_atomic(out / MANIFEST, (json.dumps(manifest, sort_keys=True, indent=1) + "\n").encode())
-
-
-def _replay_journal(path: Path) -> Iterator[dict]:
-    """Journal lines; a last line cut short by a kill is ignored."""
-    if not path.exists():
-        return
-    for line in path.read_text().splitlines():
-        try:
-            yield json.loads(line)
-        except ValueError:
-            continue
-
-
-def _open_state(out: Path, dataset: str, entries: Sequence[ImageEntry], settings: Settings) -> dict:
-    """Load (or start) the manifest, refusing an output folder built with other settings or libraries."""
+def _open_state(out: Path, dataset: str, entries: Sequence[ImageEntry], hashes: dict[str, str | None],
+                settings: Settings, shard: tuple[int, int] | None) -> dict:
+    """Load (or start) this build's manifest, refusing a folder built with other settings, libraries or
+    sources (by content hash, so another --image-root with the same names is caught)."""
     versions = library_versions()
-    images = {str(e.image_id): {"source": e.source, "file": e.file} for e in entries}
-    manifest = _read_json(out / MANIFEST)
-    if manifest is None:
-        manifest = {"schema": SCHEMA, "dataset": dataset, "settings": asdict(settings), "versions": versions,
-                    "images": {}, "files": {}, "skipped": {}}
-    else:
-        if manifest.get("schema") != SCHEMA:
-            raise BuildError(f"{out / MANIFEST} is not a {SCHEMA} manifest")
-        for what, mine in (("settings", asdict(settings)), ("versions", versions)):
-            differ = {k: (manifest[what].get(k), v) for k, v in mine.items() if manifest[what].get(k) != v}
-            if differ:
-                shown = ", ".join(f"{k} {old!r} there, {new!r} now" for k, (old, new) in differ.items())
-                raise BuildError(f"{out} was built with other {what} ({shown}): use another --out folder")
-        for image_id, info in images.items():
-            old = manifest["images"].get(image_id)
-            if old is not None and old["file"] != info["file"]:
-                raise BuildError(f"image {image_id} was {old['file']} in {out}, now {info['file']}")
-    manifest["images"].update(images)
-    for record in _replay_journal(out / JOURNAL):
+    images = {str(e.image_id): {"source": e.source, "file": e.file, "sha256": hashes[e.source]}
+              for e in entries}
+    own = load_manifest_file(out / manifest_name(shard))
+    others = [m for m in (load_manifest_file(out / MANIFEST),) if shard is not None and m is not None]
+    for manifest, path in [(own, out / manifest_name(shard))] + [(m, out / MANIFEST) for m in others]:
+        if manifest is not None:
+            _check_compatible(path, manifest, asdict(settings), versions, images)
+    manifest = own or {"schema": SCHEMA, "dataset": dataset, "settings": asdict(settings),
+                       "versions": versions, "images": {}, "files": {}, "skipped": {}}
+    for image_id, info in images.items():
+        old = manifest["images"].get(image_id)
+        if info["sha256"] is not None or old is None:
+            manifest["images"][image_id] = info
+    for record in replay_journal(out / journal_name(shard)):
         if "file" in record:
             manifest["files"][record["file"]] = record["sha256"]
         elif "skipped" in record:
@@ -263,9 +273,30 @@ def _open_state(out: Path, dataset: str, entries: Sequence[ImageEntry], settings
     return manifest
 
 
+def _check_compatible(path: Path, manifest: dict, settings: dict, versions: dict, images: dict) -> None:
+    out = path.parent
+    for what, mine in (("settings", settings), ("versions", versions)):
+        differ = {k: (manifest[what].get(k), v) for k, v in mine.items() if manifest[what].get(k) != v}
+        if differ:
+            shown = ", ".join(f"{k} {old!r} there, {new!r} now" for k, (old, new) in differ.items())
+            raise BuildError(f"{out} was built with other {what} ({shown}): use another --out folder")
+    for image_id, info in images.items():
+        old = manifest["images"].get(image_id)
+        if old is None:
+            continue
+        if old["file"] != info["file"]:
+            raise BuildError(f"image {image_id} was {old['file']} in {out}, now {info['file']}: "
+                             "use another --out folder")
+        if None not in (old.get("sha256"), info["sha256"]) and old["sha256"] != info["sha256"]:
+            raise BuildError(f"{out} was built from other pixels for image {image_id} ({old['source']} "
+                             f"there, {info['source']} now, content differs): use another --out folder")
+
+
 def _reconcile_with_disk(out: Path, wanted: Iterable[str], manifest: dict) -> None:
     """Make the record match the files: adopt finished files the journal missed (killed between rename
-    and journal line), forget recorded files that were deleted since, drop stray temporary files."""
+    and journal line), forget recorded files that were deleted since, drop this build's stray temporary
+    files (only those of files it owns: another shard may be writing beside it)."""
+    wanted = set(wanted)
     for rel in wanted:
         exists = (out / rel).is_file()
         if rel in manifest["files"] and not exists:
@@ -275,42 +306,73 @@ def _reconcile_with_disk(out: Path, wanted: Iterable[str], manifest: dict) -> No
     for cell_dir in {(out / rel).parent for rel in wanted}:
         if cell_dir.is_dir():
             for stray in cell_dir.glob(f".*{TMP_SUFFIX}"):
-                stray.unlink(missing_ok=True)
+                target = stray.name[1:].rsplit(".", 2)[0]  # .<name>.<pid>.tmp
+                if (cell_dir / target).relative_to(out).as_posix() in wanted:
+                    stray.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------- the build
 
+def plan_units(entries: Sequence[ImageEntry], corruptions: Sequence[str], severities: Sequence[int],
+               shard: tuple[int, int] | None) -> list[tuple[ImageEntry, list[tuple[str, int]]]]:
+    """(image, its cells) this build (or shard of it) is responsible for, in the dataset's order."""
+    if shard is None:
+        return [(e, [(c, s) for c in corruptions for s in severities]) for e in entries]
+    units = [(e, c) for e in entries for c in corruptions]
+    owner = assign([(e.file, c, len(severities)) for e, c in units], shard[1])
+    mine: dict[str, tuple[ImageEntry, list[tuple[str, int]]]] = {}
+    for (e, c), k in zip(units, owner, strict=True):
+        if k == shard[0]:
+            mine.setdefault(e.file, (e, []))[1].extend((c, s) for s in severities)
+    return list(mine.values())
+
+
 def build_coco_c(entries: Sequence[ImageEntry], out: str | Path, corruptions: Sequence[str],
                  severities: Sequence[int], *, settings: Settings | None = None, dataset: str = "",
-                 workers: int = 1, skip_bad: bool = False, progress: bool = True) -> BuildReport:
+                 workers: int = 1, skip_bad: bool = False, progress: bool = True,
+                 shard: tuple[int, int] | None = None, threads: int | None = None) -> BuildReport:
     """Write every missing ``<out>/<corruption>/<severity>/<file>``; resumable, parallel, deterministic.
 
-    ``workers`` > 1 uses a pool of spawned processes (safe with numba and OpenCV threads); 1 works in this
-    process. A bad image raises ``BuildError`` naming the file and reason, unless ``skip_bad``, which
-    records it in the report and manifest and goes on.
+    ``workers`` > 1 uses a pool of spawned processes (safe with numba and OpenCV threads) sharing a
+    ``threads`` budget (default: the available cores); 1 works in this process. ``shard=(K, N)`` builds
+    the K-th of N cost-balanced shares and records it in ``manifest.shard-K-of-N.json`` (merge with
+    ``merge_shards``). A bad image raises ``BuildError`` naming the file and reason, unless
+    ``skip_bad``, which records it and goes on; a rerun tries skipped images again.
     """
     out = Path(out)
     settings = settings or Settings()
+    if out.exists() and not out.is_dir():
+        raise BuildError(f"--out {out} is a file: pass a folder")
+    budget = plan_threads(threads, workers if workers > 1 else 0)
+    units = plan_units(entries, corruptions, severities, shard)
+    mine = [e for e, _ in units]
+    hashes = {e.source: source_sha256(e.source) for e in mine}
     out.mkdir(parents=True, exist_ok=True)
-    manifest = _open_state(out, dataset, entries, settings)
-    cells = [(c, s) for c in corruptions for s in severities]
-    wanted = [cell_file(c, s, e.file) for e in entries for c, s in cells]
+    manifest = _open_state(out, dataset, mine, hashes, settings, shard)
+    if shard is not None:
+        manifest["shard"] = {"index": shard[0], "count": shard[1], "corruptions": list(corruptions),
+                             "severities": list(severities)}
+    manifest["built"] = {"date": now_iso(), "workers": workers, "threads": budget.as_dict(),
+                         "shard": "whole" if shard is None else f"{shard[0]}/{shard[1]}"}
+    wanted = [cell_file(c, s, e.file) for e, cells in units for c, s in cells]
     report = BuildReport()
     _reconcile_with_disk(out, wanted, manifest)
-    _write_manifest(out, manifest)  # settings are on disk before the first file is
+    retry = {e.source for e in mine} & set(manifest["skipped"])
+    for source in retry:  # a skipped image is tried again: it may have been restored
+        del manifest["skipped"][source]
+    manifest_path = out / manifest_name(shard)
+    write_manifest(manifest_path, manifest)  # settings are on disk before the first file is
     tasks = []
-    for e in entries:
-        if e.source in manifest["skipped"]:
-            report.skipped[e.source] = manifest["skipped"][e.source]
-            continue
+    for e, cells in units:
         pending = [(c, s) for c, s in cells if cell_file(c, s, e.file) not in manifest["files"]]
         report.reused += len(cells) - len(pending)
         if pending:
             tasks.append((e, pending, str(out), settings))
     total = sum(len(t[1]) for t in tasks)
-    with open(out / JOURNAL, "a") as journal, \
+    journal_path = out / journal_name(shard)
+    with open(journal_path, "a") as journal, \
             tqdm(total=total, unit="img", desc="COCO-C", disable=not progress, smoothing=0.1) as bar, \
-            contextlib.closing(_run(tasks, workers)) as results:
+            contextlib.closing(_run(tasks, workers, budget)) as results:
         for result in results:
             if result["skipped"]:
                 path, reason = result["skipped"]
@@ -329,58 +391,22 @@ def build_coco_c(entries: Sequence[ImageEntry], out: str | Path, corruptions: Se
                 report.seconds[k] += v
             report.written += len(result["files"])
             bar.update(len(result["files"]))
-    _write_manifest(out, manifest)
-    (out / JOURNAL).unlink(missing_ok=True)
+    write_manifest(manifest_path, manifest)
+    journal_path.unlink(missing_ok=True)
     return report
 
 
-def _run(tasks: list, workers: int) -> Iterator[dict]:
+def _run(tasks: list, workers: int, budget: ThreadBudget) -> Iterator[dict]:
     if workers <= 1 or len(tasks) <= 1:
         yield from map(_process_image, tasks)
         return
     context = multiprocessing.get_context("spawn")
-    with context.Pool(min(workers, len(tasks)), initializer=_init_worker) as pool:
+    saved = dict(os.environ)
+    os.environ.update(thread_env(budget.per_worker))  # read by libraries as each worker loads them
+    try:
+        pool = context.Pool(min(workers, len(tasks)), initializer=_WorkerInit(os.getpid(), budget.per_worker))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    with pool:
         yield from pool.imap_unordered(_process_image, tasks, chunksize=1)
-
-
-# ---------------------------------------------------------------- verification
-
-@dataclass
-class VerifyReport:
-    checked: int
-    missing: list[str]
-    mismatched: list[str]
-
-    @property
-    def ok(self) -> bool:
-        return not self.missing and not self.mismatched
-
-
-def verify_coco_c(out: str | Path, samples: int = 16, *, sample_seed: int = 0) -> VerifyReport:
-    """Check every manifest file exists; for a random sample, check its sha256 and recompute it from source.
-
-    PNG files are compared pixel for pixel (zlib builds may differ in bytes), JPEG files byte for byte.
-    """
-    out = Path(out)
-    manifest = _read_json(out / MANIFEST)
-    if manifest is None:
-        raise BuildError(f"no {MANIFEST} in {out}: nothing to verify")
-    settings = Settings(**manifest["settings"])
-    files = sorted(manifest["files"])
-    missing = [rel for rel in files if not (out / rel).is_file()]
-    by_file = {info["file"]: (image_id, info["source"]) for image_id, info in manifest["images"].items()}
-    present = [rel for rel in files if rel not in set(missing)]
-    sample = random.Random(sample_seed).sample(present, min(samples, len(present)))
-    mismatched = []
-    for rel in sample:
-        corruption, severity, file = rel.split("/", 2)
-        data = (out / rel).read_bytes()
-        image_id, source = by_file[file]  # the key is hashed as text, so the id's JSON string form is exact
-        expected = corrupt(read_rgb(source), corruption, int(severity), seed=settings.seed, key=image_id)
-        if hashlib.sha256(data).hexdigest() != manifest["files"][rel]:
-            mismatched.append(f"{rel}: sha256 differs from the manifest")
-        elif settings.format == "png" and not np.array_equal(decode_image(data), expected):
-            mismatched.append(f"{rel}: pixels differ from a fresh corruption of {source}")
-        elif settings.format == "jpg" and settings.encode(expected) != data:
-            mismatched.append(f"{rel}: bytes differ from a fresh corruption and encoding of {source}")
-    return VerifyReport(checked=len(sample), missing=missing, mismatched=mismatched)

@@ -12,20 +12,10 @@ import io
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from fan_det.corruptions.core import check_rgb
 
-_EXIF_ORIENTATION = 0x0112
-_TRANSPOSE = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
 _SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
 
@@ -39,13 +29,11 @@ class ImageReadError(ValueError):
 
 
 def apply_exif_orientation(image: Image.Image) -> Image.Image:
-    """Rotate/flip as the EXIF orientation tag says (detectron2's ``_apply_exif_orientation`` semantics)."""
+    """Rotate/flip as the EXIF orientation tag says (PIL's ``exif_transpose``: detectron2's semantics)."""
     try:
-        orientation = image.getexif().get(_EXIF_ORIENTATION)
+        return ImageOps.exif_transpose(image)
     except Exception:  # broken EXIF blocks are ignored, as detectron2 does
         return image
-    method = _TRANSPOSE.get(orientation)
-    return image.transpose(method) if method is not None else image
 
 
 def to_rgb_uint8(image: Image.Image) -> np.ndarray:

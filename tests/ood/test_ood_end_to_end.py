@@ -12,7 +12,7 @@ from efficientnet_lite_pytorch import EfficientNet
 from ood_helpers import plain_logits, plain_transform
 
 from fan_det.eval_ood import main
-from fan_det.ood.imagenet_c_build import build_imagenet_c
+from fan_det.corruptions.imagenet_c import build_imagenet_c
 from fan_det.ood.results import load_ood_json
 from fan_det.paths import raw_dir
 
