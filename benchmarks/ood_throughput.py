@@ -21,10 +21,9 @@ import torch
 from torch.utils.data import DataLoader
 
 from fan_det.data.ood_sets import build_ood_sets
-from fan_det.ood.image_folders import WnidImageFolder, collate_skipping
-from fan_det.ood.distributed import DistContext
-from fan_det.ood.evaluate import evaluate
 from fan_det.ood.classifier import load_model
+from fan_det.ood.evaluate import evaluate
+from fan_det.ood.image_folders import ClassImageFolder, collate_skipping
 from fan_det.ood.preprocess import build_transform, resolve_preprocessing
 
 
@@ -38,7 +37,7 @@ def replicate(src: Path, dst: Path, n: int) -> Path:
     return dst
 
 
-def loader_ceiling(ds: WnidImageFolder, batch_size: int, workers: int) -> float:
+def loader_ceiling(ds: ClassImageFolder, batch_size: int, workers: int) -> float:
     t0 = time.perf_counter()
     n = 0
     for batch in DataLoader(ds, batch_size=batch_size, num_workers=workers, collate_fn=collate_skipping):
@@ -60,11 +59,11 @@ def main() -> None:
     transform = build_transform(resolve_preprocessing(loaded.model, loaded.data_config))
     with tempfile.TemporaryDirectory() as tmp:
         root = replicate(build_ood_sets()["imagenet"], Path(tmp), args.images)
-        ds = WnidImageFolder(root, transform)
+        ds = ClassImageFolder(root, transform)
         ceiling = loader_ceiling(ds, args.batch_size, args.workers)
         t0 = time.perf_counter()
         out = evaluate(loaded.model, ds, batch_size=args.batch_size, workers=args.workers,
-                       ctx=DistContext(device=torch.device(args.device)), desc="bench")
+                       device=args.device, desc="bench")
         speed = out.num_images / (time.perf_counter() - t0)
     gpu = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else None
     print(f"machine: {platform.machine()} {os.cpu_count()} cpus, torch threads {torch.get_num_threads()}, "

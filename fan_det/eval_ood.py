@@ -1,133 +1,170 @@
-"""Evaluate any ImageNet classifier on ImageNet-A, -R, -Sketch, -C and val; writes ``DIR/ood.json``.
+"""Evaluate any ImageNet classifier on ImageNet-A, -R, -Sketch, -V2, -C and val; writes OUT/ood.json.
 
-Example (the real pretrained EfficientNet-Lite0 on the tiny sets ``fan_det.data.ood_sets`` builds):
-
-    python -m fan_det.eval_ood --model fan_det.zoo.efficientnet_lite0:build \\
-        --dataset imagenet-a=.cache/datasets/ood/imagenet-a \\
-        --dataset imagenet-r=.cache/datasets/ood/imagenet-r \\
-        --dataset imagenet=.cache/datasets/ood/imagenet --workers 2 --out runs/ood/effnet_lite0
+Every accuracy comes with its 95% Wilson interval; layout and definitions: docs/ood.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import sys
+import re
 from pathlib import Path
 
 import torch
+from detectron2.engine import launch
+from torch.multiprocessing import ProcessRaisedException
 
-from fan_det.ood.image_folders import DatasetLayoutError
-from fan_det.ood.distributed import init_distributed, launch
+from fan_det.cli import HelpFormatter, add_launch_arguments, add_run_arguments, fail
+from fan_det.ood.classifier import ModelLoadError, default_name, load_model
+from fan_det.ood.distributed import join_torchrun, rank_device, under_torchrun
+from fan_det.ood.document import OutputConflictError
 from fan_det.ood.evaluate import UnreadableImageError
-from fan_det.ood.classifier import load_model
-from fan_det.ood.pipeline import DATASETS, run_ood
+from fan_det.ood.image_folders import DatasetLayoutError
+from fan_det.ood.pipeline import DATASETS, EvalSettings, run_ood
 from fan_det.ood.preprocess import resolve_preprocessing
+from fan_det.protocol import IMAGENET_V2_VARIANTS
+from fan_det.results import OODResult, ResultsError
+from fan_det.runtime.provenance import command_line
 
-EXAMPLE = """example:
-  python -c "from fan_det.data.ood_sets import build_ood_sets; build_ood_sets()"  # the tiny sets
+PROG = "fan_det.eval_ood"
+DEFAULT_OUT = "runs/ood/<name>"
+REFUSALS = (DatasetLayoutError, UnreadableImageError, ModelLoadError, OutputConflictError, ResultsError,
+            FileNotFoundError, ValueError)
+EXAMPLES = """examples:
+  # the tiny sets (real ImageNet photos laid out like the published datasets), then the real
+  # pretrained EfficientNet-Lite0 on them; writes runs/ood/efficientnet_lite0/ood.json
+  python -c "from fan_det.data.ood_sets import build_ood_sets; build_ood_sets()"
   python -m fan_det.eval_ood --model fan_det.zoo.efficientnet_lite0:build \\
       --dataset imagenet-a=.cache/datasets/ood/imagenet-a \\
       --dataset imagenet-r=.cache/datasets/ood/imagenet-r \\
-      --dataset imagenet-sketch=.cache/datasets/ood/imagenet-sketch \\
-      --dataset imagenet=.cache/datasets/ood/imagenet \\
-      --workers 2 --out runs/ood/effnet_lite0
-  python -m fan_det.eval_ood --model fan_small_12_p16_224 --checkpoint fan_small.pth.tar \\
-      --dataset imagenet-c=/data/imagenet-c --dataset imagenet=/data/imagenet/val --num-gpus 8 --amp
+      --dataset imagenet-v2=.cache/datasets/ood/imagenet-v2 \\
+      --dataset imagenet=.cache/datasets/ood/imagenet --workers 2
+  # a released FAN checkpoint (the file of timm's fan_small_12_p16_224.in1k) on the real datasets, 8 GPUs
+  python -m fan_det.eval_ood --model fan_small_12_p16_224 --checkpoint https://github.com/zhoudaquan/\
+fully_attentional_network_ckpt/releases/download/v1.0.0/fan_vit_small.pth.tar \\
+      --dataset imagenet-a=/data/imagenet-a --dataset imagenet-c=/data/imagenet-c \\
+      --dataset imagenet=/data/imagenet/val --num-gpus 8 --amp
 """
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m fan_det.eval_ood", description=__doc__.splitlines()[0],
-                                epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog=f"python -m {PROG}", description=__doc__, epilog=EXAMPLES,
+                                formatter_class=HelpFormatter)
     p.add_argument("--model", required=True,
                    help="timm name or pretrained tag (FAN variants included), or package.module:callable "
                         "returning an nn.Module or (nn.Module, timm data config)")
     weights = p.add_mutually_exclusive_group()
     weights.add_argument("--pretrained", action="store_true", help="timm's pretrained weights for the tag")
     weights.add_argument("--checkpoint", metavar="PATH_OR_URL", help="weights to load strictly")
+    p.add_argument("--backbone", default=None,
+                   help="backbone name recorded with the results, so the report can put detection and "
+                        "classification of one backbone in one row; None: the timm name/tag, or for a "
+                        "callable its name")
     p.add_argument("--dataset", action="append", default=[], metavar="NAME=PATH", required=True,
-                   help=f"ImageFolder root (wnid folders); NAME is one of {', '.join(DATASETS)}; repeatable")
-    p.add_argument("--out", default="runs/ood", metavar="DIR", help="writes DIR/ood.json and DIR/cache/")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--workers", type=int, default=4, help="data-loading processes per GPU/process")
+                   help=f"class-folder root; NAME is one of {', '.join(DATASETS)}; repeatable")
+    p.add_argument("--v2-variant", choices=IMAGENET_V2_VARIANTS, default=IMAGENET_V2_VARIANTS[0],
+                   help="which ImageNet-V2 test set --dataset imagenet-v2 is (recorded in ood.json)")
+    add_run_arguments(p, default_out=DEFAULT_OUT)
+    p.set_defaults(workers=4)
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an ood.json of another model (or other settings) in --out")
+    p.add_argument("--batch-size", type=int, default=64, help="images per forward pass per process")
     p.add_argument("--amp", action="store_true", help="autocast (float16 on GPU, bfloat16 on CPU)")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--num-gpus", type=int, default=1,
-                   help="data-parallel processes on this machine (or run under torchrun); with --device cpu "
-                        "they are CPU processes (gloo)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                   help="cuda (each process takes its own GPU) or cpu")
     p.add_argument("--strict", action="store_true", help="stop at an unreadable image instead of skipping it")
-    p.add_argument("--seed", type=int, default=0, help="seed of a random initialisation")
+    add_launch_arguments(p)
     g = p.add_argument_group("preprocessing overrides (default: timm's data config for the model)")
-    g.add_argument("--img-size", type=int)
-    g.add_argument("--crop-pct", type=float)
-    g.add_argument("--crop-mode", choices=["center", "squash", "border"])
-    g.add_argument("--interpolation", choices=["bilinear", "bicubic", "nearest", "lanczos"])
-    g.add_argument("--mean", type=float, nargs=3, metavar=("R", "G", "B"))
-    g.add_argument("--std", type=float, nargs=3, metavar=("R", "G", "B"))
+    g.add_argument("--img-size", type=int, help="square input size; None: the model's")
+    g.add_argument("--crop-pct", type=float, help="centre-crop fraction; None: the model's")
+    g.add_argument("--crop-mode", choices=["center", "squash", "border"], help="None: the model's")
+    g.add_argument("--interpolation", choices=["bilinear", "bicubic", "nearest", "lanczos"],
+                   help="None: the model's")
+    g.add_argument("--mean", type=float, nargs=3, metavar=("R", "G", "B"), help="None: the model's")
+    g.add_argument("--std", type=float, nargs=3, metavar=("R", "G", "B"), help="None: the model's")
     return p
 
 
-def parse_datasets(specs: list[str], parser: argparse.ArgumentParser) -> dict[str, Path]:
+def parse_datasets(specs: list[str]) -> dict[str, Path]:
     datasets: dict[str, Path] = {}
     for spec in specs:
         name, sep, path = spec.partition("=")
         if not sep or not path:
-            parser.error(f"--dataset {spec!r}: expected NAME=PATH")
+            fail(f"--dataset {spec!r}: expected NAME=PATH")
         if name not in DATASETS:
-            parser.error(f"--dataset {spec!r}: unknown name {name!r}; expected one of {', '.join(DATASETS)}")
+            fail(f"--dataset {spec!r}: unknown name {name!r}; expected one of {', '.join(DATASETS)}")
         if name in datasets:
-            parser.error(f"--dataset {name} given twice")
+            fail(f"--dataset {name} given twice")
         if not Path(path).is_dir():
-            parser.error(f"--dataset {spec!r}: {path} is not a directory")
+            fail(f"--dataset {spec!r}: {path} is not a directory")
         datasets[name] = Path(path)
     return datasets
 
 
-def run(args: argparse.Namespace, datasets: dict[str, Path]) -> dict:
-    ctx = init_distributed(args.device)
-    loaded = load_model(args.model, pretrained=args.pretrained, checkpoint=args.checkpoint, seed=args.seed)
+def out_dir(args: argparse.Namespace) -> Path:
+    """``--out``, where the default's ``<name>`` is the display name made file-name safe."""
+    if args.out != DEFAULT_OUT:
+        return Path(args.out)
+    return Path("runs/ood") / re.sub(r"[^A-Za-z0-9._-]+", "_", args.name or default_name(args.model))
+
+
+def run(args: argparse.Namespace, datasets: dict[str, Path]) -> OODResult:
+    """One process's share: build the model, resolve the preprocessing, evaluate, print the summary."""
+    loaded = load_model(args.model, pretrained=args.pretrained, checkpoint=args.checkpoint, seed=args.seed,
+                        name=args.name, backbone=args.backbone)
     overrides = {"img_size": args.img_size, "crop_pct": args.crop_pct, "crop_mode": args.crop_mode,
                  "interpolation": args.interpolation, "mean": args.mean, "std": args.std}
     preprocessing = resolve_preprocessing(loaded.model, loaded.data_config, overrides)
-    document = run_ood(loaded, datasets, preprocessing, args.out, batch_size=args.batch_size,
-                       workers=args.workers, amp=args.amp, strict=args.strict, ctx=ctx,
-                       command=" ".join(["python -m fan_det.eval_ood", *sys.argv[1:]]))
-    if ctx.is_main:
-        print(summary(document, Path(args.out) / "ood.json"))
-    return document
+    settings = EvalSettings(batch_size=args.batch_size, workers=args.workers, amp=args.amp,
+                            strict=args.strict, device=str(rank_device(args.device)),
+                            v2_variant=args.v2_variant, overwrite=args.overwrite)
+    result = run_ood(loaded, datasets, preprocessing, out_dir(args), settings, command_line(PROG))
+    if result.path is not None:
+        print(summary(result))
+    return result
 
 
-def summary(document: dict, path: Path) -> str:
+def summary(result: OODResult) -> str:
     """One line per dataset with its headline numbers."""
-    lines = [f"{document['model']['name']}  {document['preprocessing']}"]
-    for name, entry in document["datasets"].items():
+    lines = [f"{result.model_name}  {result.preprocessing}"]
+    for name, entry in result.datasets.items():
         shown = {k: v for k, v in entry["metrics"].items() if isinstance(v, float)}
         nums = "  ".join(f"{k} {v:.2f}" for k, v in shown.items())
         lines.append(f"{name:16s} {nums}  ({entry['num_images']} images, {entry['num_skipped']} skipped, "
                      f"{entry['classes_present']} classes)")
-    lines.append(f"wrote {path}")
+    lines.append(f"wrote {result.path}")
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    datasets = parse_datasets(args.dataset, parser)
-    if args.num_gpus < 1:
-        parser.error("--num-gpus must be at least 1")
+def check_arguments(args: argparse.Namespace) -> None:
+    for flag, value in (("--num-gpus", args.num_gpus), ("--num-machines", args.num_machines),
+                        ("--batch-size", args.batch_size)):
+        if value < 1:
+            fail(f"{flag} must be at least 1")
+    if args.workers < 0:
+        fail("--workers must be 0 or more")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
-        parser.error("--device cuda: no GPU visible (use --device cpu)")
+        fail("--device cuda: no GPU visible (use --device cpu)")
     if args.device.startswith("cuda") and args.num_gpus > torch.cuda.device_count():
-        parser.error(f"--num-gpus {args.num_gpus}: only {torch.cuda.device_count()} GPUs visible")
+        fail(f"--num-gpus {args.num_gpus}: only {torch.cuda.device_count()} GPUs visible")
+    if out_dir(args).exists() and not out_dir(args).is_dir():
+        fail(f"--out {out_dir(args)} is a file; give a folder (ood.json is written inside it)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    datasets = parse_datasets(args.dataset)
+    check_arguments(args)
     try:
-        if args.num_gpus > 1 and "WORLD_SIZE" not in os.environ:
-            launch(run, args.num_gpus, (args, datasets))
+        if args.num_gpus * args.num_machines > 1 and not under_torchrun():
+            launch(run, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
+                   dist_url=args.dist_url, args=(args, datasets))
         else:
+            join_torchrun()
             run(args, datasets)
-    except (DatasetLayoutError, UnreadableImageError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
+    except REFUSALS as e:
+        fail(str(e))
+    except ProcessRaisedException as e:  # a spawned rank refused: its last line is the message
+        fail(str(e).strip().splitlines()[-1].partition(": ")[2] or str(e))
 
 
 if __name__ == "__main__":

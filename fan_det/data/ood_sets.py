@@ -1,32 +1,29 @@
-"""Tiny OOD classification sets laid out like ImageNet-A, -R, -Sketch and ImageNet val.
+"""Tiny OOD classification sets laid out like ImageNet-A, -R, -Sketch, -V2 and ImageNet val.
 
 The images are the 20 real, labelled ImageNet photos that ship in foolbox's wheel (file names carry
-the 1k class index). Each set is an ImageFolder tree of wnid folders, as the published datasets are:
-ImageNet-A and ImageNet-R keep only the photos whose class is among their 200 (timm's synset lists),
-Sketch and val keep all. They test the plumbing and label mapping, not the domain shift.
+the 1k class index). ImageNet-A, -R, -Sketch and val are class folders named by wnid, as those datasets
+are published: A and R keep only the photos whose class is among their 200 (timm's class lists),
+Sketch and val keep all. ImageNet-V2 is laid out as it is released: folders named by class index
+(``0``..``999``). They test the plumbing and label mapping, not the domain shift.
 """
 
 from __future__ import annotations
 
-import pkgutil
 import re
 import shutil
 from pathlib import Path
 
 from fan_det.data.coco_format import build_once
 from fan_det.data.fetch import PACKAGES, fetch, package_dir
+from fan_det.ood.synsets import imagenet_wnids, subset_wnids
 from fan_det.paths import datasets_dir
+from fan_det.protocol import CLASS_SUBSETS
 
-VERSION = "ood_sets/1"
+VERSION = "ood_sets/2"
 NAME = "ood"
-SUBSETS = {"imagenet-a": "imagenet_a_synsets.txt", "imagenet-r": "imagenet_r_synsets.txt",
-           "imagenet-sketch": None, "imagenet": None}
+WNID_SETS = ("imagenet-a", "imagenet-r", "imagenet-sketch", "imagenet")
+INDEX_SETS = ("imagenet-v2",)
 PHOTO = re.compile(r"imagenet_(\d+)_(\d+)\.jpg")
-
-
-def timm_synsets(file_name: str = "imagenet_synsets.txt") -> list[str]:
-    """A synset list shipped with timm (``timm/data/_info``), in its order."""
-    return pkgutil.get_data("timm.data", f"_info/{file_name}").decode().split()
 
 
 def labelled_photos() -> list[tuple[Path, int]]:
@@ -41,18 +38,28 @@ def labelled_photos() -> list[tuple[Path, int]]:
     return photos
 
 
+def write_class_folders(out: Path, photos: list[tuple[Path, int]], layout: str = "wnid",
+                        allowed: set[str] | None = None) -> Path:
+    """Copy ``photos`` into ``out/<wnid>/`` (``layout="wnid"``) or ``out/<class index>/`` (``"index"``)."""
+    wnids = imagenet_wnids()
+    for path, index in photos:
+        if allowed is None or wnids[index] in allowed:
+            target = out / (wnids[index] if layout == "wnid" else str(index)) / path.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+    return out
+
+
 def _build(out: Path) -> None:
-    wnids = timm_synsets()
-    for subset, synset_file in SUBSETS.items():
-        allowed = set(timm_synsets(synset_file)) if synset_file else set(wnids)
-        for path, index in labelled_photos():
-            if wnids[index] in allowed:
-                target = out / subset / wnids[index] / path.name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, target)
+    photos = labelled_photos()
+    for subset in WNID_SETS:
+        allowed = set(subset_wnids(subset)) if subset in CLASS_SUBSETS else None
+        write_class_folders(out / subset, photos, "wnid", allowed)
+    for subset in INDEX_SETS:
+        write_class_folders(out / subset, photos, "index")
 
 
 def build_ood_sets() -> dict[str, Path]:
-    """Build (once) and return ``{dataset name: ImageFolder root}``."""
+    """Build (once) and return ``{dataset name: class-folder root}``."""
     root = build_once(datasets_dir() / NAME, _build, VERSION)
-    return {subset: root / subset for subset in SUBSETS}
+    return {subset: root / subset for subset in WNID_SETS + INDEX_SETS}

@@ -1,52 +1,56 @@
-"""Finished datasets saved as they complete, so a rerun skips them.
+"""Finished datasets (and ImageNet-C cells) saved as they complete, so a rerun skips them.
 
-An entry is keyed by everything that changes the outcomes: model name, a hash of the weights actually
-evaluated (which covers the checkpoint and a seeded random init), the checkpoint file hash, the
-preprocessing, AMP, and the dataset's file list.
+One ``runtime.KeyedCache`` per evaluation setting (model spec, hash of the weights actually evaluated,
+checkpoint hash, preprocessing, AMP, device type); inside it one entry per dataset, named by the dataset
+and a hash of its file list (relative paths, targets, sizes, modification times) and of the class
+subsets scored. ``--strict`` is not in the key: a cached entry records the images it skipped, and the
+caller refuses it under ``--strict`` exactly as a fresh run would.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 
 from fan_det.ood.evaluate import Outcomes
+from fan_det.runtime.cache import KeyedCache
+from fan_det.runtime.hashing import sha256_json
 
 
-def cache_key(**parts) -> str:
-    """A short stable hash of JSON-able ``parts``."""
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:20]
-
-
-def files_fingerprint(samples: list[tuple[str, int]], root: str | Path) -> str:
-    """Hash of the relative paths, targets and sizes of a dataset's images."""
-    h = hashlib.sha256()
+def files_fingerprint(samples: Iterable[tuple[str, int]], root: str | Path) -> str:
+    """Hash of the relative paths, targets, sizes and modification times of a dataset's images."""
+    rows = []
     for path, target in samples:
-        h.update(f"{os.path.relpath(path, root)}\t{target}\t{os.path.getsize(path)}\n".encode())
-    return h.hexdigest()
+        st = os.stat(path)
+        rows.append((os.path.relpath(path, root), target, st.st_size, st.st_mtime_ns))
+    return sha256_json(rows)
 
 
-def save_outcomes(path: Path, outcomes: Outcomes) -> None:
-    """Write atomically (a killed run leaves no half entry)."""
+def entry_name(desc: str, files: str, subsets: Iterable[str]) -> str:
+    """``<dataset>-<hash of its file list and scored subsets>.npz``."""
+    return f"{desc.replace('/', '_')}-{sha256_json([files, sorted(subsets)])[:16]}.npz"
+
+
+def open_cache(out_dir: str | Path, components: Mapping[str, object]) -> KeyedCache:
+    return KeyedCache(Path(out_dir) / "cache", components)
+
+
+def encode_outcomes(outcomes: Outcomes) -> bytes:
     buf = io.BytesIO()
     arrays = {f"a:{k.replace('/', '|')}": v for k, v in outcomes.arrays.items()}
     np.savez(buf, **arrays, skipped=np.frombuffer(json.dumps(outcomes.skipped).encode(), dtype=np.uint8))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(buf.getvalue())
-    os.replace(tmp, path)
+    return buf.getvalue()
 
 
-def load_outcomes(path: Path) -> Outcomes | None:
-    """The cached outcomes, or None when there is no entry."""
-    if not path.is_file():
-        return None
-    with np.load(path) as z:
+def decode_outcomes(data: bytes) -> Outcomes:
+    with np.load(io.BytesIO(data)) as z:
         arrays = {k[2:].replace("|", "/"): z[k] for k in z.files if k.startswith("a:")}
         skipped = [tuple(s) for s in json.loads(z["skipped"].tobytes().decode())]
+    if "index" not in arrays:
+        raise ValueError("no per-image outcomes in the entry")
     return Outcomes(arrays, skipped)

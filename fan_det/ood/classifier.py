@@ -2,17 +2,20 @@
 
 A callable returns an ``nn.Module`` or ``(nn.Module, data_config)``; its weights are its own business
 (recorded as not randomly initialised; a ``"checkpoint"`` path in its data config is recorded with
-its hash). A ``--checkpoint`` (path or URL) is loaded strictly with ``fan_det.models.checkpoint`` and
-its file hash recorded.
+its hash). A ``--checkpoint`` (path or URL) is loaded strictly and its file hash recorded. A URL is
+downloaded once into ``<cache>/checkpoints/<hash of the URL>/<file name>``, so two URLs ending in the
+same file name never share a file; a timm-style ``-<sha256 prefix>.`` in the file name is verified.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.util
+import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from urllib.error import URLError
 from urllib.parse import urlparse
 
 import timm
@@ -20,14 +23,25 @@ import torch
 from torch import nn
 
 from fan_det.paths import cache_root
+from fan_det.runtime.hashing import sha256_file, sha256_json, sha256_state_dict
+
+# torch.hub's convention (``torch.hub.HASH_REGEX``): ``name-<first hex digits of the sha256>.ext``
+HASH_IN_NAME = re.compile(r"-([a-f0-9]{8,64})\.")
+_LISTED_KEYS = 5
+
+
+class ModelLoadError(ValueError):
+    """The model or its weights cannot be built as asked (the message names the fix)."""
 
 
 @dataclass
 class LoadedModel:
-    """A model in eval mode and what the results must say about where its weights came from."""
+    """A model in eval mode and what the results must say about it and where its weights came from."""
 
     model: nn.Module
+    spec: str
     name: str
+    backbone: str
     checkpoint: str | None = None
     checkpoint_sha256: str | None = None
     random_init: bool = False
@@ -37,27 +51,30 @@ class LoadedModel:
     def num_params(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
 
+    @cached_property
+    def weights_sha256(self) -> str:
+        """Hash of every parameter and buffer: identifies the weights run, a seeded random init included."""
+        return sha256_state_dict(self.model.state_dict())
 
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def weights_sha256(model: nn.Module) -> str:
-    """Hash of every parameter and buffer (names, dtypes, shapes, bytes): identifies the weights run."""
-    h = hashlib.sha256()
-    for name, t in sorted(model.state_dict().items()):
-        t = t.detach().cpu().contiguous()
-        h.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
+    def block(self) -> dict:
+        """The ``model`` block of ``ood.json``."""
+        return {"name": self.name, "spec": self.spec, "backbone": self.backbone,
+                "checkpoint": self.checkpoint, "checkpoint_sha256": self.checkpoint_sha256,
+                "weights_sha256": self.weights_sha256,
+                "random_init": self.random_init, "num_params": self.num_params}
 
 
-def _is_callable_spec(spec: str) -> bool:
+def is_callable_spec(spec: str) -> bool:
     return ":" in spec and "://" not in spec
+
+
+def default_name(spec: str) -> str:
+    """``fan_det.zoo.efficientnet_lite0:build`` -> ``efficientnet_lite0``; a timm name stays as it is."""
+    if not is_callable_spec(spec):
+        return spec
+    module, _, attr = spec.partition(":")
+    last = module.rpartition(".")[2]
+    return last if attr == "build" else f"{last}.{attr}"
 
 
 def _build_from_callable(spec: str) -> tuple[nn.Module, dict]:
@@ -65,67 +82,124 @@ def _build_from_callable(spec: str) -> tuple[nn.Module, dict]:
     try:
         module = importlib.import_module(module_name)
     except ImportError as e:
-        raise ValueError(f"--model {spec}: cannot import module {module_name!r}: {e}") from e
+        raise ModelLoadError(f"--model {spec}: cannot import module {module_name!r}: {e}") from None
     fn = getattr(module, attr, None)
     if not callable(fn):
-        raise ValueError(f"--model {spec}: {module_name} has no callable {attr!r}")
-    built = fn()
-    model, data_config = built if isinstance(built, tuple) else (built, {})
+        raise ModelLoadError(f"--model {spec}: {module_name} has no callable {attr!r}")
+    try:
+        built = fn()
+    except Exception as e:  # whatever the user's builder raises, it is reported as one line
+        raise ModelLoadError(f"--model {spec}: the callable raised {type(e).__name__}: {e}") from None
+    model, data_config = built if isinstance(built, tuple) and len(built) == 2 else (built, {})
     if not isinstance(model, nn.Module) or not isinstance(data_config, dict):
-        raise TypeError(f"--model {spec}: the callable must return an nn.Module or (nn.Module, dict), "
-                        f"got {type(built).__name__}")
+        raise ModelLoadError(f"--model {spec}: the callable must return an nn.Module or (nn.Module, dict), "
+                             f"got {type(built).__name__}")
     return model, data_config
 
 
-def _local_checkpoint(path_or_url: str) -> Path:
-    """A URL is downloaded once into the cache; a path must exist."""
+def _build_from_timm(spec: str, pretrained: bool) -> nn.Module:
+    if importlib.util.find_spec("fan_det.models") is not None:
+        importlib.import_module("fan_det.models")  # registers the FAN variants with timm
+    try:
+        return timm.create_model(spec, pretrained=pretrained)
+    except RuntimeError as e:
+        if "Unknown model" in str(e):
+            raise ModelLoadError(f"--model {spec}: not a timm model name or pretrained tag, and not "
+                                 "package.module:callable") from None
+        raise
+
+
+def _timm_backbone(spec: str, model: nn.Module, pretrained: bool) -> str:
+    """The timm name with the pretrained tag timm resolved (``convnext_tiny`` -> ``convnext_tiny.fb_in1k``)"""
+    cfg = getattr(model, "pretrained_cfg", None) or {}
+    if pretrained and "." not in spec and cfg.get("tag"):
+        return f"{spec}.{cfg['tag']}"
+    return spec
+
+
+def fetch_checkpoint(url: str) -> Path:
+    """Download ``url`` once into a folder named by the URL's hash; verify a sha256 prefix in its name."""
+    name = Path(urlparse(url).path).name or "checkpoint.pth"
+    target = cache_root() / "checkpoints" / sha256_json(url)[:16] / name
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            torch.hub.download_url_to_file(url, str(target), progress=True)
+        except (URLError, OSError, ValueError) as e:
+            raise ModelLoadError(f"--checkpoint {url}: download failed ({e}); check the URL or pass a "
+                                 "local file") from None
+    expected = HASH_IN_NAME.search(name)
+    if expected and not sha256_file(target).startswith(expected.group(1)):
+        target.unlink()
+        raise ModelLoadError(f"--checkpoint {url}: the downloaded file's sha256 does not start with "
+                             f"{expected.group(1)} as its name says; the download was corrupt or the file "
+                             "changed: deleted it, rerun to download again")
+    return target
+
+
+def local_checkpoint(path_or_url: str) -> Path:
+    """A URL is downloaded (once); a path must be a file."""
     if urlparse(path_or_url).scheme in ("http", "https"):
-        target = cache_root() / "checkpoints" / Path(urlparse(path_or_url).path).name
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            torch.hub.download_url_to_file(path_or_url, str(target), progress=True)
-        return target
+        return fetch_checkpoint(path_or_url)
     path = Path(path_or_url)
     if not path.is_file():
-        raise FileNotFoundError(f"--checkpoint {path_or_url}: no such file")
+        raise ModelLoadError(f"--checkpoint {path_or_url}: no such file")
     return path
 
 
-def load_model(spec: str, pretrained: bool = False, checkpoint: str | None = None,
-               seed: int = 0) -> LoadedModel:
+def _read_state_dict(path: Path, source: str) -> dict[str, torch.Tensor]:
+    from fan_det.models.checkpoint import read_checkpoint
+
+    try:
+        return read_checkpoint(str(path))
+    except TypeError as e:  # a dict holding something other than tensors, or not a dict at all
+        raise ModelLoadError(f"--checkpoint {source}: {e}; expected a state_dict of tensors (or a dict "
+                             "holding one under 'model', 'state_dict' or 'state_dict_ema')") from None
+    except Exception as e:  # torch.load's errors vary by what the bytes are (text, garbage, empty, pickles)
+        raise ModelLoadError(f"--checkpoint {source}: not a readable weights file ({type(e).__name__}): "
+                             "expected a file written by torch.save holding only tensors and plain "
+                             "containers; re-save it with torch.save(model.state_dict(), path)") from None
+
+
+def _load_checkpoint(model: nn.Module, spec: str, source: str) -> str:
+    """Load ``source`` strictly into ``model``; returns the file's sha256."""
+    from fan_det.models.checkpoint import check_keys
+
+    path = local_checkpoint(source)
+    state_dict = _read_state_dict(path, source)
+    report = check_keys(model, state_dict)
+    if not report.ok:
+        listed = [*report.missing, *report.unexpected, *(k for k, _, _ in report.mismatched)][:_LISTED_KEYS]
+        raise ModelLoadError(f"--checkpoint {source} does not fit {spec}: {len(report.missing)} missing, "
+                             f"{len(report.unexpected)} unexpected, {len(report.mismatched)} wrong-shape "
+                             "keys "
+                             f"(e.g. {', '.join(listed)}); pass the checkpoint of this architecture")
+    model.load_state_dict(state_dict, strict=True)
+    return sha256_file(path)
+
+
+def load_model(spec: str, pretrained: bool = False, checkpoint: str | None = None, seed: int = 0,
+               name: str | None = None, backbone: str | None = None) -> LoadedModel:
     """Build ``spec`` in eval mode. Random initialisation is seeded, so a random model is reproducible."""
     if pretrained and checkpoint:
-        raise ValueError("--pretrained and --checkpoint are exclusive")
+        raise ModelLoadError("--pretrained and --checkpoint are exclusive")
     torch.manual_seed(seed)
-    if _is_callable_spec(spec):
+    own_checkpoint = None
+    if is_callable_spec(spec):
         if pretrained:
-            raise ValueError(f"--pretrained does not apply to {spec}: the callable chooses its weights")
+            raise ModelLoadError(f"--pretrained does not apply to {spec}: the callable chooses its weights")
         model, data_config = _build_from_callable(spec)
-        random_init = False
+        random_init, default_backbone = False, default_name(spec)
         own_checkpoint = data_config.pop("checkpoint", None)  # a callable may say which file it loaded
     else:
-        if importlib.util.find_spec("fan_det.models") is not None:
-            importlib.import_module("fan_det.models")  # registers the FAN variants with timm
-        try:
-            model = timm.create_model(spec, pretrained=pretrained)
-        except RuntimeError as e:
-            if "Unknown model" in str(e):
-                raise ValueError(f"--model {spec}: not a timm model name or pretrained tag, and not "
-                                 "package.module:callable") from e
-            raise
+        model = _build_from_timm(spec, pretrained)
         data_config, random_init = {}, not pretrained and checkpoint is None
-        own_checkpoint = None
-    loaded = LoadedModel(model, spec, random_init=random_init, data_config=data_config)
+        default_backbone = _timm_backbone(spec, model, pretrained)
+    loaded = LoadedModel(model, spec, name or default_name(spec), backbone or default_backbone,
+                         random_init=random_init, data_config=data_config)
     if own_checkpoint:
-        loaded.checkpoint, loaded.checkpoint_sha256 = str(own_checkpoint), file_sha256(own_checkpoint)
+        loaded.checkpoint, loaded.checkpoint_sha256 = str(own_checkpoint), sha256_file(own_checkpoint)
     if checkpoint:
-        from fan_det.models.checkpoint import CheckpointMismatchError, load_checked, read_checkpoint
-
-        path = _local_checkpoint(checkpoint)
-        try:
-            load_checked(model, read_checkpoint(str(path)), strict=True)
-        except CheckpointMismatchError as e:
-            raise ValueError(f"--checkpoint {checkpoint} does not fit {spec}:\n{e}") from e
-        loaded.checkpoint, loaded.checkpoint_sha256 = checkpoint, file_sha256(path)
+        loaded.checkpoint, loaded.checkpoint_sha256 = checkpoint, _load_checkpoint(model, spec, checkpoint)
     model.eval()
     return loaded

@@ -12,15 +12,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from detectron2.data.samplers import InferenceSampler
+from detectron2.utils import comm
 from torch import nn
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from fan_det.metrics.classification import masked_outcomes, topk_correct
-from fan_det.ood.image_folders import WnidImageFolder, collate_skipping
-from fan_det.ood.distributed import DistContext, all_gather, merge_shards, shard_indices
-
-NUM_CLASSES = 1000
+from fan_det.ood.distributed import merge_shards
+from fan_det.ood.image_folders import ClassImageFolder, collate_skipping
+from fan_det.ood.synsets import NUM_CLASSES
 
 
 class UnreadableImageError(RuntimeError):
@@ -63,20 +64,21 @@ def _empty(subsets: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
-def evaluate(model: nn.Module, dataset: WnidImageFolder, *, subsets: Mapping[str, np.ndarray] | None = None,
+def evaluate(model: nn.Module, dataset: ClassImageFolder, *, subsets: Mapping[str, np.ndarray] | None = None,
              batch_size: int = 64, workers: int = 4, amp: bool = False, strict: bool = False,
-             ctx: DistContext | None = None, desc: str = "eval") -> Outcomes:
+             device: torch.device | str = "cpu", desc: str = "eval") -> Outcomes:
     """Evaluate this rank's shard of ``dataset`` and gather every rank's outcomes (all ranks get them)."""
-    ctx = ctx or DistContext()
+    device = torch.device(device)
     subsets = dict(subsets or {})
-    shard = shard_indices(len(dataset), ctx.rank, ctx.world)
-    loader = DataLoader(Subset(dataset, shard), batch_size=batch_size, num_workers=workers,
-                        collate_fn=collate_skipping, pin_memory=ctx.device.type == "cuda")
-    amp_dtype = torch.float16 if ctx.device.type == "cuda" else torch.bfloat16
+    sampler = InferenceSampler(len(dataset))
+    loader = DataLoader(dataset, sampler=sampler, batch_size=batch_size, num_workers=workers,
+                        collate_fn=collate_skipping, pin_memory=device.type == "cuda")
+    amp_dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
     parts, skipped = [_empty(subsets)], []
-    model.to(ctx.device).eval()
-    with torch.inference_mode(), tqdm(total=len(shard), desc=desc, unit="img", disable=not ctx.is_main,
-                                      dynamic_ncols=True, leave=False) as bar:
+    model.to(device).eval()
+    with torch.inference_mode(), tqdm(total=len(sampler), desc=desc, unit="img",
+                                      disable=not comm.is_main_process(), dynamic_ncols=True,
+                                      leave=False) as bar:
         for batch in loader:
             for index, error in batch.skipped:
                 path = dataset.samples[index][0]
@@ -86,15 +88,23 @@ def evaluate(model: nn.Module, dataset: WnidImageFolder, *, subsets: Mapping[str
                 tqdm.write(f"warning: skipping unreadable image {path}: {error}")
                 skipped.append((index, error))
             if batch.images is not None:
-                images = batch.images.to(ctx.device, non_blocking=True)
-                with torch.autocast(ctx.device.type, dtype=amp_dtype, enabled=amp):
+                images = batch.images.to(device, non_blocking=True)
+                with torch.autocast(device.type, dtype=amp_dtype, enabled=amp):
                     logits = model(images)
-                out = outcomes_from_logits(logits.float(), batch.targets.to(ctx.device), subsets)
+                out = outcomes_from_logits(logits.float(), batch.targets.to(device), subsets)
                 out["index"] = batch.indices.numpy()
                 parts.append(out)
             bar.update(len(batch.targets) + len(batch.skipped))
     mine = ({k: np.concatenate([p[k] for p in parts]) for k in parts[0]}, skipped)
-    gathered = all_gather(mine, ctx)
+    gathered = comm.all_gather(mine)
     all_skipped = sorted(item for _, s in gathered for item in s)
     arrays = merge_shards([a for a, _ in gathered], len(dataset), [i for i, _ in all_skipped])
     return Outcomes(arrays, [(dataset.samples[i][0], error) for i, error in all_skipped])
+
+
+def refuse_skipped_under_strict(outcomes: Outcomes) -> None:
+    """A cached result that skipped images does not count under ``--strict``: refuse as a fresh run would."""
+    if outcomes.skipped:
+        path, error = outcomes.skipped[0]
+        raise UnreadableImageError(f"cannot read {path}: {error} (drop --strict to skip and count it; "
+                                   f"{len(outcomes.skipped)} unreadable in all)")

@@ -1,107 +1,136 @@
-"""Evaluate one model over the OOD datasets, writing ``ood.json`` after each finished dataset."""
+"""Evaluate one model over the OOD datasets: owns the cache key and the ``ood.json`` document.
+
+``ood.json`` is rewritten after each finished dataset; a rerun of the same model (same weights,
+preprocessing and AMP) into the same folder reuses cached datasets and keeps the datasets it does not
+rerun; another model's ``ood.json`` is refused unless ``overwrite``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
-from fan_det.ood.cache import cache_key, files_fingerprint, load_outcomes, save_outcomes
-from fan_det.ood.image_folders import WnidImageFolder, imagenet_c_cells
-from fan_det.ood.distributed import DistContext
-from fan_det.ood.evaluate import Outcomes, evaluate
-from fan_det.ood.classifier import LoadedModel, weights_sha256
-from fan_det.ood.preprocess import build_transform
-from fan_det.ood.results import (
-    SCHEMA,
-    classification_metrics,
-    dataset_entry,
-    imagenet_c_metrics,
-    provenance,
-    write_ood_json,
-)
-from fan_det.ood.synsets import SUBSETS, subset_indices, subset_wnids
+import torch
+from detectron2.utils import comm
 
-# ImageNet val first: ImageNet-R's IN-200 gap and ImageNet-C's relative mCE need its outcomes.
-DATASETS = ("imagenet", "imagenet-a", "imagenet-r", "imagenet-sketch", "imagenet-c")
+from fan_det.ood.cache import decode_outcomes, encode_outcomes, entry_name, files_fingerprint, open_cache
+from fan_det.ood.classifier import LoadedModel
+from fan_det.ood.document import dataset_entry, identity, metrics_for, previous_datasets
+from fan_det.ood.evaluate import Outcomes, evaluate, refuse_skipped_under_strict
+from fan_det.ood.image_folders import INDEX_LAYOUT, WNID_LAYOUT, ClassImageFolder, imagenet_c_cells
+from fan_det.ood.preprocess import build_transform
+from fan_det.ood.synsets import subset_indices, subset_wnids
+from fan_det.protocol import CLASS_SUBSETS, IMAGENET, IMAGENET_V2_VARIANTS, OOD_DATASETS
+from fan_det.results import OODResult
+from fan_det.runtime.provenance import provenance
+
+# ImageNet val comes first in OOD_DATASETS: the IN-200 accuracies and ImageNet-C's relative mCE need it.
+DATASETS = OOD_DATASETS
+RESULT_FILE = "ood.json"
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """How the images are run (``strict`` and ``v2_variant`` do not change any per-image outcome)."""
+
+    batch_size: int = 64
+    workers: int = 4
+    amp: bool = False
+    strict: bool = False
+    device: str = "cpu"
+    v2_variant: str = IMAGENET_V2_VARIANTS[0]
+    overwrite: bool = False
 
 
 def _subsets_for(name: str) -> dict:
-    """Class subsets whose masked outcomes a dataset needs (ImageNet val: R's 200, for IN-200)."""
-    if name in SUBSETS:
+    """Class subsets whose masked outcomes a dataset needs (ImageNet val: A's and R's, for IN-200)."""
+    if name in CLASS_SUBSETS:
         return {name: subset_indices(name)}
-    return {"imagenet-r": subset_indices("imagenet-r")} if name == "imagenet" else {}
+    return {s: subset_indices(s) for s in CLASS_SUBSETS} if name == IMAGENET else {}
+
+
+def _folders(name: str, root: Path, transform) -> list[tuple[str, ClassImageFolder]]:
+    """``(progress label, dataset)`` per folder to evaluate: one, or one per ImageNet-C cell."""
+    if name == "imagenet-c":
+        return [(f"imagenet-c/{c}/{s}", ClassImageFolder(folder, transform, dataset=f"imagenet-c/{c}/{s}"))
+                for c, s, folder in imagenet_c_cells(root)]
+    allowed = subset_wnids(name) if name in CLASS_SUBSETS else None
+    layouts = (WNID_LAYOUT, INDEX_LAYOUT) if name == "imagenet-v2" else (WNID_LAYOUT,)
+    return [(name, ClassImageFolder(root, transform, allowed=allowed, dataset=name, layouts=layouts))]
 
 
 def run_ood(loaded: LoadedModel, datasets: Mapping[str, str | Path], preprocessing: dict, out_dir: str | Path,
-            *, batch_size: int = 64, workers: int = 4, amp: bool = False, strict: bool = False,
-            ctx: DistContext | None = None, command: str | None = None) -> dict:
+            settings: EvalSettings = EvalSettings(), command: str | None = None) -> OODResult:
     """Evaluate ``loaded`` on ``datasets`` (name -> root); returns the ``ood.json`` document.
 
-    The main rank writes ``out_dir/ood.json`` after every dataset and caches finished datasets (and
-    ImageNet-C cells) under ``out_dir/cache/``, so a rerun with the same model, weights and
-    preprocessing skips them.
+    Every folder is scanned (and refused if its layout is wrong) and ``out_dir`` checked before any
+    image is evaluated.
     """
     unknown = set(datasets) - set(DATASETS)
     if unknown:
         raise ValueError(f"unknown dataset name(s) {sorted(unknown)}; known: {', '.join(DATASETS)}")
-    ctx = ctx or DistContext()
-    out_dir = Path(out_dir)
+    if settings.v2_variant not in IMAGENET_V2_VARIANTS:
+        raise ValueError(f"unknown ImageNet-V2 variant {settings.v2_variant!r}; "
+                         f"known: {', '.join(IMAGENET_V2_VARIANTS)}")
+    out_path = Path(out_dir) / RESULT_FILE
+    model, evaluation = loaded.block(), {"amp": settings.amp, "strict": settings.strict}
+    entries = previous_datasets(out_path, identity(model, preprocessing, evaluation), settings.overwrite)
     transform = build_transform(preprocessing)
-    base = {"model": loaded.name, "weights_sha256": weights_sha256(loaded.model),
-            "checkpoint_sha256": loaded.checkpoint_sha256, "preprocessing": preprocessing, "amp": amp}
+    plan = {name: _folders(name, Path(datasets[name]), transform) for name in DATASETS if name in datasets}
+    device = torch.device(settings.device)
+    main = comm.is_main_process()
+    key = {"model": loaded.spec, "weights_sha256": loaded.weights_sha256, "preprocessing": preprocessing,
+           "checkpoint_sha256": loaded.checkpoint_sha256, "amp": settings.amp, "device": device.type}
+    cache = open_cache(out_dir, key) if main else None
 
-    def cached_eval(name: str, ds: WnidImageFolder, subsets: dict, desc: str) -> Outcomes:
-        key = cache_key(**base, dataset=name, files=files_fingerprint(ds.samples, ds.root),
-                        subsets=sorted(subsets))
-        path = out_dir / "cache" / f"{desc.replace('/', '_')}-{key}.npz"
-        out = load_outcomes(path)
-        if out is None:
-            out = evaluate(loaded.model, ds, subsets=subsets, batch_size=batch_size, workers=workers, amp=amp,
-                           strict=strict, ctx=ctx, desc=desc)
-            if ctx.is_main:
-                save_outcomes(path, out)
-        elif ctx.is_main:
-            print(f"{desc}: cached ({path.name})")
+    def outcomes_of(label: str, ds: ClassImageFolder, subsets: dict,
+                    cached_only: bool = False) -> Outcomes | None:
+        entry = entry_name(label, files_fingerprint(ds.samples, ds.root), subsets) if main else ""
+        found = cache.load(entry, decode_outcomes) if main else None
+        found = comm.all_gather(found)[0]  # the main rank's cache decides for every rank
+        if found is None and cached_only:
+            return None
+        if found is not None:
+            if settings.strict:
+                refuse_skipped_under_strict(found)
+            if main:
+                print(f"{label}: cached ({cache.dir.name}/{entry})")
+                cache.log("reused", entry)
+            return found
+        out = evaluate(loaded.model, ds, subsets=subsets, batch_size=settings.batch_size,
+                       workers=settings.workers, amp=settings.amp, strict=settings.strict, device=device,
+                       desc=label)
+        if main:
+            cache.save_bytes(entry, encode_outcomes(out))
+            cache.log("evaluated", entry)
         return out
 
-    finished: dict[str, tuple[Path, list[Outcomes], int, dict]] = {}
-    imagenet: Outcomes | None = None
-    for name in (n for n in DATASETS if n in datasets):
-        root = Path(datasets[name])
-        if name == "imagenet-c":
-            cells, classes = {}, set()
-            for corruption, severity, folder in imagenet_c_cells(root):
-                ds_name = f"imagenet-c/{corruption}/{severity}"
-                ds = WnidImageFolder(folder, transform, dataset=ds_name)
-                cells[(corruption, severity)] = cached_eval(name, ds, {}, ds_name)
-                classes.update(ds.classes_present)
-            finished[name] = (root, list(cells.values()), len(classes), cells)
-        else:
-            allowed = subset_wnids(name) if name in SUBSETS else None
-            ds = WnidImageFolder(root, transform, allowed=allowed, dataset=name)
-            out = cached_eval(name, ds, _subsets_for(name), name)
-            imagenet = out if name == "imagenet" else imagenet
-            finished[name] = (root, [out], len(ds.classes_present), {})
-        document = _document(loaded, preprocessing, finished, imagenet, command)
-        if ctx.is_main:
-            write_ood_json(out_dir / "ood.json", document)
+    imagenet = None
+    if IMAGENET not in plan and IMAGENET in entries and Path(entries[IMAGENET]["path"]).is_dir():
+        # ImageNet val of an earlier run of this model, for the IN-200 accuracies: from the cache only
+        label, ds = _folders(IMAGENET, Path(entries[IMAGENET]["path"]), transform)[0]
+        imagenet = outcomes_of(label, ds, _subsets_for(IMAGENET), cached_only=True)
+    document = None
+    for name, folders in plan.items():
+        cells = {}
+        outs = []
+        for label, ds in folders:
+            outs.append(outcomes_of(label, ds, _subsets_for(name)))
+            if name == "imagenet-c":
+                _, corruption, severity = label.split("/")
+                cells[(corruption, int(severity))] = outs[-1]
+        imagenet = outs[0] if name == IMAGENET else imagenet
+        v2 = name == "imagenet-v2"
+        extra = {"layout": folders[0][1].layout, "variant": settings.v2_variant} if v2 else {}
+        classes = len({w for _, ds in folders for w in ds.classes_present})
+        entries[name] = dataset_entry(datasets[name], outs, classes, metrics_for(name, outs, cells, imagenet),
+                                      **extra)
+        ordered = {n: entries[n] for n in DATASETS if n in entries}
+        document = OODResult.build(model=model, preprocessing=preprocessing, datasets=ordered,
+                                   evaluation=evaluation, provenance=provenance(command))
+        if main:
+            document.dump(out_path)
+    if document is None:
+        raise ValueError("no dataset given")
     return document
-
-
-def _document(loaded: LoadedModel, preprocessing: dict, finished: dict, imagenet: Outcomes | None,
-              command: str | None) -> dict:
-    entries = {}
-    for name, (root, outs, classes, cells) in finished.items():
-        metrics = (imagenet_c_metrics(cells, imagenet) if name == "imagenet-c"
-                   else classification_metrics(name, outs[0], imagenet))
-        entries[name] = dataset_entry(root, outs, classes, metrics)
-    return {
-        "schema": SCHEMA,
-        "scale": "0-100",
-        "model": {"name": loaded.name, "checkpoint": loaded.checkpoint,
-                  "checkpoint_sha256": loaded.checkpoint_sha256, "random_init": loaded.random_init,
-                  "num_params": loaded.num_params},
-        "preprocessing": preprocessing,
-        "datasets": entries,
-        "provenance": provenance(command),
-    }

@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+import pkgutil
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
 from fan_det.data.cocoeval import self_ap
-from fan_det.data.ood_sets import build_ood_sets, timm_synsets
+from fan_det.data.ood_sets import build_ood_sets
 from fan_det.data.real_photos import build_real_photos
 from fan_det.data.synthetic import CLASSES, build_synthetic_detection
 from fan_det.paths import raw_dir
@@ -107,11 +108,19 @@ def test_self_ap_drops_when_a_box_is_wrong(tmp_path):
     assert ev.stats[0] < 0.5  # the self-AP check would catch a shifted box
 
 
+def timm_synsets(file_name: str = "imagenet_synsets.txt") -> list[str]:
+    """A synset list shipped with timm (``timm/data/_info``), in its order."""
+    return pkgutil.get_data("timm.data", f"_info/{file_name}").decode().split()
+
+
 def test_ood_sets_follow_the_published_layouts():
     wnids = timm_synsets()
     sets = build_ood_sets()
     counts = {name: len(list(root.rglob("*.jpg"))) for name, root in sets.items()}
-    assert counts == {"imagenet-a": 6, "imagenet-r": 7, "imagenet-sketch": 20, "imagenet": 20}
+    assert counts == {"imagenet-a": 6, "imagenet-r": 7, "imagenet-sketch": 20, "imagenet": 20,
+                      "imagenet-v2": 20}
+    for photo in sets["imagenet-v2"].rglob("*.jpg"):  # released ImageNetV2 layout: class-index folders
+        assert photo.parent.name == photo.stem.split("_")[-1]
     subsets = (("imagenet-a", "imagenet_a_synsets.txt"), ("imagenet-r", "imagenet_r_synsets.txt"))
     for name, subset_file in subsets:
         assert {p.name for p in sets[name].iterdir()} <= set(timm_synsets(subset_file))

