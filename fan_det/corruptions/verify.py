@@ -27,6 +27,7 @@ class VerifyReport:
     hashed: int  # files whose sha256 was checked against the manifest (all that exist)
     checked: int  # files recomputed from their source
     sample_seed: int
+    sampled: list[str] = field(default_factory=list)  # the files recomputed, sorted
     missing: list[str] = field(default_factory=list)
     mismatched: list[str] = field(default_factory=list)
 
@@ -64,10 +65,10 @@ def verify_coco_c(out: str | Path, samples: int | None = 16, *, sample_seed: int
         else:
             intact.append(rel)
     count = len(intact) if samples is None else min(samples, len(intact))
-    sample = random.Random(seed).sample(intact, count)
+    report.sampled = sorted(random.Random(seed).sample(intact, count))
     by_file = {info["file"]: (image_id, info) for image_id, info in manifest["images"].items()}
     sources_checked: set[str] = set()
-    for rel in tqdm(sorted(sample), desc="recompute", unit="file", disable=not progress):
+    for rel in tqdm(report.sampled, desc="recompute", unit="file", disable=not progress):
         corruption, severity, file = rel.split("/", 2)
         image_id, info = by_file[file]  # the key is hashed as text, so the id's JSON string form is exact
         source = _checked_source(info, sources_checked)
