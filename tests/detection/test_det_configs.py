@@ -128,3 +128,9 @@ def test_config_matches_docs(name):
     opts = [] if name.startswith("tiny/") else ["MODEL.DEVICE", "cpu"]
     actual = _actual(load_config(str(REPO_ROOT / "configs" / name), opts))
     assert {k: actual[k] for k in CLAIMS[name]} == CLAIMS[name]
+
+
+@pytest.mark.parametrize("name", sorted(CLAIMS))
+def test_config_writes_under_runs(name):
+    opts = [] if name.startswith("tiny/") else ["MODEL.DEVICE", "cpu"]
+    assert load_config(str(REPO_ROOT / "configs" / name), opts).OUTPUT_DIR.startswith("runs/")
