@@ -1,4 +1,4 @@
-"""Helpers for the OOD tests: a plain reference evaluation and a tiny stand-in classifier.
+"""Helpers for the OOD tests: a plain reference evaluation and the tiny stand-in classifier.
 
 A module of its own (not conftest) so spawned worker processes import the same thing by name.
 """
@@ -10,6 +10,10 @@ import torch
 from PIL import Image
 from torch import nn
 from torchvision import transforms
+
+# the tests' stand-in classifier, also as a ``package.module:callable`` target (tests/ood is on sys.path)
+from fan_det.zoo.tiny_random import TinyClassifier  # noqa: F401
+from fan_det.zoo.tiny_random import build as build_tiny_classifier  # noqa: F401
 
 
 def plain_transform(size: int, crop_pct: float, interpolation: str, mean, std):
@@ -29,24 +33,3 @@ def plain_logits(model: nn.Module, files: list[Path], transform) -> dict[str, to
     """File name -> 1000 logits, one image at a time."""
     model.eval()
     return {f.name: model(transform(Image.open(f).convert("RGB"))[None])[0] for f in files}
-
-
-class TinyClassifier(nn.Module):
-    """A seeded stand-in for a real 1k classifier, fast enough for sharding and error-path tests."""
-
-    def __init__(self, seed: int = 0):
-        super().__init__()
-        g = torch.Generator().manual_seed(seed)
-        self.pool = nn.AdaptiveAvgPool2d(4)
-        self.fc = nn.Linear(48, 1000)
-        with torch.no_grad():
-            self.fc.weight.copy_(torch.randn(1000, 48, generator=g))
-            self.fc.bias.copy_(torch.randn(1000, generator=g))
-
-    def forward(self, x):
-        return self.fc(self.pool(x).flatten(1))
-
-
-def build_tiny_classifier():
-    """``package.module:callable`` target for CLI tests (tests/ood is on sys.path under pytest)."""
-    return TinyClassifier(), {"input_size": (3, 32, 32), "crop_pct": 1.0, "interpolation": "bilinear"}

@@ -1,5 +1,9 @@
 """Data-parallel evaluation counts every image exactly once, whatever the world size."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -13,6 +17,8 @@ from fan_det.ood.evaluate import evaluate
 from fan_det.ood.image_folders import ClassImageFolder
 from fan_det.ood.preprocess import build_transform
 from fan_det.ood.synsets import subset_indices, subset_wnids
+from fan_det.paths import REPO_ROOT
+from fan_det.results import OODResult
 
 SMALL = {"input_size": [3, 32, 32], "crop_pct": 1.0, "interpolation": "bilinear", "mean": [0.5] * 3,
          "std": [0.5] * 3, "crop_mode": "center"}
@@ -67,3 +73,29 @@ def test_two_gloo_processes_equal_one(ood_sets, tmp_path):
                 np.testing.assert_allclose(two[k.replace("/", "|")], v, rtol=1e-5)
             else:
                 np.testing.assert_array_equal(two[k.replace("/", "|")], v)
+
+
+TINY_ARGS = ["--model", "fan_det.zoo.tiny_random:build", "--device", "cpu", "--workers", "0",
+             "--batch-size", "3"]
+TORCHRUN = ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+
+
+@pytest.mark.parametrize("launcher", ["num-gpus", "torchrun"])
+def test_two_processes_through_the_cli_equal_one(ood_sets, tmp_path, launcher):
+    """detectron2's launch (--num-gpus 2, gloo on the CPU) and torchrun give the single-process document."""
+    from fan_det.eval_ood import main
+
+    data = ["--dataset", f"imagenet-r={ood_sets['imagenet-r']}", "--dataset",
+            f"imagenet={ood_sets['imagenet']}"]
+    main([*TINY_ARGS, *data, "--out", str(tmp_path / "one")])
+    if launcher == "num-gpus":
+        head, extra = [sys.executable], ["--num-gpus", "2"]
+    else:
+        head, extra = [sys.executable, *TORCHRUN], []
+    command = [*head, "-m", "fan_det.eval_ood", *TINY_ARGS, *data, *extra, "--out", str(tmp_path / "two")]
+    done = subprocess.run(command, cwd=REPO_ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    one, two = (OODResult.load(tmp_path / d / "ood.json") for d in ("one", "two"))
+    assert two.datasets == one.datasets
+    assert two.model == one.model
