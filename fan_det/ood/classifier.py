@@ -106,7 +106,15 @@ def _build_from_timm(spec: str, pretrained: bool) -> nn.Module:
         if "Unknown model" in str(e):
             raise ModelLoadError(f"--model {spec}: not a timm model name or pretrained tag, and not "
                                  "package.module:callable") from None
-        raise
+        if not pretrained:
+            raise
+        error = e
+    except OSError as e:  # no network, no such file on the hub, a full disk
+        error = e
+    first_line = (str(error).strip().splitlines() or [""])[0]
+    raise ModelLoadError(f"--model {spec} --pretrained: timm could not fetch or load its weights "
+                         f"({type(error).__name__}: {first_line}); check the network, or pass "
+                         "--checkpoint") from None
 
 
 def _timm_backbone(spec: str, model: nn.Module, pretrained: bool) -> str:

@@ -95,3 +95,14 @@ def test_bad_model_callable_is_one_error_line(tmp_path, capsys, target, needle):
                          "--dataset", f"imagenet={images}"], capsys)
     assert_refused(code, err, needle)
     assert not (tmp_path / "o" / "ood.json").exists()
+
+
+def test_pretrained_weights_that_cannot_be_fetched_are_one_error_line(tmp_path, capsys, monkeypatch):
+    def offline(*args, **kwargs):
+        raise ConnectionError("Failed to resolve 'huggingface.co'\nretries exhausted")
+
+    monkeypatch.setattr(timm, "create_model", offline)
+    images = class_folders(tmp_path / "val", {1: 1})
+    code, err = run_cli(["--model", "test_vit", "--pretrained", "--out", str(tmp_path / "o"),
+                         "--dataset", f"imagenet={images}"], capsys)
+    assert_refused(code, err, "--pretrained", "ConnectionError: Failed to resolve", "--checkpoint")
