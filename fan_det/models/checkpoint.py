@@ -1,9 +1,11 @@
 """Reading FAN checkpoints and loading them with a readable key report.
 
 The authors' files are believed to be flat state_dicts, but training checkpoints wrap them (`model`,
-`state_dict`, `state_dict_ema`) and DistributedDataParallel prefixes every key with `module.`. Loading
-is strict by default: a checkpoint that does not fit raises `CheckpointMismatchError` listing the
-missing, unexpected and wrong-shape keys, instead of PyTorch's one long line.
+`state_dict`, `state_dict_ema`, `model_ema`) and DistributedDataParallel (or torch.compile) prefixes
+every key with `module.` (`_orig_mod.`). Files are read with timm's `load_state_dict` and prefixes
+removed with its `clean_state_dict`, so both agree with timm's own loading. Loading is strict by
+default: a checkpoint that does not fit raises `CheckpointMismatchError` listing the missing,
+unexpected and wrong-shape keys, instead of PyTorch's one long line.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from timm.models import clean_state_dict, load_state_dict
 from torch import nn
 
 __all__ = [
@@ -24,8 +27,10 @@ __all__ = [
     "unwrap_state_dict",
 ]
 
-_WRAPPER_KEYS = ("state_dict_ema", "state_dict", "model")  # EMA first, as timm's loader does
-_PREFIX = "module."
+# timm's `load_state_dict` picks the wrapper only for files; in-memory checkpoints (a URL's, or the one
+# timm's pretrained loader hands `checkpoint_filter_fn`) are unwrapped here, in timm's order
+_WRAPPER_KEYS = ("state_dict_ema", "model_ema", "state_dict", "model")
+_EMA_KEYS = ("state_dict_ema", "model_ema")
 _MAX_LISTED = 20
 
 
@@ -71,35 +76,41 @@ class KeyReport:
 
 
 def unwrap_state_dict(checkpoint: Any, use_ema: bool = True) -> dict[str, torch.Tensor]:
-    """Return the flat state_dict inside a checkpoint object, `module.` prefixes removed."""
+    """Return the flat state_dict inside a checkpoint object, `module.` / `_orig_mod.` prefixes removed."""
     if not isinstance(checkpoint, dict):
         raise TypeError(f"a checkpoint must be a dict, got {type(checkpoint).__name__}")
     for key in _WRAPPER_KEYS:
-        if key == "state_dict_ema" and not use_ema:
+        if key in _EMA_KEYS and not use_ema:
             continue
         if isinstance(checkpoint.get(key), dict):
             checkpoint = checkpoint[key]
             break
-    state_dict = {}
-    for key, value in checkpoint.items():
-        if not isinstance(value, torch.Tensor):
-            raise TypeError(f"checkpoint entry {key!r} is a {type(value).__name__}, not a tensor")
-        state_dict[key[len(_PREFIX):] if key.startswith(_PREFIX) else key] = value
-    return state_dict
+    return _tensors_only(clean_state_dict(checkpoint))
 
 
 def read_checkpoint(path_or_url: str | Path, use_ema: bool = True) -> dict[str, torch.Tensor]:
-    """Load a checkpoint file or URL (cached by torch.hub) onto the CPU as a flat state_dict."""
+    """Load a checkpoint file (timm's loader: .pth, .safetensors, timm training checkpoints) or a URL
+    (cached by torch.hub) onto the CPU as a flat state_dict; never runs code from the file."""
     source = str(path_or_url)
     if source.startswith(("http://", "https://")):
         checkpoint = torch.hub.load_state_dict_from_url(
             source, map_location="cpu", weights_only=True, check_hash=False
         )
-    else:
-        if not Path(source).is_file():
-            raise FileNotFoundError(f"no checkpoint file at {source}")
-        checkpoint = torch.load(source, map_location="cpu", weights_only=True)
-    return unwrap_state_dict(checkpoint, use_ema=use_ema)
+        return unwrap_state_dict(checkpoint, use_ema=use_ema)
+    if not Path(source).is_file():
+        raise FileNotFoundError(f"no checkpoint file at {source}")
+    try:
+        state_dict = load_state_dict(source, use_ema=use_ema, weights_only=True)
+    except AttributeError:  # timm's loader calls .items() on whatever the file (or its wrapper) holds
+        raise TypeError(f"{source} does not hold a dict of tensors") from None
+    return _tensors_only(state_dict)
+
+
+def _tensors_only(state_dict: dict[str, Any]) -> dict[str, torch.Tensor]:
+    for key, value in state_dict.items():
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"checkpoint entry {key!r} is a {type(value).__name__}, not a tensor")
+    return state_dict
 
 
 def check_keys(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> KeyReport:
@@ -118,6 +129,7 @@ def check_keys(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> KeyRepo
 
 def load_checked(model: nn.Module, state_dict: dict[str, torch.Tensor], strict: bool = True) -> KeyReport:
     """Load a state_dict; strict raises on any difference, non-strict loads every key that fits."""
+    # not timm's load_checkpoint: its strict load fails with PyTorch's one-line error, not this key report
     report = check_keys(model, state_dict)
     if strict and not report.ok:
         raise CheckpointMismatchError(str(report))

@@ -1,12 +1,16 @@
 """Checkpoint reading and strict loading: wrappers, `module.` prefixes, readable mismatch errors, and
 timm's `pretrained_cfg_overlay=dict(file=...)` with a different class count."""
 
+import argparse
+
 import pytest
 import timm
 import torch
+from timm.models import load_state_dict
 
 import fan_det.models  # noqa: F401
 from fan_det.models import CheckpointMismatchError, KeyReport, load_checked, read_checkpoint
+from fan_det.models.checkpoint import unwrap_state_dict
 
 NAME = "fan_tiny_12_p16_224"
 
@@ -40,6 +44,45 @@ def test_wrapped_prefixed_and_flat_checkpoints_load(tmp_path, source, wrapper, p
     model = fresh()
     assert load_checked(model, sd).ok
     assert_same_weights(source, model, skip=())
+
+
+@pytest.mark.parametrize("wrapper", [None, "model", "state_dict", "state_dict_ema", "model_ema"])
+@pytest.mark.parametrize("prefix", ["", "module.", "_orig_mod.module."])
+@pytest.mark.parametrize("use_ema", [True, False])
+def test_reading_agrees_with_timms_loader(tmp_path, source, wrapper, prefix, use_ema):
+    """Files and in-memory checkpoints give what timm's own `load_state_dict` gives for the file."""
+    state = {prefix + k: v for k, v in source.state_dict().items()}
+    raw = {k: torch.zeros_like(v) for k, v in source.state_dict().items()}  # beside an EMA wrapper
+    checkpoint = {wrapper: state, "epoch": 3} if wrapper else state
+    if wrapper in ("state_dict_ema", "model_ema"):
+        checkpoint["state_dict"] = raw
+    path = tmp_path / "ckpt.pth"
+    torch.save(checkpoint, path)
+    expected = load_state_dict(str(path), use_ema=use_ema)
+    from_file = read_checkpoint(path, use_ema=use_ema)
+    in_memory = unwrap_state_dict(torch.load(path, weights_only=True), use_ema=use_ema)
+    for got in (from_file, in_memory):
+        assert list(got) == list(expected)
+        assert all(torch.equal(got[k], expected[k]) for k in expected)
+    wanted_raw = wrapper in ("state_dict_ema", "model_ema") and not use_ema
+    assert list(expected) == list(raw if wanted_raw else source.state_dict())
+
+
+def test_timm_training_checkpoint_with_args_loads(tmp_path, source):
+    """timm's train.py stores its argparse.Namespace beside the weights: readable without running code."""
+    path = tmp_path / "checkpoint-3.pth.tar"
+    torch.save({"epoch": 3, "arch": NAME, "state_dict": source.state_dict(), "version": 2,
+                "args": argparse.Namespace(lr=0.1, model=NAME)}, path)
+    model = fresh()
+    assert load_checked(model, read_checkpoint(path)).ok
+    assert_same_weights(source, model, skip=())
+
+
+@pytest.mark.parametrize("content", [torch.randn(3), {"model": [torch.randn(3)]}, {"a.weight": 3}])
+def test_a_file_without_a_dict_of_tensors_is_a_type_error(tmp_path, content):
+    torch.save(content, tmp_path / "bad.pth")
+    with pytest.raises(TypeError, match="tensor"):
+        read_checkpoint(tmp_path / "bad.pth")
 
 
 def test_ema_weights_are_preferred_over_raw(tmp_path, source):
