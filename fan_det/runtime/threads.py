@@ -67,23 +67,34 @@ def apply_threads(threads: int) -> dict[str, int]:
     """
     import sys
 
-    os.environ.update(thread_env(threads))
-    applied: dict[str, int] = {}
     import cv2
 
+    os.environ.update(thread_env(threads))
     cv2.setNumThreads(threads)
-    applied["opencv"] = cv2.getNumThreads()
     if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    if "numba" in sys.modules:
+        numba = sys.modules["numba"]
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    return thread_counts(load=False)
+
+
+def thread_counts(load: bool = True) -> dict[str, int]:
+    """Threads each library would use now (``load``: import torch and numba to ask them)."""
+    import sys
+
+    import cv2
+
+    counts = {"opencv": cv2.getNumThreads()}
+    if load or "torch" in sys.modules:
         import torch
 
-        torch.set_num_threads(threads)
-        applied["torch"] = torch.get_num_threads()
-    if "numba" in sys.modules:
+        counts["torch"] = torch.get_num_threads()
+    if load or "numba" in sys.modules:
         import numba
 
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-        applied["numba"] = numba.get_num_threads()
-    return applied
+        counts["numba"] = numba.get_num_threads()
+    return counts
 
 
 class budgeted_worker_init:  # noqa: N801 (used like a function: ``worker_init_fn=budgeted_worker_init(2)``)

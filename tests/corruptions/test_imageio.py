@@ -86,3 +86,25 @@ def test_unusable_files_are_refused_with_path_and_reason(tmp_path, rgb):
             read_rgb(path)
         assert info.value.path == str(path) and str(path) in str(info.value)
         assert reason in info.value.reason
+
+
+# the EXIF 2.3 orientation table written out as numpy operations (independent of PIL and detectron2)
+EXIF_REFERENCE = {
+    1: lambda a: a,
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.transpose(1, 0, 2),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: a[::-1, ::-1].transpose(1, 0, 2),
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_equals_the_exif_table(tmp_path, rgb, orientation):
+    path = tmp_path / f"exif{orientation}.png"  # lossless, so pixels can be compared exactly
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(rgb).save(path, exif=exif)
+    np.testing.assert_array_equal(read_rgb(path), EXIF_REFERENCE[orientation](rgb))
