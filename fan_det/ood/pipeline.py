@@ -74,7 +74,7 @@ def run_ood(loaded: LoadedModel, datasets: Mapping[str, str | Path], preprocessi
         raise ValueError(f"unknown ImageNet-V2 variant {settings.v2_variant!r}; "
                          f"known: {', '.join(IMAGENET_V2_VARIANTS)}")
     out_path = Path(out_dir) / RESULT_FILE
-    model, evaluation = loaded.block(), {"amp": settings.amp, "strict": settings.strict}
+    model, evaluation = loaded.block(), {"amp": settings.amp}  # --strict: see each num_skipped
     entries = previous_datasets(out_path, identity(model, preprocessing, evaluation), settings.overwrite)
     transform = build_transform(preprocessing)
     plan = {name: _folders(name, Path(datasets[name]), transform) for name in DATASETS if name in datasets}

@@ -93,7 +93,7 @@ def test_document_follows_the_schema(lite0_run, ood_sets):
     _, doc = lite0_run
     assert set(doc) == {"schema", "scale", "model", "preprocessing", "datasets", "evaluation", "provenance"}
     assert doc["schema"] == "fan_det.ood/1" and doc["scale"] == "0-100"
-    assert doc["evaluation"] == {"amp": False, "strict": False}
+    assert doc["evaluation"] == {"amp": False}
     weights = raw_dir() / "efficientnet_lite0" / WEIGHTS
     weights_sha256 = doc["model"].pop("weights_sha256")
     assert doc["model"] == {"name": "efficientnet_lite0", "spec": LITE0, "backbone": "efficientnet_lite0",
