@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 
 import timm
 import torch
+from timm.models import set_pretrained_check_hash
 from torch import nn
 
 from fan_det.paths import cache_root
@@ -100,6 +101,8 @@ def _build_from_callable(spec: str) -> tuple[nn.Module, dict]:
 def _build_from_timm(spec: str, pretrained: bool) -> nn.Module:
     if importlib.util.find_spec("fan_det.models") is not None:
         importlib.import_module("fan_det.models")  # registers the FAN variants with timm
+    if pretrained:
+        set_pretrained_check_hash(True)  # timm then verifies a sha256 prefix in its weights' file name
     try:
         return timm.create_model(spec, pretrained=pretrained)
     except RuntimeError as e:
@@ -112,7 +115,7 @@ def _build_from_timm(spec: str, pretrained: bool) -> nn.Module:
     except OSError as e:  # no network, no such file on the hub, a full disk
         error = e
     first_line = (str(error).strip().splitlines() or [""])[0]
-    raise ModelLoadError(f"--model {spec} --pretrained: timm could not fetch or load its weights "
+    raise ModelLoadError(f"--model {spec} --pretrained: timm could not fetch, verify or load its weights "
                          f"({type(error).__name__}: {first_line}); check the network, or pass "
                          "--checkpoint") from None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 import pytest
@@ -106,3 +107,26 @@ def test_pretrained_weights_that_cannot_be_fetched_are_one_error_line(tmp_path, 
     code, err = run_cli(["--model", "test_vit", "--pretrained", "--out", str(tmp_path / "o"),
                          "--dataset", f"imagenet={images}"], capsys)
     assert_refused(code, err, "--pretrained", "ConnectionError: Failed to resolve", "--checkpoint")
+
+
+def test_pretrained_cfg_weights_are_hash_checked(tmp_path, monkeypatch):
+    """A pretrained cfg whose URL names a sha256 prefix: timm's download is verified against it."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    site = tmp_path / "site"
+    site.mkdir()
+    torch.save(_vit_weights(4), site / "w.pth")
+    digest = hashlib.sha256((site / "w.pth").read_bytes()).hexdigest()
+    for name in (f"vit-{digest[:8]}.pth", "vit-deadbeef.pth"):
+        (site / name).write_bytes((site / "w.pth").read_bytes())
+    create = timm.create_model
+    with serve(site) as base:
+        for name in (f"vit-{digest[:8]}.pth", "vit-deadbeef.pth"):
+            overlay = {"url": f"{base}/{name}", "hf_hub_id": ""}  # the URL, not the Hugging Face hub
+            with_url = functools.partial(create, pretrained_cfg_overlay=overlay)
+            monkeypatch.setattr(timm, "create_model", with_url)
+            if "deadbeef" in name:
+                with pytest.raises(ModelLoadError, match='invalid hash value.*expected "deadbeef"'):
+                    load_model("test_vit", pretrained=True)
+            else:
+                loaded = load_model("test_vit", pretrained=True)
+                assert loaded.weights_sha256 == sha256_state_dict(_vit_weights(4)) and not loaded.random_init
