@@ -81,6 +81,8 @@ def scan_class_folders(root: str | Path, allowed: Collection[str] | None = None,
     ``allowed`` restricts the wnids (ImageNet-A/-R's 200). Files are sorted, so the order is stable.
     """
     folders = class_folders(root, dataset)
+    if not folders:
+        raise DatasetLayoutError(f"{dataset}: no class folders under {root} (expected <class>/<image>)")
     layout = detect_layout([f.name for f in folders]) if INDEX_LAYOUT in layouts else WNID_LAYOUT
     if layout is None:
         odd = [f.name for f in folders if not _INDEX_NAME.fullmatch(f.name) and f.name not in wnid_to_index()]

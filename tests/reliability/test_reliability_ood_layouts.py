@@ -44,3 +44,10 @@ def test_an_unknown_variant_is_a_usage_error(tmp_path, capsys):
     wnid, _ = _index_layout(tmp_path)
     code, err = run_cli(["--model", TINY, "--v2-variant", "v3", "--dataset", f"imagenet-v2={wnid}"], capsys)
     assert code == 2 and "--v2-variant" in err and "matched-frequency" in err
+
+
+def test_an_empty_folder_is_refused_as_such(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    code, err = run_cli(["--model", TINY, "--out", str(tmp_path / "o"),
+                         "--dataset", f"imagenet-v2={tmp_path / 'empty'}"], capsys)
+    assert_refused(code, err, "imagenet-v2", "no class folders")
