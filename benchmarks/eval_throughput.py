@@ -8,7 +8,14 @@ the hours for the full COCO-C grid of COCO val (15 x 5 + clean = 76 passes over 
 The images are the synthetic val set upscaled to ``--size`` (default 640x480, COCO's typical size), so the
 corruption cost matches COCO's; the model is randomly initialised (throughput does not need weights).
 
+Each setting runs twice: unbudgeted (every library's default threads: one per core in the main process
+and in each loader worker) and budgeted (``--threads`` split by ``fan_det.runtime.threads.plan_threads``
+between the main process and its workers, as ``eval_coco_c --threads`` does); ``budget x`` is the
+budgeted rate over the unbudgeted one. ``--busy N`` starts N processes that spin on the CPU for the
+whole measurement, as other jobs on a shared machine would.
+
   python benchmarks/eval_throughput.py                                # CPU, tiny FAN RetinaNet
+  python benchmarks/eval_throughput.py --busy 2 --workers 2           # on a machine kept busy
   python benchmarks/eval_throughput.py --device cuda --config configs/fan_retinanet.yaml \\
       --min-size-test 800 --max-size-test 1333 --images 200 --workers 0,4,8,12   # FAN-S-Hybrid, COCO res.
 """
@@ -17,20 +24,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
-import torch
 from detectron2.data import MetadataCatalog
 from detectron2.data.datasets import register_coco_instances
 from PIL import Image
 
+from fan_det.cli import HelpFormatter
 from fan_det.data.register import register_tiny_datasets
 from fan_det.paths import REPO_ROOT
 from fan_det.protocol import Cell
 from fan_det.robustness.detector import build_eval_model, load_config
 from fan_det.robustness.inference import evaluate_cell
 from fan_det.runtime.provenance import machine
+from fan_det.runtime.threads import apply_threads, available_cores, plan_threads
 
 GRID_IMAGES = 76 * 5000
 TINY_CONFIG = REPO_ROOT / "configs/tiny/retinanet_fan_tiny_hybrid_synth.yaml"
@@ -64,21 +74,42 @@ def upscaled_dataset(count: int, size: tuple[int, int], folder: Path) -> str:
     return name
 
 
+def _spin() -> None:
+    while True:
+        pass
+
+
+@contextmanager
+def busy(processes: int):
+    """``processes`` CPU-bound processes running until the block ends (a shared machine's other jobs)."""
+    spawn = multiprocessing.get_context("spawn")
+    spinners = [spawn.Process(target=_spin, daemon=True) for _ in range(processes)]
+    for p in spinners:
+        p.start()
+    try:
+        yield
+    finally:
+        for p in spinners:
+            p.terminate()
+            p.join()
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default=str(TINY_CONFIG))
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--images", type=int, default=16)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    parser.add_argument("--config", default=str(TINY_CONFIG), help="detectron2 config of the model")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--images", type=int, default=16, help="images per cell")
     parser.add_argument("--size", default="640x480", help="WIDTHxHEIGHT the images are resized to")
     parser.add_argument("--min-size-test", type=int, default=256)
     parser.add_argument("--max-size-test", type=int, default=342)
     parser.add_argument("--workers", default="0,2", help="comma-separated loader worker counts")
     parser.add_argument("--corruptions", default="gaussian_noise:3,glass_blur:3",
                         help="corruption:severity pairs measured after the clean baseline")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads in the main process")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="thread budget of the budgeted runs; None: the cores this process may use")
+    parser.add_argument("--busy", type=int, default=0, metavar="N",
+                        help="CPU-bound processes running meanwhile")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
     size = tuple(int(v) for v in args.size.split("x"))
     workers = [int(w) for w in args.workers.split(",")]
     pairs = [p.split(":") for p in args.corruptions.split(",")]
@@ -87,22 +118,35 @@ def main() -> None:
             "INPUT.MAX_SIZE_TEST", str(args.max_size_test)]
     cfg = load_config(args.config, opts)
     model, _ = build_eval_model(cfg, seed=0)
-    print(f"machine: {machine()}; device {args.device}; torch threads {args.threads}")
+    print(f"machine: {machine()}; {available_cores()} cores available; device {args.device}; "
+          f"{args.busy} busy processes")
     print(f"model: {args.config} (random init), test size {args.min_size_test}/{args.max_size_test}, "
           f"{args.images} images of {args.size}")
-    with tempfile.TemporaryDirectory() as folder:
+
+    def rate(cell: Cell, n: int, worker_threads: int | None) -> tuple[float, float]:
+        """Images/s and the share of the time the model waited for images."""
+        record = evaluate_cell(model, cfg, dataset, cell, seed=0, materialised=False, num_workers=n,
+                               worker_threads=worker_threads)
+        return record["num_images"] / record["seconds"], record["data_wait_seconds"] / record["seconds"]
+
+    with tempfile.TemporaryDirectory() as folder, busy(args.busy):
         dataset = upscaled_dataset(args.images, size, Path(folder))
         evaluate_cell(model, cfg, dataset, cells[0], seed=0, materialised=False, num_workers=0)  # warm-up
-        baseline = None
-        print(f"{'cell':>18} {'workers':>7} {'img/s':>8} {'x base':>7} {'wait %':>7} {'grid hours':>10}")
-        for cell in cells:
-            for n in workers:
-                record = evaluate_cell(model, cfg, dataset, cell, seed=0, materialised=False, num_workers=n)
-                rate = record["num_images"] / record["seconds"]
-                baseline = baseline or rate
-                wait = 100 * record["data_wait_seconds"] / record["seconds"]
-                print(f"{cell.name:>18} {n:>7} {rate:>8.2f} {rate / baseline:>7.2f} {wait:>7.1f} "
-                      f"{GRID_IMAGES / rate / 3600:>10.1f}")
+        grid = [(cell, n) for cell in cells for n in workers]
+        # library defaults first: applying a budget changes this process's threads for good
+        free = {point: rate(*point, worker_threads=None) for point in grid}
+        budgeted = {}
+        for cell, n in grid:
+            budget = plan_threads(args.threads, n)
+            apply_threads(budget.main)
+            budgeted[cell, n] = rate(cell, n, worker_threads=budget.per_worker or None)[0]
+    baseline = free[grid[0]][0]
+    print(f"{'cell':>18} {'workers':>7} {'img/s':>8} {'x base':>7} {'wait %':>7} {'grid hours':>10} "
+          f"{'budgeted img/s':>14} {'budget x':>8}")
+    for (cell, n), (speed, wait) in free.items():
+        within = budgeted[cell, n]
+        print(f"{cell.name:>18} {n:>7} {speed:>8.2f} {speed / baseline:>7.2f} {100 * wait:>7.1f} "
+              f"{GRID_IMAGES / speed / 3600:>10.1f} {within:>14.2f} {within / speed:>8.2f}")
 
 
 if __name__ == "__main__":

@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     for action in parser._actions:
         action.help = helps.get(action.dest, action.help)
     parser.add_argument("--num-workers", dest="workers", type=int, help=argparse.SUPPRESS)  # former spelling
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="threads of each process and its loader workers together, split between them; "
+                             "None: the cores the process may use")
     add_launch_arguments(parser)
     parser.add_argument("opts", nargs=argparse.REMAINDER, default=[],
                         help="config overrides as KEY VALUE pairs, e.g. INPUT.MIN_SIZE_TEST 512")
@@ -83,9 +86,9 @@ def main(argv: list[str] | None = None) -> None:
         run_coco_c(args.config, None if args.random_init else args.weights, dataset=args.dataset,
                    corruptions=args.corruptions, severities=args.severities, coco_c_root=args.coco_c_root,
                    seed=args.seed, out=args.out, allow_partial=args.allow_partial, workers=args.workers,
-                   name=args.name, scorer=args.scorer, opts=args.opts, num_gpus=args.num_gpus,
-                   num_machines=args.num_machines, machine_rank=args.machine_rank, dist_url=args.dist_url,
-                   command=command_line(PROG))
+                   threads=args.threads, name=args.name, scorer=args.scorer, opts=args.opts,
+                   num_gpus=args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
+                   dist_url=args.dist_url, command=command_line(PROG))
     except UsageError as error:
         fail(str(error))
 

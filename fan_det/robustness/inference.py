@@ -27,6 +27,7 @@ from tqdm import tqdm
 from fan_det.corruptions import CorruptedDatasetMapper
 from fan_det.protocol import Cell
 from fan_det.robustness.scoring import DEFAULT_SCORER, cell_stats, coco_stats
+from fan_det.runtime.threads import budgeted_worker_init
 
 
 class _CellEvaluator(COCOEvaluator):
@@ -108,6 +109,7 @@ def evaluate_cell(
     materialised: bool,
     num_workers: int,
     scorer: str = DEFAULT_SCORER,
+    worker_threads: int | None = None,
 ) -> dict | None:
     """Run inference over one cell on every rank; on the main rank return its record, else None.
 
@@ -117,12 +119,15 @@ def evaluate_cell(
     The record: ``stats`` ({"bbox": {...}, "segm": {...}} on the 0-100 scale; stats the ground truth
     cannot define, such as APs without small objects, are left out), ``detections`` (COCO results with
     the dataset's category ids), ``num_images``, ``num_detections``, ``seconds`` and ``data_wait_seconds``
-    (time the model waited for images on the main rank).
+    (time the model waited for images on the main rank). ``worker_threads`` caps the threads of each
+    loader worker (the corruption libraries' OpenCV, numba and OpenMP pools); None leaves them as they are.
     """
     start = time.perf_counter()
     dicts, mapper = cell_inputs(cfg, dataset, cell, seed=seed, materialised=materialised)
-    loader = _TimedLoader(build_detection_test_loader(dicts, mapper=mapper, num_workers=num_workers),
-                          desc=cell.name)
+    loader = build_detection_test_loader(dicts, mapper=mapper, num_workers=num_workers)
+    if worker_threads is not None:  # detectron2's test loader takes no worker_init_fn; DataLoader allows it
+        loader.worker_init_fn = budgeted_worker_init(worker_threads)
+    loader = _TimedLoader(loader, desc=cell.name)
     tasks = ("bbox", "segm") if cfg.MODEL.MASK_ON else ("bbox",)
     # An output folder only where COCOEvaluator must first convert the dataset to COCO json.
     has_json = hasattr(MetadataCatalog.get(dataset), "json_file")

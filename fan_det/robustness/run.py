@@ -41,6 +41,7 @@ from fan_det.robustness.source import ImageSource
 from fan_det.runtime.atomic import atomic_write_text
 from fan_det.runtime.hashing import sha256_json
 from fan_det.runtime.provenance import provenance
+from fan_det.runtime.threads import ThreadBudget, apply_threads, plan_threads
 
 DEFAULT_OUT = "runs/coco_c"
 DEFAULT_DATASET = "coco_2017_val"
@@ -55,6 +56,7 @@ class _Job:
     cells: tuple[Cell, ...]
     source: ImageSource
     workers: int
+    threads: ThreadBudget
     scorer: str
     out: Path
     key: dict
@@ -142,6 +144,7 @@ def run_coco_c(
     out: str | os.PathLike = DEFAULT_OUT,
     allow_partial: bool = False,
     workers: int | None = None,
+    threads: int | None = None,
     name: str | None = None,
     scorer: str = DEFAULT_SCORER,
     opts: Sequence[str] = (),
@@ -155,7 +158,9 @@ def run_coco_c(
     and every corruption x severity cell; write and return ``out/robustness.json``.
 
     ``seed`` defaults to 0 on the fly and to the seed that built ``coco_c_root``; a different one is
-    refused. Finished cells are cached under ``out/cells/<key>``, the key hashing the weights, the
+    refused. ``threads`` is the thread budget of each process and its loader workers together (None:
+    the cores the process may use), split by ``fan_det.runtime.threads.plan_threads``. Finished cells
+    are cached under ``out/cells/<key>``, the key hashing the weights, the
     config, the dataset, how the images are made and the scorer. With several processes
     (``num_gpus`` x ``num_machines``, detectron2's ``launch``) the main machine returns the document,
     the others None. Raises ``UsageError`` for any input that cannot be evaluated as asked.
@@ -174,6 +179,10 @@ def run_coco_c(
     num_images, dataset_sha256 = _dataset_identity(dataset)
     scoring = {"name": scorer, "version": scorer_version(scorer)}
     num_workers = cfg.DATALOADER.NUM_WORKERS if workers is None else workers
+    try:
+        budget = plan_threads(threads, num_workers)
+    except ValueError as error:
+        raise UsageError(f"--threads: {error}") from None
     corrupted = [c for c in cells if not c.is_clean]
     protocol = {"corruptions": list(dict.fromkeys(c.corruption for c in corrupted)),
                 "severities": sorted({c.severity for c in corrupted}), **source.protocol(), "scorer": scoring}
@@ -186,10 +195,12 @@ def run_coco_c(
                   "weights_sha256": weights_sha256, "random_init": weights is None},
         "dataset": {"name": dataset, "num_images": num_images},
         "protocol": protocol,
-        "provenance": provenance(command, scorer=scoring, workers=num_workers, processes=world),
+        "provenance": provenance(command, scorer=scoring, workers=num_workers, processes=world,
+                                 threads=budget.as_dict()),
     }
     job = _Job(cfg=cfg, dataset=dataset, cells=tuple(cells), source=source, workers=num_workers,
-               scorer=scorer, out=out, key=key, document=document, allow_partial=allow_partial)
+               threads=budget, scorer=scorer, out=out, key=key, document=document,
+               allow_partial=allow_partial)
     if world == 1:
         return _evaluate(job, model)
     del model  # each process builds its own
@@ -200,6 +211,7 @@ def run_coco_c(
 
 def _evaluate(job: _Job, model: torch.nn.Module | None) -> RobustnessResult | None:
     """One process's part: every cell on every rank; the main rank caches cells and writes the document."""
+    apply_threads(job.threads.main)
     if model is None:  # a process started by launch: register and build here
         _register(job.dataset, job.cells, job.source)
         model, _ = build_eval_model(job.cfg, job.source.seed)
@@ -209,7 +221,7 @@ def _evaluate(job: _Job, model: torch.nn.Module | None) -> RobustnessResult | No
         atomic_write_text(job.out / "config.yaml", job.cfg.dump())
     records = evaluate_grid(model, job.cfg, job.dataset, job.cells, seed=job.source.seed,
                             materialised=job.source.materialised, num_workers=job.workers, scorer=job.scorer,
-                            cache=cache)
+                            worker_threads=job.threads.per_worker or None, cache=cache)
     if not comm.is_main_process():
         return None
     result = RobustnessResult.build(**job.document, cells=records, allow_partial=job.allow_partial)

@@ -34,6 +34,7 @@ def evaluate_grid(
     materialised: bool,
     num_workers: int,
     scorer: str,
+    worker_threads: int | None,
     cache: CellCache | None,
 ) -> list[dict] | None:
     """Evaluate the cells ``cache`` lacks (every rank takes part); return all records, in plan order.
@@ -53,7 +54,7 @@ def evaluate_grid(
     pending = [Cell(*c) for c in comm.all_gather(pending)[0]]
     for cell in tqdm(pending, desc="COCO-C cells", disable=not main):
         record = evaluate_cell(model, cfg, dataset, cell, seed=seed, materialised=materialised,
-                               num_workers=num_workers, scorer=scorer)
+                               num_workers=num_workers, scorer=scorer, worker_threads=worker_threads)
         if main:
             detections = record.pop("detections")
             records[cell] = cache.save_cell(cell, record, detections)

@@ -7,13 +7,13 @@ results and the cache key record, and a ``--seed`` that disagrees is refused.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from fan_det.cli import UsageError
+from fan_det.corruptions import BuildError, read_manifest
 from fan_det.corruptions.builder import MANIFEST, cell_file
 from fan_det.protocol import Cell
 from fan_det.runtime.hashing import sha256_json
@@ -62,28 +62,13 @@ def on_the_fly(seed: int | None) -> ImageSource:
                        imagecorruptions_version=corruption_library_version())
 
 
-def read_manifest(root: str | os.PathLike) -> dict:
-    """A materialised COCO-C's ``manifest.json`` (written by ``python -m fan_det.build_coco_c``)."""
-    path = Path(root) / MANIFEST
-    try:
-        manifest = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise UsageError(f"--coco-c-root {root} has no {MANIFEST}: build it with "
-                         "python -m fan_det.build_coco_c") from None
-    except (OSError, ValueError) as error:
-        raise UsageError(f"{path} is unreadable ({error}); rebuild it with python -m fan_det.build_coco_c") \
-            from None
-    if not isinstance(manifest, dict) or not all(isinstance(manifest.get(k), dict)
-                                                  for k in ("settings", "versions", "files")):
-        raise UsageError(f"{path} lacks settings, versions or files; rebuild it with "
-                         "python -m fan_det.build_coco_c")
-    return manifest
-
-
 def materialised(root: str | os.PathLike, cells: Sequence[Cell], seed: int | None) -> ImageSource:
     """The COCO-C under ``root`` as its manifest describes it; refuses a ``seed`` other than its own and
     cells it does not hold."""
-    manifest = read_manifest(root)
+    try:
+        manifest = read_manifest(root)
+    except BuildError as error:
+        raise UsageError(f"--coco-c-root: {error}") from None
     settings, versions = manifest["settings"], manifest["versions"]
     built_seed = settings.get("seed")
     if not isinstance(built_seed, int):

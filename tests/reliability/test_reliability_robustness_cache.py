@@ -20,8 +20,8 @@ CELLS = {"clean-0", "fog-1"}
 
 def _args(weights, out, *extra, opts=()):
     return ["--config", CONFIG, "--weights", str(weights), "--dataset", DATASET, "--corruptions", "fog",
-            "--severities", "1", "--allow-partial", "--workers", "0", "--out", str(out), *extra,
-            *SMALL, *opts]
+            "--severities", "1", "--allow-partial", "--workers", "0", "--threads", "1", "--out", str(out),
+            *extra, *SMALL, *opts]
 
 
 def _events(out) -> dict[str, dict[str, set[str]]]:
@@ -174,3 +174,13 @@ def test_a_coco_c_root_that_lacks_what_is_asked_is_one_error_line(first_run, coc
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert line.startswith("error: ") and "python -m fan_det.build_coco_c" in line
     assert ("fog/2" in line) if problem == "cell not built" else ("manifest.json" in line)
+
+
+def test_the_thread_budget_is_recorded(first_run, tmp_path):
+    weights, _ = first_run
+    argv = _args(weights, tmp_path / "out")
+    argv[argv.index("--threads") + 1], argv[argv.index("--workers") + 1] = "3", "1"
+    main(argv)
+    provenance = RobustnessResult.load(tmp_path / "out" / "robustness.json").provenance
+    assert provenance["threads"] == {"total": 3, "workers": 1, "per_worker": 3, "main": 1}
+    assert provenance["workers"] == 1 and provenance["scorer"]["name"] == "faster-coco-eval"

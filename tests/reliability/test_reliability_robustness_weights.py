@@ -20,7 +20,7 @@ SMALL = ["INPUT.MIN_SIZE_TEST", "64", "INPUT.MAX_SIZE_TEST", "96"]
 def _args(weights, out):
     return ["--config", CONFIG, "--weights", str(weights), "--dataset", "fan_synth_val_mini",
             "--corruptions", "fog", "--severities", "1", "--allow-partial", "--workers", "0",
-            "--out", str(out), *SMALL]
+            "--threads", "1", "--out", str(out), *SMALL]
 
 
 def _refused(capsys, argv) -> str:

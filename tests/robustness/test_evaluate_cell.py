@@ -135,3 +135,34 @@ def test_materialised_coco_c_gives_the_on_the_fly_images_and_scores(ground_truth
         sums.append(model.image_sums)
     assert sums[0] == sums[1]  # lossless files: the model saw the same corrupted pixels
     assert records[0]["stats"] == records[1]["stats"] and records[1]["num_images"] == 16
+
+
+class _RecordThreads:
+    """Stands in for ``budgeted_worker_init``: applies the real one, then writes what the worker reports."""
+
+    def __init__(self, folder, threads):
+        from fan_det.runtime.threads import budgeted_worker_init
+
+        self.folder, self.real = folder, budgeted_worker_init(threads)
+
+    def __call__(self, worker_id):
+        import os
+
+        import cv2
+
+        self.real(worker_id)
+        seen = {"opencv": cv2.getNumThreads(), "omp": os.environ["OMP_NUM_THREADS"]}
+        (self.folder / f"{worker_id}.json").write_text(json.dumps(seen))
+
+
+def test_loader_workers_run_within_their_thread_budget(ground_truth, tmp_path, monkeypatch):
+    import fan_det.robustness.inference as inference
+
+    meta, gt = ground_truth
+    monkeypatch.setattr(inference, "budgeted_worker_init", lambda threads: _RecordThreads(tmp_path, threads))
+    model = StandIn(gt, meta, np.random.default_rng(4))
+    record = evaluate_cell(model, _cfg(), DATASET, Cell("snow", 2), seed=0, materialised=False, num_workers=2,
+                           worker_threads=1)
+    assert record["num_images"] == 16
+    seen = [json.loads(p.read_text()) for p in sorted(tmp_path.glob("*.json"))]
+    assert seen == [{"opencv": 1, "omp": "1"}] * 2  # both workers: the corruption libraries on 1 thread
