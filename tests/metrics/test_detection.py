@@ -5,7 +5,7 @@ import pytest
 
 from fan_det.metrics import IncompleteGridError, coco_c_summary
 
-# Retyped from shared/spec/metrics.md, independently of fan_det.corruptions.
+# Retyped from docs/metrics.md, independently of fan_det.corruptions.
 FAMILIES = {
     "noise": ["gaussian_noise", "shot_noise", "impulse_noise"],
     "blur": ["defocus_blur", "glass_blur", "motion_blur", "zoom_blur"],
