@@ -1,21 +1,13 @@
 """One report for detection retention (COCO-C) and OOD accuracy: ``python -m fan_det.report``.
 
-``write_report(detection, ood, out_dir)`` reads ``robustness.json`` / ``ood.json`` results (schemas in
-``docs/schemas.md``), checks them against one another and writes ``report.json`` (``fan_det.report/1``),
-``report.md`` and a self-contained ``report.html``.
+``write_report(detection, ood, out_dir)`` reads ``robustness.json`` / ``ood.json`` results through
+``fan_det.results`` (layouts in ``docs/schemas.md``), checks them against one another and writes
+``report.json`` (``fan_det.report/1``), ``report.md`` and a self-contained ``report.html``.
 """
 
 from fan_det.report.build import write_report
+from fan_det.report.content import SCHEMA, build_report
 from fan_det.report.inputs import ReportInputError, load_inputs
-from fan_det.report.model import SCHEMA, build_report
-from fan_det.report.references import load_protocols, load_references
+from fan_det.report.references import load_references
 
-__all__ = [
-    "SCHEMA",
-    "ReportInputError",
-    "build_report",
-    "load_inputs",
-    "load_protocols",
-    "load_references",
-    "write_report",
-]
+__all__ = ["SCHEMA", "ReportInputError", "build_report", "load_inputs", "load_references", "write_report"]

@@ -10,10 +10,11 @@ from __future__ import annotations
 import io
 import textwrap
 
+import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from fan_det.report.references import benchmark_corruptions
+from fan_det.protocol import BENCHMARK, FAMILIES, HOLDOUT, SEVERITIES
 
 
 def _png(fig: Figure) -> bytes:
@@ -22,18 +23,20 @@ def _png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
+def plain_text() -> matplotlib.rc_context:
+    """Labels drawn as they are: a model name holding ``$`` never starts mathtext."""
+    return matplotlib.rc_context({"text.parse_math": False})
+
+
 def _grid(cells: list[dict], corruptions: list[str], severities: list[int]) -> np.ndarray:
     index = {(c["corruption"], c["severity"]): c["stats"]["bbox"]["AP"] for c in cells}
     return np.array([[index.get((c, s), np.nan) for s in severities] for c in corruptions], dtype=float)
 
 
-def heatmap(models: list[dict], protocols: dict) -> bytes:
+def heatmap(models: list[dict]) -> bytes:
     """Box AP per corruption and severity, one column of panels per model; grey = not evaluated."""
-    severities = protocols["corruptions"]["severities"]
-    groups = [
-        ("benchmark", benchmark_corruptions(protocols)),
-        ("holdout", protocols["corruptions"]["holdout"]),
-    ]
+    severities = list(SEVERITIES)
+    groups = [("benchmark", BENCHMARK), ("holdout", HOLDOUT)]
     groups = [
         (g, cs)
         for g, cs in groups
@@ -75,9 +78,9 @@ def heatmap(models: list[dict], protocols: dict) -> bytes:
     return _png(fig)
 
 
-def severity_curves(models: list[dict], protocols: dict) -> bytes:
+def severity_curves(models: list[dict]) -> bytes:
     """Box AP against severity per family; the holdout panel is drawn apart (dashed, own title)."""
-    families = list(protocols["corruptions"]["families"]) + ["holdout"]
+    families = list(FAMILIES) + ["holdout"]
     families = [f for f in families if any(f in m["family_curves"] for m in models)]
     fig = Figure(figsize=(3.0 * len(families), 3.0))
     axes = fig.subplots(1, len(families), squeeze=False, sharey=True)[0]
@@ -124,18 +127,23 @@ def ood_bars(glance: dict) -> bytes:
     return _png(fig)
 
 
-def draw_all(report: dict, protocols: dict) -> dict[str, tuple[str, bytes]]:
+def draw_all(report: dict) -> dict[str, tuple[str, bytes]]:
     """``{figure id: (caption, PNG bytes)}`` for every figure the report's content allows."""
+    with plain_text():
+        return _draw_all(report)
+
+
+def _draw_all(report: dict) -> dict[str, tuple[str, bytes]]:
     figures = {}
     det = report["detection"]["models"]
     if det:
         figures["det-heatmap"] = (
             "Box AP per corruption and severity (heat map; holdout below, not in mPC)",
-            heatmap(det, protocols),
+            heatmap(det),
         )
         figures["det-severity"] = (
             "Box AP against severity per corruption family (holdout apart)",
-            severity_curves(det, protocols),
+            severity_curves(det),
         )
     glance = [t for t in report["ood"]["tables"] if t["id"] == "ood-glance"]
     if glance:

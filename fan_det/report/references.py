@@ -1,20 +1,31 @@
-"""Load the evaluation protocols and published reference tables kept under ``eval/``.
+"""Load the published reference tables kept under ``eval/reference/``.
 
-``eval/`` is data, not code: the corruption sets and families the report groups by, and the published
-numbers it prints beside ours, each table with its source and protocol.
+``eval/`` is data, not code: the published numbers the report prints beside ours, each table with its
+source and protocol. It is installed as the package data ``fan_det.eval`` (``pyproject.toml`` maps the
+folder), so a normal install reads it through ``importlib.resources``; a checkout without an install
+reads the folder itself.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import yaml
 
 from fan_det.paths import REPO_ROOT
 
-EVAL_DIR = REPO_ROOT / "eval"
 REFERENCE_SCHEMA = "fan_det.reference/1"
+
+
+def eval_dir() -> Traversable:
+    """The ``eval/`` data: package data of ``fan_det.eval`` when installed so, else the checkout's folder."""
+    if importlib.util.find_spec("fan_det.eval") is not None:
+        return resources.files("fan_det.eval")
+    return REPO_ROOT / "eval"
 
 
 @dataclass(frozen=True)
@@ -29,21 +40,12 @@ class ReferenceTable:
     rows: tuple[dict, ...]
 
 
-def load_protocols(eval_dir: Path = EVAL_DIR) -> dict:
-    """``eval/protocols.yaml``: corruption families, holdout set, severities, metric definitions."""
-    return yaml.safe_load((eval_dir / "protocols.yaml").read_text())
-
-
-def benchmark_corruptions(protocols: dict) -> list[str]:
-    """The 15 benchmark corruptions, family by family."""
-    return [c for family in protocols["corruptions"]["families"].values() for c in family]
-
-
-def load_references(eval_dir: Path = EVAL_DIR) -> list[ReferenceTable]:
-    """Every table of every ``eval/reference/*.yaml`` file (files in name order)."""
+def load_references(root: Traversable | Path | None = None) -> list[ReferenceTable]:
+    """Every table of every ``reference/*.yaml`` file (files in name order)."""
+    folder = (root or eval_dir()) / "reference"
     tables = []
-    for path in sorted((eval_dir / "reference").glob("*.yaml")):
-        doc = yaml.safe_load(path.read_text())
+    for path in sorted((p for p in folder.iterdir() if p.name.endswith(".yaml")), key=lambda p: p.name):
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
         if doc.get("schema") != REFERENCE_SCHEMA or doc.get("scale") != "0-100":
             raise ValueError(f"{path}: expected schema {REFERENCE_SCHEMA} on the 0-100 scale")
         for table in doc["tables"]:

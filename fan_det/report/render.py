@@ -1,60 +1,83 @@
-"""Render the report model as Markdown (figures linked) and as one self-contained HTML page (figures inline).
+"""Render the report as Markdown (figures linked) and as one self-contained HTML page (figures inline).
 
-Both walk the same ``layout``; the HTML page needs no script, stylesheet or image outside itself.
+Both walk the same ``layout`` and escape every string they print: names, paths and titles come from the
+inputs and the command line, and must show as text, never run as HTML or turn into Markdown links. The
+HTML page needs no script, stylesheet or image outside itself.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import re
 
 from fan_det.report.layout import layout
-from fan_det.report.tables import fmt
+from fan_det.report.tables import fmt_cell
+
+BOLD = "**Bold**"  # the legend's one piece of markup, kept as markup by both renderers
+MD_SPECIAL = re.compile(r"([\\`*_\[\]|#!])")
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def md_escape(text: str) -> str:
+    """Text shown as written in Markdown: HTML characters as entities, Markdown punctuation escaped."""
+    text = html.escape(str(text), quote=False).replace("\n", " ")
+    return MD_SPECIAL.sub(r"\\\1", text)
+
+
+def md_code(text: str) -> str:
+    """A code span holding ``text`` verbatim (its fence longer than any run of backticks inside)."""
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _cells(r: dict) -> list[str]:
+    return [fmt_cell(v, ci, tied) for v, ci, tied in zip(r["values"], r["intervals"], r["tied"], strict=True)]
 
 
 def _md_table(t: dict) -> list[str]:
-    lines = [f"**{t['title']}**", ""]
+    lines = [f"**{md_escape(t['title'])}**", ""]
     header = [t["row_header"]] + [c["label"] for c in t["columns"]]
-    lines.append("| " + " | ".join(_md_cell(h) for h in header) + " |")
+    lines.append("| " + " | ".join(md_escape(h) for h in header) + " |")
     lines.append("|" + "---|" * len(header))
     for r in t["rows"]:
-        cells = [f"**{fmt(v)}**" if best else fmt(v) for v, best in zip(r["values"], r["best"], strict=True)]
-        lines.append("| " + " | ".join(_md_cell(x) for x in [r["label"]] + cells) + " |")
+        cells = [
+            f"**{md_escape(c)}**" if best else md_escape(c)
+            for c, best in zip(_cells(r), r["best"], strict=True)
+        ]
+        lines.append("| " + " | ".join([md_escape(r["label"])] + cells) + " |")
     if t["note"]:
-        lines += ["", f"_{t['note']}_"]
+        lines += ["", f"_{md_escape(t['note'])}_"]
     return lines + [""]
 
 
 def to_markdown(report: dict, figures: dict[str, tuple[str, str]]) -> str:
     """``figures`` maps figure ids to (caption, relative path of the PNG written beside report.md)."""
+    e = md_escape
     lines = [
-        f"# {report['title']}",
+        f"# {e(report['title'])}",
         "",
-        f"Schema {report['schema']}; generated {report['provenance']['report'].get('date')}.",
+        f"Schema {e(report['schema'])}; generated {e(report['provenance']['report'].get('date'))}.",
         "",
     ]
     for heading, blocks in layout(report, {k: v[0] for k, v in figures.items()}):
         if heading:
-            lines += [f"## {heading}", ""]
+            lines += [f"## {e(heading)}", ""]
         for kind, content in blocks:
             if kind == "text":
-                lines += [content, ""]
+                lines += [e(content).replace(e(BOLD), BOLD), ""]
             elif kind == "warning":
-                lines += [f"> **Note:** {content}", ""]
+                lines += [f"> **Note:** {e(content)}", ""]
             elif kind == "tables":
                 for t in content:
                     lines += _md_table(t)
             elif kind == "figure":
                 caption, path = figures[content]
-                lines += [f"![{caption}]({path})", "", f"_{caption}_", ""]
+                lines += [f"![{e(caption)}]({path})", "", f"_{e(caption)}_", ""]
             elif kind == "list":
-                lines += [f"- {item}" for item in content] + [""]
+                lines += [f"- {e(item)}" for item in content] + [""]
             elif kind == "kv":
-                lines += [f"- {k}: `{v}`" for k, v in content.items()] + [""]
+                lines += [f"- {e(k)}: {md_code(v)}" for k, v in content.items()] + [""]
     return "\n".join(lines)
 
 
@@ -68,6 +91,7 @@ caption { font-weight: bold; text-align: left; padding: 0.2em 0; }
 th, td { border: 1px solid #ccc; padding: 0.2em 0.5em; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.best { font-weight: bold; background: #e3f2e1; }
+td.tied { background: #eef3fb; }
 tr.published td { color: #555; font-style: italic; }
 .warning { background: #fff4d6; border-left: 4px solid #e0a800; padding: 0.4em 0.8em; }
 figure { margin: 1em 0; } figure img { max-width: 100%; }
@@ -85,9 +109,9 @@ def _html_table(t: dict) -> str:
     parts.append("</tr></thead><tbody>")
     for r in t["rows"]:
         parts.append(f'<tr class="{e(r["kind"])}"><th scope="row">{e(r["label"])}</th>')
-        for v, best in zip(r["values"], r["best"], strict=True):
-            cls = "num best" if best else "num"
-            parts.append(f'<td class="{cls}">{e(fmt(v))}</td>')
+        for text, best, tied in zip(_cells(r), r["best"], r["tied"], strict=True):
+            cls = "num best" if best else "num tied" if tied else "num"
+            parts.append(f'<td class="{cls}">{e(text)}</td>')
         parts.append("</tr>")
     parts.append("</tbody></table>")
     if t["note"]:
@@ -113,7 +137,7 @@ def to_html(report: dict, figures: dict[str, tuple[str, bytes]]) -> str:
             out.append(f"<h2>{e(heading)}</h2>")
         for kind, content in blocks:
             if kind == "text":
-                out.append(f"<p>{e(content).replace('**Bold**', '<b>Bold</b>')}</p>")
+                out.append(f"<p>{e(content).replace(BOLD, '<b>Bold</b>')}</p>")
             elif kind == "warning":
                 out.append(f'<p class="warning">{e(content)}</p>')
             elif kind == "tables":

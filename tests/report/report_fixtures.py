@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from pathlib import Path
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -14,3 +16,12 @@ def load_fixture(name: str) -> dict:
     return json.loads((FIXTURES / name).read_text())
 
 
+
+
+def displayed(md: str) -> str:
+    """Markdown text as a reader sees it once rendered: backslash escapes and HTML entities resolved."""
+    return html.unescape(re.sub(r"\\([\\`*_\[\]|#!])", r"\1", md))
+
+
+def read_md(paths: dict) -> str:
+    return displayed(paths["md"].read_text())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from report_fixtures import DETECTION, OOD, load_fixture
+from report_fixtures import DETECTION, OOD, load_fixture, read_md
 
 from fan_det.report.tables import column, row, table
 
@@ -35,7 +35,7 @@ def dig(obj, path):
 
 def test_every_detection_number_is_in_json_and_md(built_report):
     report = json.loads(built_report["json"].read_text())
-    md = built_report["md"].read_text()
+    md = read_md(built_report)
     assert report["schema"] == "fan_det.report/1"
     models = {m["name"]: m for m in report["detection"]["models"]}
     checked = 0
@@ -54,7 +54,7 @@ def test_every_detection_number_is_in_json_and_md(built_report):
 
 def test_every_ood_number_is_in_json_and_md(built_report):
     report = json.loads(built_report["json"].read_text())
-    md = built_report["md"].read_text()
+    md = read_md(built_report)
     models = {m["name"]: m for m in report["ood"]["models"]}
     checked = 0
     for name in OOD:
@@ -72,7 +72,7 @@ def test_every_ood_number_is_in_json_and_md(built_report):
 
 
 def test_provenance_is_in_md(built_report):
-    md = built_report["md"].read_text()
+    md = read_md(built_report)
     for name in DETECTION:
         doc = load_fixture(name)
         for key in ("config_sha256", "weights_sha256", "config", "weights"):
@@ -97,7 +97,7 @@ def md_row(md: str, title: str, label: str) -> list[str]:
 
 
 def test_best_per_column_is_marked_and_partial_rows_do_not_win_mpc(built_report):
-    md = built_report["md"].read_text()
+    md = read_md(built_report)
     fan, base, part = (load_fixture(n)["summary"]["stats"]["AP"] for n in DETECTION)
     title = "AP: clean (P), mean under corruption (mPC), retention (rPC, %)"
     fan_row = md_row(md, title, "fan_tiny_8_p4_hybrid retinanet")
@@ -129,7 +129,7 @@ def test_lower_is_better_columns_and_unranked_rows():
 
 
 def test_partial_and_random_results_are_labelled_wherever_they_appear(built_report):
-    md = built_report["md"].read_text()
+    md = read_md(built_report)
     report = json.loads(built_report["json"].read_text())
     labels = {"fan_small_12_p4_hybrid retinanet": "[random weights] [partial: 9 of 75 cells]",
               "fan_tiny_8_p4_hybrid": "[random weights]"}
@@ -146,7 +146,7 @@ def test_partial_and_random_results_are_labelled_wherever_they_appear(built_repo
 
 
 def test_published_numbers_sit_beside_ours_with_protocol_differences(built_report):
-    md = built_report["md"].read_text()
+    md = read_md(built_report)
     ref = md.split("**FAN Hybrid variants, COCO / COCO-C detection**", 1)[1].split("**", 1)[0]
     assert "| FAN-T-Hybrid (published) | 50.20 | 33.10 |" in ref
     fan = load_fixture("det_fan.json")["summary"]["stats"]["AP"]

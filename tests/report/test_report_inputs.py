@@ -46,7 +46,7 @@ CASES = {
                                          dataset={"name": "fan_synth_val", "num_images": 16}),
         "different datasets"),
     "null OOD metric": ("ood", lambda d: d["datasets"]["imagenet"]["metrics"].update(top5=None),
-                        "absent keys must be left out"),
+                        "top5 is None; absent .* must be left out"),
     "OOD image counts differ": (
         "ood", lambda d: d.update(model={**d["model"], "name": "other"},
                                   datasets={"imagenet": {**d["datasets"]["imagenet"], "num_images": 19}}),

@@ -1,21 +1,23 @@
-"""eval/ loads as the report expects: protocols in order, reference tables with sources and protocols."""
+"""The report's protocol facts and eval/ load as the report expects: corruptions in order, reference tables
+with sources and protocols."""
 
 from __future__ import annotations
 
 from report_fixtures import load_fixture
 
-from fan_det.report.model import our_value
-from fan_det.report.references import benchmark_corruptions, load_protocols, load_references
+from fan_det import protocol
+from fan_det.report.references import load_references
+from fan_det.report.sections.published import our_value
 
 BENCHMARK = ("gaussian_noise shot_noise impulse_noise defocus_blur glass_blur motion_blur zoom_blur snow "
              "frost fog brightness contrast elastic_transform pixelate jpeg_compression").split()
 
 
 def test_protocols_list_the_benchmark_and_holdout_corruptions():
-    protocols = load_protocols()
-    assert benchmark_corruptions(protocols) == BENCHMARK
-    assert protocols["corruptions"]["holdout"] == ["speckle_noise", "gaussian_blur", "spatter", "saturate"]
-    assert protocols["corruptions"]["severities"] == [1, 2, 3, 4, 5]
+    assert list(protocol.BENCHMARK) == BENCHMARK
+    assert [c for family in protocol.FAMILIES.values() for c in family] == BENCHMARK
+    assert list(protocol.HOLDOUT) == ["speckle_noise", "gaussian_blur", "spatter", "saturate"]
+    assert list(protocol.SEVERITIES) == [1, 2, 3, 4, 5]
 
 
 def test_reference_tables_carry_source_protocol_and_the_published_numbers():

@@ -1,0 +1,50 @@
+"""What every section shares: model entries with their labels, table rows of a model, names and order."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from fan_det.protocol import BENCHMARK, SEVERITIES
+from fan_det.report.inputs import ResultFile
+from fan_det.report.tables import row
+
+RANDOM_LABEL = "random weights"
+GRID_CELLS = len(BENCHMARK) * len(SEVERITIES)  # the 15 x 5 grid mPC and mCE are defined on
+
+
+def ordered(keys: Iterable, order: Iterable) -> list:
+    """``keys`` in ``order`` first, the rest sorted."""
+    keys, order = list(keys), list(order)
+    return [k for k in order if k in keys] + sorted(k for k in keys if k not in order)
+
+
+def slug(name: str) -> str:
+    """A table id part: HTML ids may not hold whitespace."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name)
+
+
+def display(name: str, labels: list[str]) -> str:
+    return name + "".join(f" [{label}]" for label in labels)
+
+
+def model_entry(rf: ResultFile, labels: list[str], partial: bool) -> dict:
+    """What every model of the report carries: name, backbone, labels, flags, source and provenance."""
+    model = rf.doc["model"]
+    return {
+        "name": rf.model_name,
+        "backbone": model.get("backbone") or rf.model_name,
+        "display": display(rf.model_name, labels),
+        "labels": labels,
+        "random_init": bool(model.get("random_init")),
+        "partial": partial,
+        "source": str(rf.path),
+        "notes": rf.notes,
+        "model": model,
+        "provenance": rf.doc.get("provenance", {}),
+    }
+
+
+def model_row(m: dict, values: list, intervals: list | None = None, label: str | None = None) -> dict:
+    """A row of ours: labelled with the model's display name, unranked when its weights are random."""
+    return row(label or m["display"], values, m["partial"], ranked=not m["random_init"], intervals=intervals)

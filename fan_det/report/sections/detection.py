@@ -1,0 +1,180 @@
+"""Detection under corruption (COCO-C): P, mPC and rPC as ``robustness.json`` summarises them, per
+corruption, family, severity and holdout corruption, and every evaluated cell.
+
+The tables print the tool's own summary (``summary.stats``); nothing here averages cells again, except
+the family x severity curves of the figure, which no summary holds.
+"""
+
+from __future__ import annotations
+
+from fan_det.protocol import BENCHMARK, CLEAN, FAMILIES, HOLDOUT, SEVERITIES
+from fan_det.report.inputs import ResultFile
+from fan_det.report.sections.common import GRID_CELLS, RANDOM_LABEL, model_entry, model_row, ordered, slug
+from fan_det.report.tables import column, row, table
+
+STAT_ORDER = ("AP", "AP50", "AP75", "APs", "APm", "APl")
+TRIPLE = ("P", "mPC", "rPC")
+
+
+def detection_model(rf: ResultFile) -> dict:
+    doc = rf.doc
+    summary = doc["summary"]
+    labels = [RANDOM_LABEL] if doc["model"].get("random_init") else []
+    partial = bool(summary.get("partial")) or bool(summary.get("missing"))
+    used = summary.get("cells_used")
+    if used is None:
+        used = [[c["corruption"], c["severity"]] for c in doc["cells"] if c["corruption"] in BENCHMARK]
+    if partial:
+        labels.append(f"partial: {len(used)} of {GRID_CELLS} cells")
+    return {
+        **model_entry(rf, labels, partial),
+        "missing": summary.get("missing", []),
+        "dataset": doc["dataset"],
+        "protocol": doc["protocol"],
+        "summary": summary,
+        "cells": doc["cells"],
+        "family_curves": family_curves(doc["cells"]),
+    }
+
+
+def family_curves(cells: list[dict]) -> dict[str, dict[str, float]]:
+    """Mean box AP per family and severity over the cells present ("0" is clean); holdout as a family.
+    Figure data only: the summary has no family x severity breakdown."""
+    families = {**FAMILIES, "holdout": HOLDOUT}
+    clean = [c["stats"]["bbox"]["AP"] for c in cells if c["corruption"] == CLEAN]
+    curves: dict[str, dict[str, float]] = {}
+    for family, members in families.items():
+        points: dict[str, float] = {"0": clean[0]} if clean else {}
+        for s in SEVERITIES:
+            values = [
+                c["stats"]["bbox"]["AP"] for c in cells if c["corruption"] in members and c["severity"] == s
+            ]
+            if values:
+                points[str(s)] = sum(values) / len(values)
+        if len(points) > (1 if clean else 0):
+            curves[family] = points
+    return curves
+
+
+def stat_names(models: list[dict]) -> list[str]:
+    names = {s for m in models for s in m["summary"]["stats"]}
+    return ordered([s for s in names if "/" not in s], STAT_ORDER) + sorted(s for s in names if "/" in s)
+
+
+def triple(block: dict) -> tuple[list, list]:
+    """P, mPC, rPC of a summary stat block and their intervals (``<key>_ci``) where the tool wrote them."""
+    return [block.get(k) for k in TRIPLE], [block.get(f"{k}_ci") for k in TRIPLE]
+
+
+def _breakdown_table(models, blocks, table_id, title, columns, keys, section) -> dict:
+    """A table of one summary breakdown (``keys``: (breakdown, key) pairs) per model."""
+    return table(
+        table_id,
+        title,
+        columns,
+        [
+            model_row(m, [b.get(part, {}).get(k) for part, k in keys])
+            for m, b in zip(models, blocks, strict=True)
+        ],
+        section=section,
+    )
+
+
+def detection_tables(models: list[dict]) -> list[dict]:
+    severities = [str(s) for s in SEVERITIES]
+    tables = []
+    for stat in stat_names(models):
+        section = "main" if stat == "AP" else "appendix"
+        blocks = [m["summary"]["stats"].get(stat, {}) for m in models]
+        tables.append(
+            table(
+                f"det-{stat}-retention",
+                f"{stat}: clean (P), mean under corruption (mPC), retention (rPC, %)",
+                [
+                    column("P"),
+                    column("mPC", complete_only=True),
+                    column("rPC", "rPC (%)", complete_only=True),
+                ],
+                [model_row(m, *triple(b)) for m, b in zip(models, blocks, strict=True)],
+                section=section,
+            )
+        )
+        tables.append(
+            _breakdown_table(
+                models,
+                blocks,
+                f"det-{stat}-per-corruption",
+                f"{stat} per corruption (mean over severities)",
+                [column(c, complete_only=True) for c in BENCHMARK],
+                [("per_corruption", c) for c in BENCHMARK],
+                "appendix",
+            )
+        )
+        tables.append(
+            _breakdown_table(
+                models,
+                blocks,
+                f"det-{stat}-family-severity",
+                f"{stat} per family and per severity",
+                [column(f"family:{f}", f, complete_only=True) for f in FAMILIES]
+                + [column(f"severity:{s}", f"sev {s}", complete_only=True) for s in severities],
+                [("per_family", f) for f in FAMILIES] + [("per_severity", s) for s in severities],
+                section,
+            )
+        )
+        held = [m["summary"].get("holdout", {}).get(stat, {}) for m in models]
+        present = [h for h in HOLDOUT if any(h in b.get("per_corruption", {}) for b in held)]
+        if present:
+            tables.append(
+                table(
+                    f"det-{stat}-holdout",
+                    f"{stat} on the holdout corruptions (not part of mPC)",
+                    [column(h, complete_only=True) for h in present]
+                    + [
+                        column("mPC", "holdout mPC", complete_only=True),
+                        column("rPC", "holdout rPC (%)", complete_only=True),
+                    ],
+                    [
+                        model_row(
+                            m,
+                            [h.get("per_corruption", {}).get(c) for c in present]
+                            + [h.get("mPC"), h.get("rPC")],
+                        )
+                        for m, h in zip(models, held, strict=True)
+                    ],
+                    section=section,
+                )
+            )
+    return tables + [cells_table(m) for m in models]
+
+
+def cells_table(m: dict) -> dict:
+    keys: list[str] = []
+    for cell in m["cells"]:
+        for task, stats in cell.get("stats", {}).items():
+            keys += [
+                k for k in (name if task == "bbox" else f"{task}/{name}" for name in stats) if k not in keys
+            ]
+    keys = ordered(keys, STAT_ORDER)
+    rows = []
+    for cell in m["cells"]:
+        values = [
+            cell.get("stats", {}).get(task or "bbox", {}).get(name)
+            for task, _, name in (key.rpartition("/") for key in keys)
+        ]
+        rows.append(
+            row(
+                f"{cell['corruption']} / {cell['severity']}",
+                [cell.get("num_images")] + values + [cell.get("seconds")],
+            )
+        )
+    cols = [column("num_images", "images", None)] + [column(k, better=None) for k in keys]
+    cols.append(column("seconds", "seconds", None))
+    return table(
+        f"det-cells-{slug(m['name'])}",
+        f"Every evaluated cell: {m['display']}",
+        cols,
+        rows,
+        section="appendix",
+        row_header="corruption / severity",
+    )
