@@ -180,3 +180,26 @@ def test_bad_dataset_or_weights_are_clear_errors(capsys, bad, message):
         cli(["--config", "COCO-Detection/retinanet_R_50_FPN_1x.yaml", *weights, "--corruptions", "fog",
              "--severities", "1", "--allow-partial", *bad])
     assert message in capsys.readouterr().err
+
+
+ZOO = ["--config", "COCO-Detection/retinanet_R_50_FPN_1x.yaml", "--random-init", "--dataset", DATASET]
+
+
+@pytest.mark.parametrize("argv, named", [
+    ([*ZOO, "--bogus"], "unrecognized arguments: --bogus"),
+    (["--random-init"], "--config"),
+    ([*ZOO, "--severities", "7", "--allow-partial"], "bad severities '7'"),
+    ([*ZOO, "--corruptions", "rain", "--allow-partial"], "unknown corruption or set 'rain'"),
+    ([*ZOO, "--corruptions", "fog", "--allow-partial", "INPUT.MIN_SIZE_TEST"], "KEY VALUE pairs"),
+    ([*ZOO, "--corruptions", "fog", "--allow-partial", "INPUT.NO_SUCH_KEY", "3"], "INPUT.NO_SUCH_KEY"),
+    ([*ZOO, "--corruptions", "fog", "--allow-partial", "--threads", "0"], "--threads"),
+    ([*ZOO, "--corruptions", "fog", "--allow-partial", "--workers", "-1"], "--workers must be 0 or more"),
+    ([*ZOO, "--scorer", "fast"], "invalid choice: 'fast'"),
+])
+def test_every_input_error_is_one_error_line_with_status_2(capsys, argv, named):
+    with pytest.raises(SystemExit) as info:
+        cli(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and named in errors[0] and "Traceback" not in err and "usage:" not in err, err
