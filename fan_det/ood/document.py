@@ -73,10 +73,15 @@ def dataset_entry(path: str | Path, outcomes: list[Outcomes], classes_present: i
             **extra, "metrics": metrics}
 
 
-def metrics_for(name: str, outcomes: list[Outcomes], cells: Mapping, imagenet: Outcomes | None) -> dict:
+def metrics_for(name: str, outcomes: Mapping[str, Outcomes], imagenet: Outcomes | None) -> dict:
+    """The metrics block of ``name`` from its outcomes by label (ImageNet-C: ``imagenet-c/fog/3``)."""
     if name == "imagenet-c":
+        cells = {}
+        for label, out in outcomes.items():
+            _, corruption, severity = label.split("/")
+            cells[(corruption, int(severity))] = out
         return imagenet_c_metrics(cells, imagenet)
-    return classification_metrics(name, outcomes[0], imagenet if name != IMAGENET else None)
+    return classification_metrics(name, outcomes[name], imagenet if name != IMAGENET else None)
 
 
 IDENTITY_KEYS = ("name", "spec", "backbone", "checkpoint_sha256", "weights_sha256")

@@ -7,6 +7,7 @@ rerun; another model's ``ood.json`` is refused unless ``overwrite``.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,13 @@ from fan_det.ood.cache import decode_outcomes, encode_outcomes, entry_name, file
 from fan_det.ood.classifier import LoadedModel
 from fan_det.ood.document import dataset_entry, identity, metrics_for, previous_datasets
 from fan_det.ood.evaluate import Outcomes, evaluate, refuse_skipped_under_strict
-from fan_det.ood.image_folders import INDEX_LAYOUT, WNID_LAYOUT, ClassImageFolder, imagenet_c_cells
+from fan_det.ood.image_folders import (
+    INDEX_LAYOUT,
+    WNID_LAYOUT,
+    ClassImageFolder,
+    DatasetLayoutError,
+    imagenet_c_cells,
+)
 from fan_det.ood.preprocess import build_transform
 from fan_det.ood.synsets import subset_indices, subset_wnids
 from fan_det.protocol import CLASS_SUBSETS, IMAGENET, IMAGENET_V2_VARIANTS, OOD_DATASETS
@@ -27,6 +34,10 @@ from fan_det.runtime.provenance import provenance
 
 # ImageNet val comes first in OOD_DATASETS: the IN-200 accuracies and ImageNet-C's relative mCE need it.
 DATASETS = OOD_DATASETS
+# the metrics computed from ImageNet val's outcomes, by dataset
+VAL_DERIVED = {"imagenet-a": ("in200_top1", "in200_top1_ci", "gap"),
+               "imagenet-r": ("in200_top1", "in200_top1_ci", "gap"),
+               "imagenet-c": ("relative_mce", "retention")}
 RESULT_FILE = "ood.json"
 
 
@@ -106,26 +117,45 @@ def run_ood(loaded: LoadedModel, datasets: Mapping[str, str | Path], preprocessi
             cache.log("evaluated", entry)
         return out
 
-    imagenet = None
-    if IMAGENET not in plan and IMAGENET in entries and Path(entries[IMAGENET]["path"]).is_dir():
-        # ImageNet val of an earlier run of this model, for the IN-200 accuracies: from the cache only
-        label, ds = _folders(IMAGENET, Path(entries[IMAGENET]["path"]), transform)[0]
-        imagenet = outcomes_of(label, ds, _subsets_for(IMAGENET), cached_only=True)
-    document = None
-    for name, folders in plan.items():
-        cells = {}
-        outs = []
-        for label, ds in folders:
-            outs.append(outcomes_of(label, ds, _subsets_for(name)))
-            if name == "imagenet-c":
-                _, corruption, severity = label.split("/")
-                cells[(corruption, int(severity))] = outs[-1]
-        imagenet = outs[0] if name == IMAGENET else imagenet
+    def entry_for(name: str, root: str | Path, folders: list, outs: list[Outcomes]) -> dict:
+        labelled = {label: o for (label, _), o in zip(folders, outs, strict=True)}
         v2 = name == "imagenet-v2"
         extra = {"layout": folders[0][1].layout, "variant": settings.v2_variant} if v2 else {}
         classes = len({w for _, ds in folders for w in ds.classes_present})
-        entries[name] = dataset_entry(datasets[name], outs, classes, metrics_for(name, outs, cells, imagenet),
-                                      **extra)
+        return dataset_entry(root, outs, classes, metrics_for(name, labelled, imagenet), **extra)
+
+    def cached_folders(name: str) -> tuple[list, list[Outcomes | None]]:
+        """An earlier run's dataset, from the cache only (never evaluated here)."""
+        try:
+            folders = _folders(name, Path(entries[name]["path"]), transform)
+        except DatasetLayoutError:
+            return [], [None]
+        subsets = _subsets_for(name)
+        return folders, [outcomes_of(label, ds, subsets, cached_only=True) for label, ds in folders]
+
+    imagenet = None
+    if IMAGENET not in plan and IMAGENET in entries:  # an earlier run's ImageNet val, for IN-200 and mCE
+        imagenet = cached_folders(IMAGENET)[1][0]
+    document = None
+    earlier_val = entries.get(IMAGENET)
+    for name in DATASETS:  # ImageNet val first
+        # an earlier run's dataset whose numbers depend on ImageNet val, which this run changed, is redone
+        stale = name in VAL_DERIVED and name in entries and entries.get(IMAGENET) != earlier_val
+        if name not in plan and not stale:
+            continue
+        if name in plan:
+            root, folders = datasets[name], plan[name]
+            outs = [outcomes_of(label, ds, _subsets_for(name)) for label, ds in folders]
+        else:
+            root, (folders, outs) = entries[name]["path"], cached_folders(name)
+        if any(o is None for o in outs):
+            derived = VAL_DERIVED[name]
+            print(f"warning: {name} of the earlier run is not in the cache: its {', '.join(derived)} are "
+                  f"left out (rerun with --dataset {name}=... to compute them)", file=sys.stderr)
+            entries[name]["metrics"] = {k: v for k, v in entries[name]["metrics"].items() if k not in derived}
+        else:
+            entries[name] = entry_for(name, root, folders, outs)
+        imagenet = outs[0] if name == IMAGENET else imagenet
         ordered = {n: entries[n] for n in DATASETS if n in entries}
         document = OODResult.build(model=model, preprocessing=preprocessing, datasets=ordered,
                                    evaluation=evaluation, provenance=provenance(command))

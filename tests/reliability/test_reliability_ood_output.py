@@ -58,3 +58,28 @@ def test_default_out_is_a_folder_per_model_under_runs(tmp_path, capsys, sets, mo
                           capsys)
         assert code == 0
     assert sorted(p.parent.name for p in (tmp_path / "runs" / "ood").glob("*/ood.json")) == ["a_b", "c"]
+
+
+def test_earlier_datasets_follow_a_new_imagenet_val(tmp_path, capsys):
+    """IN-200 numbers of an earlier ImageNet-R follow the ImageNet val this run evaluates, or are left out."""
+    from fan_det.ood.synsets import subset_indices
+
+    r_classes = [int(i) for i in subset_indices("imagenet-r")[:3]]
+    r = class_folders(tmp_path / "r", {i: 2 for i in r_classes}, seed=1)
+    val_a = class_folders(tmp_path / "val_a", {i: 1 for i in r_classes}, seed=2)
+    val_b = class_folders(tmp_path / "val_b", {i: 3 for i in r_classes}, seed=3)
+    model = ["--model", TINY]
+    assert run_cli([*model, "--out", str(tmp_path / "o"), "--dataset", f"imagenet={val_a}",
+                    "--dataset", f"imagenet-r={r}"], capsys)[0] == 0
+    assert run_cli([*model, "--out", str(tmp_path / "o"), "--dataset", f"imagenet={val_b}"], capsys)[0] == 0
+    assert run_cli([*model, "--out", str(tmp_path / "fresh"), "--dataset", f"imagenet={val_b}",
+                    "--dataset", f"imagenet-r={r}"], capsys)[0] == 0
+    merged, fresh = (OODResult.load(tmp_path / d / "ood.json") for d in ("o", "fresh"))
+    assert merged.datasets == fresh.datasets
+    assert merged.metrics("imagenet-r")["in200_top1_ci"] == fresh.metrics("imagenet-r")["in200_top1_ci"]
+    for entry in (tmp_path / "o" / "cache").rglob("imagenet-r-*.npz"):
+        entry.unlink()
+    code, err = run_cli([*model, "--out", str(tmp_path / "o"), "--dataset", f"imagenet={val_a}"], capsys)
+    assert code == 0 and "imagenet-r of the earlier run is not in the cache" in err
+    r_metrics = OODResult.load(tmp_path / "o" / "ood.json").metrics("imagenet-r")
+    assert "top1" in r_metrics and not {"in200_top1", "in200_top1_ci", "gap"} & set(r_metrics)
