@@ -20,6 +20,11 @@ def fail(message: str, status: int = 2) -> NoReturn:
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
     """Shows every default, keeps the examples' line breaks."""
 
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.required or "(default:" in (action.help or ""):  # said in words already, or none
+            return action.help
+        return super()._get_help_string(action)
+
 
 def add_run_arguments(parser: argparse.ArgumentParser, *, default_out: str) -> None:
     """``--name``, ``--seed``, ``--out`` and ``--workers``: the same spelling and meaning in every tool."""
