@@ -45,7 +45,7 @@ def samples_arg(text: str) -> int | None:
     return value
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m fan_det.build_coco_c", epilog=EXAMPLE, formatter_class=HelpFormatter,
         description="Write <out>/<corruption>/<severity>/<file> for every image of a COCO-format dataset: "
@@ -81,6 +81,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--verify-seed", type=int, default=None,
                         help="seed of the --verify sample, to replay one (default: from the clock, printed)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = make_parser()
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
