@@ -35,10 +35,6 @@ class ResultFile:
     notes: list[str] = field(default_factory=list)
 
     @property
-    def kind(self) -> str:
-        return self.result.KIND
-
-    @property
     def path(self) -> Path:
         return self.result.path
 

@@ -51,34 +51,39 @@ def _md_table(t: dict) -> list[str]:
     return lines + [""]
 
 
+def _walk(report: dict, captions: dict[str, str], heading, blocks: dict) -> list[str]:
+    """Each section's heading, then each block rendered by ``blocks[kind](content)``."""
+    out = []
+    for title, content_blocks in layout(report, captions):
+        out += [heading(title)] if title else []
+        out += [blocks[kind](content) for kind, content in content_blocks]
+    return out
+
+
+def _generated(report: dict, escape) -> str:
+    date = report["provenance"]["report"].get("date")
+    return f"Schema {escape(report['schema'])}; generated {escape(str(date))}."
+
+
 def to_markdown(report: dict, figures: dict[str, tuple[str, str]]) -> str:
     """``figures`` maps figure ids to (caption, relative path of the PNG written beside report.md)."""
     e = md_escape
-    lines = [
-        f"# {e(report['title'])}",
-        "",
-        f"Schema {e(report['schema'])}; generated {e(report['provenance']['report'].get('date'))}.",
-        "",
-    ]
-    for heading, blocks in layout(report, {k: v[0] for k, v in figures.items()}):
-        if heading:
-            lines += [f"## {e(heading)}", ""]
-        for kind, content in blocks:
-            if kind == "text":
-                lines += [e(content).replace(e(BOLD), BOLD), ""]
-            elif kind == "warning":
-                lines += [f"> **Note:** {e(content)}", ""]
-            elif kind == "tables":
-                for t in content:
-                    lines += _md_table(t)
-            elif kind == "figure":
-                caption, path = figures[content]
-                lines += [f"![{e(caption)}]({path})", "", f"_{e(caption)}_", ""]
-            elif kind == "list":
-                lines += [f"- {e(item)}" for item in content] + [""]
-            elif kind == "kv":
-                lines += [f"- {e(k)}: {md_code(v)}" for k, v in content.items()] + [""]
-    return "\n".join(lines)
+
+    def figure(fig_id: str) -> str:
+        caption, path = figures[fig_id]
+        return f"![{e(caption)}]({path})\n\n_{e(caption)}_\n"
+
+    blocks = {
+        "text": lambda c: e(c).replace(e(BOLD), BOLD) + "\n",
+        "warning": lambda c: f"> **Note:** {e(c)}\n",
+        "tables": lambda ts: "\n".join(line for t in ts for line in _md_table(t)),
+        "figure": figure,
+        "list": lambda items: "".join(f"- {e(item)}\n" for item in items),
+        "kv": lambda kv: "".join(f"- {e(k)}: {md_code(v)}\n" for k, v in kv.items()),
+    }
+    head = [f"# {e(report['title'])}\n", _generated(report, e) + "\n"]
+    body = _walk(report, {k: v[0] for k, v in figures.items()}, lambda h: f"## {e(h)}\n", blocks)
+    return "\n".join(head + body)
 
 
 CSS = """
@@ -122,42 +127,31 @@ def _html_table(t: dict) -> str:
 def to_html(report: dict, figures: dict[str, tuple[str, bytes]]) -> str:
     """``figures`` maps figure ids to (caption, PNG bytes), embedded as base64 data URIs."""
     e = html.escape
-    out = [
+
+    def figure(fig_id: str) -> str:
+        caption, png = figures[fig_id]
+        data = base64.b64encode(png).decode("ascii")
+        return (f'<figure><img id="{e(fig_id)}" alt="{e(caption)}" src="data:image/png;base64,{data}">'
+                f"<figcaption>{e(caption)}</figcaption></figure>")
+
+    blocks = {
+        "text": lambda c: f"<p>{e(c).replace(BOLD, '<b>Bold</b>')}</p>",
+        "warning": lambda c: f'<p class="warning">{e(c)}</p>',
+        "tables": lambda ts: '<div class="row">' + "".join(_html_table(t) for t in ts) + "</div>",
+        "figure": figure,
+        "list": lambda items: "<ul>" + "".join(f"<li>{e(item)}</li>" for item in items) + "</ul>",
+        "kv": lambda kv: '<table class="kv"><tbody>'
+        + "".join(f"<tr><th>{e(k)}</th><td><code>{e(v)}</code></td></tr>" for k, v in kv.items())
+        + "</tbody></table>",
+    }
+    head = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<link rel="icon" href="data:,">',
         f"<title>{e(report['title'])}</title>",
         f"<style>{CSS}</style></head><body>",
         f"<h1>{e(report['title'])}</h1>",
-        f"<p>Schema {e(report['schema'])}; generated {e(str(report['provenance']['report'].get('date')))}.",
-        "</p>",
+        f"<p>{_generated(report, e)}</p>",
     ]
-    for heading, blocks in layout(report, {k: v[0] for k, v in figures.items()}):
-        if heading:
-            out.append(f"<h2>{e(heading)}</h2>")
-        for kind, content in blocks:
-            if kind == "text":
-                out.append(f"<p>{e(content).replace(BOLD, '<b>Bold</b>')}</p>")
-            elif kind == "warning":
-                out.append(f'<p class="warning">{e(content)}</p>')
-            elif kind == "tables":
-                out.append('<div class="row">' + "".join(_html_table(t) for t in content) + "</div>")
-            elif kind == "figure":
-                caption, png = figures[content]
-                data = base64.b64encode(png).decode("ascii")
-                out.append(
-                    f'<figure><img id="{e(content)}" alt="{e(caption)}" src="data:image/png;base64,{data}">'
-                    f"<figcaption>{e(caption)}</figcaption></figure>"
-                )
-            elif kind == "list":
-                out.append("<ul>" + "".join(f"<li>{e(item)}</li>" for item in content) + "</ul>")
-            elif kind == "kv":
-                out.append(
-                    '<table class="kv"><tbody>'
-                    + "".join(
-                        f"<tr><th>{e(k)}</th><td><code>{e(v)}</code></td></tr>" for k, v in content.items()
-                    )
-                    + "</tbody></table>"
-                )
-    out.append("</body></html>")
-    return "\n".join(out)
+    body = _walk(report, {k: v[0] for k, v in figures.items()}, lambda h: f"<h2>{e(h)}</h2>", blocks)
+    return "\n".join(head + body + ["</body></html>"])

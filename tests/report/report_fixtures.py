@@ -25,3 +25,30 @@ def displayed(md: str) -> str:
 
 def read_md(paths: dict) -> str:
     return displayed(paths["md"].read_text())
+
+
+def md_tables(md: str) -> dict[str, dict[str, dict[str, str]]]:
+    """Every table of report.md as ``{title: {row label: {column label: cell}}}``, all text as displayed.
+
+    A table is a bold title line, a blank line, then ``|``-rows (pipes escaped inside cells are kept)."""
+    tables: dict[str, dict[str, dict[str, str]]] = {}
+    lines = md.splitlines()
+    for i, line in enumerate(lines):
+        if not (line.startswith("**") and line.endswith("**") and i + 2 < len(lines)
+                and lines[i + 2].startswith("|")):
+            continue
+        rows = []
+        for body in lines[i + 2:]:
+            if not body.startswith("|"):
+                break
+            rows.append([displayed(c.strip()) for c in re.split(r"(?<!\\)\|", body.strip()[1:-1])])
+        header, data = rows[0], rows[2:]
+        tables[displayed(line[2:-2])] = {r[0]: dict(zip(header[1:], r[1:], strict=True)) for r in data}
+    return tables
+
+
+def shown(value: float | int, interval: list | None = None) -> str:
+    """A number as the report promises to print it (independent of fan_det): integers as written, others
+    with two decimals, followed by the 95% interval ``[lo, hi]`` where the input has one."""
+    text = str(value) if isinstance(value, int) else f"{value:.2f}"
+    return text + (f" [{interval[0]:.2f}, {interval[1]:.2f}]" if interval else "")

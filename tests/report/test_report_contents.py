@@ -5,14 +5,9 @@ from __future__ import annotations
 import json
 import re
 
-from report_fixtures import DETECTION, OOD, load_fixture, read_md
+from report_fixtures import DETECTION, OOD, load_fixture, md_tables, read_md, shown
 
 from fan_det.report.tables import column, row, table
-
-
-def fmt(value) -> str:
-    """Independent of fan_det: integers as written, other numbers with two decimals."""
-    return str(value) if isinstance(value, int) else f"{value:.2f}"
 
 
 def numbers(obj, path=()):
@@ -33,9 +28,34 @@ def dig(obj, path):
     return obj
 
 
-def test_every_detection_number_is_in_json_and_md(built_report):
+def cell(tables: dict, title: str, label: str, col: str) -> str:
+    """The displayed text of one table cell, bold markers removed."""
+    return tables[title][label][col].removeprefix("**").removesuffix("**")
+
+
+def detection_place(path: tuple, entry: dict) -> tuple[str, str, str] | None:
+    """Where report.md must print a ``summary`` number: (table title, row label, column label)."""
+    name = entry["display"]
+    if path[0] == "stats":
+        stat, part = path[1], path[2]
+        if part in ("P", "mPC", "rPC"):
+            title = f"{stat}: clean (P), mean under corruption (mPC), retention (rPC, %)"
+            return title, name, {"rPC": "rPC (%)"}.get(part, part)
+        if part == "per_corruption":
+            return f"{stat} per corruption (mean over severities)", name, path[3]
+        family_severity = f"{stat} per family and per severity"
+        return family_severity, name, path[3] if part == "per_family" else f"sev {path[3]}"
+    if path[0] == "holdout":
+        title = f"{path[1]} on the holdout corruptions (not part of mPC)"
+        return title, name, path[3] if path[2] == "per_corruption" else {"mPC": "holdout mPC",
+                                                                          "rPC": "holdout rPC (%)"}[path[2]]
+    return None  # cells_used / missing: severities, checked through the cells table and the warning
+
+
+def test_every_detection_number_is_in_json_and_in_its_md_row_and_column(built_report):
     report = json.loads(built_report["json"].read_text())
     md = read_md(built_report)
+    tables = md_tables(built_report["md"].read_text())
     assert report["schema"] == "fan_det.report/1"
     models = {m["name"]: m for m in report["detection"]["models"]}
     checked = 0
@@ -47,27 +67,59 @@ def test_every_detection_number_is_in_json_and_md(built_report):
                 if part == "protocol" and path[0] == "severities":
                     continue
                 assert dig(entry[part], path) == value, (name, part, path)
-                assert fmt(value) in md, (name, part, path, value)
                 checked += 1
+        for path, value in numbers(doc["summary"]):
+            place = detection_place(path, entry)
+            if place is not None:
+                assert cell(tables, *place) == shown(value), (name, path, place)
+        for c in doc["cells"]:
+            row_cells = tables[f"Every evaluated cell: {entry['display']}"][f"{c['corruption']} / {c['severity']}"]
+            assert row_cells["images"] == shown(c["num_images"]) and row_cells["seconds"] == shown(c["seconds"])
+            for task, stats in c["stats"].items():
+                for stat, value in stats.items():
+                    assert row_cells[stat if task == "bbox" else f"{task}/{stat}"] == shown(value)
+        for corruption, severity in doc["summary"]["missing"]:
+            assert f"{corruption}/{severity}" in md.split(f"{entry['display']}: cells not evaluated:", 1)[1]
+        assert f"- dataset.num_images: `{doc['dataset']['num_images']}`" in md
+        assert f"- protocol.seed: `{doc['protocol']['seed']}`" in md
     assert checked > 1500
 
 
-def test_every_ood_number_is_in_json_and_md(built_report):
+def test_every_ood_number_is_in_json_and_in_its_md_row_and_column(built_report):
     report = json.loads(built_report["json"].read_text())
     md = read_md(built_report)
+    tables = md_tables(built_report["md"].read_text())
     models = {m["name"]: m for m in report["ood"]["models"]}
+    titles = {"imagenet": "ImageNet val", "imagenet-a": "ImageNet-A", "imagenet-r": "ImageNet-R",
+              "imagenet-sketch": "ImageNet-Sketch", "imagenet-c": "ImageNet-C", "imagenet-v2": "ImageNetV2"}
     checked = 0
     for name in OOD:
         doc = load_fixture(name)
         entry = models[doc["model"]["name"]]
+        label = entry["display"]
         for path, value in numbers(doc["datasets"]):
             assert dig(entry["datasets"], path) == value, (name, path)
-            assert fmt(value) in md, (name, path, value)
             checked += 1
-        assert str(doc["model"]["num_params"]) in md
-        for key in ("checkpoint_sha256",):
-            if doc["model"][key]:
-                assert doc["model"][key] in md
+        for dataset, block in doc["datasets"].items():
+            title, metrics = titles[dataset], block["metrics"]
+            row_cells = tables[f"{title} ({block['num_images']} images)"][label]
+            for key, value in metrics.items():
+                if isinstance(value, int | float):
+                    assert cell(tables, f"{title} ({block['num_images']} images)", label, key) == shown(
+                        value, metrics.get(f"{key}_ci")), (name, dataset, key)
+                    checked += 1
+            for key in ("num_skipped", "classes_present"):
+                assert row_cells[key.replace("_", " ")] == shown(block[key])
+            for corruption, value in metrics.get("per_corruption", {}).items():
+                assert cell(tables, f"{title} top-1 per corruption (mean over severities)", label,
+                            corruption) == shown(value)
+            for key, value in metrics.get("per_cell", {}).items():
+                corruption, severity = key.split("/")
+                assert tables[f"{title} top-1 per cell: {label}"][corruption][f"sev {severity}"] == shown(
+                    value, metrics["per_cell_ci"][key])
+        assert f"- num_params: `{doc['model']['num_params']}`" in md
+        if doc["model"]["checkpoint_sha256"]:
+            assert f"- checkpoint_sha256: `{doc['model']['checkpoint_sha256']}`" in md
     assert checked > 90
 
 

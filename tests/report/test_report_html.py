@@ -20,6 +20,11 @@ PAGE_STATE = """JSON.stringify({
 })"""
 
 
+def shown(value: float, interval: list | None) -> str:
+    """A table cell as the report promises it: the value, then its 95% interval where the input has one."""
+    return f"{value:.2f}" + (f" [{interval[0]:.2f}, {interval[1]:.2f}]" if interval else "")
+
+
 def png_size(data: bytes) -> tuple[int, int]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     return struct.unpack(">II", data[16:24])
@@ -50,12 +55,14 @@ def test_report_html_in_chromium(built_report):
     assert [c[0] for row in tables["det-AP-retention"] for c in row[1:2] if c[1]] == [f"{best_p:.2f}"]
     effnet = load_fixture("ood_effnet.json")["datasets"]["imagenet-a"]["metrics"]
     row = {r[0][0]: r[1:] for r in tables["ood-imagenet-a"]}["efficientnet_lite0"]
-    assert [c[0] for c in row[:6]] == [f"{effnet[k]:.2f}" for k in
+    assert [c[0] for c in row[:6]] == [shown(effnet[k], effnet.get(f"{k}_ci")) for k in
                                        ("top1", "top5", "top1_unmasked", "top5_unmasked", "calibration_error",
                                         "aurra")]
-    cells = load_fixture("ood_fan.json")["datasets"]["imagenet-c"]["metrics"]["per_cell"]
+    assert "[" in row[0][0] and "[" not in row[4][0]  # top-1 has its interval, calibration error none
+    metrics = load_fixture("ood_fan.json")["datasets"]["imagenet-c"]["metrics"]
+    cells, intervals = metrics["per_cell"], metrics["per_cell_ci"]
     grid = {r[0][0]: [c[0] for c in r[1:]] for r in tables["ood-imagenet-c-cells-fan_tiny_8_p4_hybrid"]}
-    assert grid["fog"] == [f"{cells[f'fog/{s}']:.2f}" for s in range(1, 6)]
+    assert grid["fog"] == [shown(cells[f"fog/{s}"], intervals[f"fog/{s}"]) for s in range(1, 6)]
 
 
 def test_the_browser_check_sees_errors_and_broken_images(tmp_path):

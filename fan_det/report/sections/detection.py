@@ -66,85 +66,55 @@ def triple(block: dict) -> tuple[list, list]:
     return [block.get(k) for k in TRIPLE], [block.get(f"{k}_ci") for k in TRIPLE]
 
 
-def _breakdown_table(models, blocks, table_id, title, columns, keys, section) -> dict:
-    """A table of one summary breakdown (``keys``: (breakdown, key) pairs) per model."""
-    return table(
-        table_id,
-        title,
-        columns,
-        [
-            model_row(m, [b.get(part, {}).get(k) for part, k in keys])
-            for m, b in zip(models, blocks, strict=True)
-        ],
-        section=section,
-    )
+def _section(stat: str) -> str:
+    """Box AP's tables open the report; the other stats' go to the appendix."""
+    return "main" if stat == "AP" else "appendix"
+
+
+def _breakdowns(stat: str) -> list[tuple[str, str, list[dict], list[tuple[str, str]], str]]:
+    """The summary breakdowns shown per stat: (id, title, columns, (breakdown, key) pairs, section)."""
+    severities = [str(s) for s in SEVERITIES]
+    return [
+        (f"det-{stat}-per-corruption", f"{stat} per corruption (mean over severities)",
+         [column(c, complete_only=True) for c in BENCHMARK], [("per_corruption", c) for c in BENCHMARK],
+         "appendix"),
+        (f"det-{stat}-family-severity", f"{stat} per family and per severity",
+         [column(f"family:{f}", f, complete_only=True) for f in FAMILIES]
+         + [column(f"severity:{s}", f"sev {s}", complete_only=True) for s in severities],
+         [("per_family", f) for f in FAMILIES] + [("per_severity", s) for s in severities],
+         _section(stat)),
+    ]
+
+
+def _holdout_table(stat: str, models: list[dict]) -> list[dict]:
+    held = [m["summary"].get("holdout", {}).get(stat, {}) for m in models]
+    present = [h for h in HOLDOUT if any(h in b.get("per_corruption", {}) for b in held)]
+    if not present:
+        return []
+    columns = [column(h, complete_only=True) for h in present] + [
+        column(k, f"holdout {label}", complete_only=True) for k, label in (("mPC", "mPC"), ("rPC", "rPC (%)"))
+    ]
+    rows = [model_row(m, [h.get("per_corruption", {}).get(c) for c in present] + [h.get("mPC"), h.get("rPC")])
+            for m, h in zip(models, held, strict=True)]
+    title = f"{stat} on the holdout corruptions (not part of mPC)"
+    return [table(f"det-{stat}-holdout", title, columns, rows, section=_section(stat))]
 
 
 def detection_tables(models: list[dict]) -> list[dict]:
-    severities = [str(s) for s in SEVERITIES]
+    """Per stat: the P / mPC / rPC triple, its breakdowns and the holdout corruptions; then every cell."""
     tables = []
     for stat in stat_names(models):
-        section = "main" if stat == "AP" else "appendix"
         blocks = [m["summary"]["stats"].get(stat, {}) for m in models]
-        tables.append(
-            table(
-                f"det-{stat}-retention",
-                f"{stat}: clean (P), mean under corruption (mPC), retention (rPC, %)",
-                [
-                    column("P"),
-                    column("mPC", complete_only=True),
-                    column("rPC", "rPC (%)", complete_only=True),
-                ],
-                [model_row(m, *triple(b)) for m, b in zip(models, blocks, strict=True)],
-                section=section,
-            )
-        )
-        tables.append(
-            _breakdown_table(
-                models,
-                blocks,
-                f"det-{stat}-per-corruption",
-                f"{stat} per corruption (mean over severities)",
-                [column(c, complete_only=True) for c in BENCHMARK],
-                [("per_corruption", c) for c in BENCHMARK],
-                "appendix",
-            )
-        )
-        tables.append(
-            _breakdown_table(
-                models,
-                blocks,
-                f"det-{stat}-family-severity",
-                f"{stat} per family and per severity",
-                [column(f"family:{f}", f, complete_only=True) for f in FAMILIES]
-                + [column(f"severity:{s}", f"sev {s}", complete_only=True) for s in severities],
-                [("per_family", f) for f in FAMILIES] + [("per_severity", s) for s in severities],
-                section,
-            )
-        )
-        held = [m["summary"].get("holdout", {}).get(stat, {}) for m in models]
-        present = [h for h in HOLDOUT if any(h in b.get("per_corruption", {}) for b in held)]
-        if present:
-            tables.append(
-                table(
-                    f"det-{stat}-holdout",
-                    f"{stat} on the holdout corruptions (not part of mPC)",
-                    [column(h, complete_only=True) for h in present]
-                    + [
-                        column("mPC", "holdout mPC", complete_only=True),
-                        column("rPC", "holdout rPC (%)", complete_only=True),
-                    ],
-                    [
-                        model_row(
-                            m,
-                            [h.get("per_corruption", {}).get(c) for c in present]
-                            + [h.get("mPC"), h.get("rPC")],
-                        )
-                        for m, h in zip(models, held, strict=True)
-                    ],
-                    section=section,
-                )
-            )
+        columns = [column("P"), column("mPC", complete_only=True),
+                   column("rPC", "rPC (%)", complete_only=True)]
+        rows = [model_row(m, *triple(b)) for m, b in zip(models, blocks, strict=True)]
+        title = f"{stat}: clean (P), mean under corruption (mPC), retention (rPC, %)"
+        tables.append(table(f"det-{stat}-retention", title, columns, rows, section=_section(stat)))
+        for table_id, title, columns, keys, section in _breakdowns(stat):
+            rows = [model_row(m, [b.get(part, {}).get(k) for part, k in keys])
+                    for m, b in zip(models, blocks, strict=True)]
+            tables.append(table(table_id, title, columns, rows, section=section))
+        tables += _holdout_table(stat, models)
     return tables + [cells_table(m) for m in models]
 
 
