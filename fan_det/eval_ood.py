@@ -1,6 +1,7 @@
 """Evaluate any ImageNet classifier on ImageNet-A, -R, -Sketch, -V2, -C and val; writes OUT/ood.json.
 
-Every accuracy comes with its 95% Wilson interval; layout and definitions: docs/ood.md.
+Every accuracy comes with its 95% Wilson interval; layout and definitions: docs/ood.md. This tool's
+own --workers default is 4 data-loading processes per process.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from fan_det.runtime.provenance import command_line
 
 PROG = "fan_det.eval_ood"
 DEFAULT_OUT = "runs/ood/<name>"
+WORKERS = 4
 REFUSALS = (DatasetLayoutError, UnreadableImageError, ModelLoadError, OutputConflictError, ResultsError,
             FileNotFoundError, ValueError)
 EXAMPLES = """examples:
@@ -57,14 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
     weights.add_argument("--checkpoint", metavar="PATH_OR_URL", help="weights to load strictly")
     p.add_argument("--backbone", default=None,
                    help="backbone name recorded with the results, so the report can put detection and "
-                        "classification of one backbone in one row; None: the timm name/tag, or for a "
-                        "callable its name")
+                        "classification of one backbone in one row (default: the timm name/tag, or for a "
+                        "callable its name)")
     p.add_argument("--dataset", action="append", default=[], metavar="NAME=PATH", required=True,
                    help=f"class-folder root; NAME is one of {', '.join(DATASETS)}; repeatable")
     p.add_argument("--v2-variant", choices=IMAGENET_V2_VARIANTS, default=IMAGENET_V2_VARIANTS[0],
                    help="which ImageNet-V2 test set --dataset imagenet-v2 is (recorded in ood.json)")
     add_run_arguments(p, default_out=DEFAULT_OUT)
-    p.set_defaults(workers=4)
+    p.set_defaults(workers=WORKERS)
     p.add_argument("--overwrite", action="store_true",
                    help="replace an ood.json of another model (or other settings) in --out")
     p.add_argument("--batch-size", type=int, default=64, help="images per forward pass per process")
@@ -74,13 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="stop at an unreadable image instead of skipping it")
     add_launch_arguments(p)
     g = p.add_argument_group("preprocessing overrides (default: timm's data config for the model)")
-    g.add_argument("--img-size", type=int, help="square input size; None: the model's")
-    g.add_argument("--crop-pct", type=float, help="centre-crop fraction; None: the model's")
-    g.add_argument("--crop-mode", choices=["center", "squash", "border"], help="None: the model's")
+    g.add_argument("--img-size", type=int, help="square input size (default: the model's)")
+    g.add_argument("--crop-pct", type=float, help="centre-crop fraction (default: the model's)")
+    g.add_argument("--crop-mode", choices=["center", "squash", "border"], help="(default: the model's)")
     g.add_argument("--interpolation", choices=["bilinear", "bicubic", "nearest", "lanczos"],
-                   help="None: the model's")
-    g.add_argument("--mean", type=float, nargs=3, metavar=("R", "G", "B"), help="None: the model's")
-    g.add_argument("--std", type=float, nargs=3, metavar=("R", "G", "B"), help="None: the model's")
+                   help="(default: the model's)")
+    g.add_argument("--mean", type=float, nargs=3, metavar=("R", "G", "B"), help="(default: the model's)")
+    g.add_argument("--std", type=float, nargs=3, metavar=("R", "G", "B"), help="(default: the model's)")
     return p
 
 
