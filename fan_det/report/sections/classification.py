@@ -38,6 +38,7 @@ def title(dataset: str) -> str:
 
 
 def ood_model(rf: ResultFile) -> dict:
+    """A model's entry; a partial ImageNet-C grid makes it ``partial`` (its IN-C figures are not ranked)."""
     doc = rf.doc
     labels = [RANDOM_LABEL] if doc["model"].get("random_init") else []
     partial = False
@@ -80,7 +81,7 @@ def ood_tables(models: list[dict]) -> list[dict]:
             table(
                 "ood-glance",
                 "Top-1 at a glance (masked 200-way for A and R; ImageNet-C: mean over 15 corruptions)",
-                [column(f"{d}/{k}", title(d)) for d, k in glance],
+                [column(f"{d}/{k}", title(d), complete_only=d == "imagenet-c") for d, k in glance],
                 [metrics_row(m, glance) for m in models],
             )
         )
@@ -100,7 +101,8 @@ def dataset_tables(d: str, present: list[dict]) -> list[dict]:
         table(
             f"ood-{d}",
             f"{title(d)} ({first.get('num_images')} images)",
-            [column(k) for k in keys] + [column(k, k.replace("_", " "), None) for k in extra],
+            [column(k, complete_only=d == "imagenet-c") for k in keys]
+            + [column(k, k.replace("_", " "), None) for k in extra],
             [
                 metrics_row(m, [(d, k) for k in keys], [m["datasets"][d].get(k) for k in extra])
                 for m in present
@@ -115,7 +117,7 @@ def dataset_tables(d: str, present: list[dict]) -> list[dict]:
             table(
                 f"ood-{d}-per-corruption",
                 f"{title(d)} top-1 per corruption (mean over severities)",
-                [column(c) for c in corruptions],
+                [column(c, complete_only=d == "imagenet-c") for c in corruptions],
                 [
                     model_row(m, [pc.get(c) for c in corruptions])
                     for m, pc in zip(present, per_corruption, strict=True)
