@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from fan_det.report.content import build_report
-from fan_det.report.inputs import load_inputs
+from fan_det.report.inputs import load_coco_o, load_inputs
 from fan_det.report.plots import draw_all
 from fan_det.report.references import load_references
 from fan_det.report.render import to_html, to_markdown
@@ -22,15 +22,16 @@ def write_report(
     out_dir: str | Path,
     command: str | None = None,
     title: str | None = None,
+    coco_o: list[str | Path] = (),
 ) -> dict[str, Path]:
     """Load and check the inputs, build the report and write its files; returns ``{kind: path}``.
 
     ``figures/`` holds this run's figures only: PNGs of an earlier report in the same folder are removed.
     """
     det_files, ood_files = load_inputs(detection, ood)
-    report = build_report(
-        det_files, ood_files, load_references(), run_info(command or " ".join(sys.argv), title)
-    )
+    coco_o_files = load_coco_o(list(coco_o))
+    info = run_info(command or " ".join(sys.argv), title)
+    report = build_report(det_files, ood_files, load_references(), info, coco_o_files)
     figures = draw_all(report)
     out = Path(out_dir)
     folder = out / FIGURES

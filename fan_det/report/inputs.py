@@ -13,10 +13,11 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fan_det.results import OODResult, ResultDocument, ResultsError, RobustnessResult
+from fan_det.results import CocoOResult, OODResult, ResultDocument, ResultsError, RobustnessResult
 
-READERS: dict[str, type[ResultDocument]] = {"robustness": RobustnessResult, "ood": OODResult}
-FLAGS = {"robustness": "--detection", "ood": "--ood"}
+READERS: dict[str, type[ResultDocument]] = {"robustness": RobustnessResult, "ood": OODResult,
+                                            "coco_o": CocoOResult}
+FLAGS = {"robustness": "--detection", "ood": "--ood", "coco_o": "--coco-o"}
 # keys that say where a run was made or how long it took, not what it computed
 NOT_NUMBERS = ("provenance", "seconds", "path")
 # file paths whose content hash the model block also records (the hash decides, not the path)
@@ -31,7 +32,7 @@ class ReportInputError(ValueError):
 class ResultFile:
     """One validated results document and what merging it with others noted."""
 
-    result: RobustnessResult | OODResult
+    result: RobustnessResult | OODResult | CocoOResult
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -100,7 +101,8 @@ def run_settings(doc: dict) -> dict[str, object]:
     model = {
         k: v for k, v in doc["model"].items() if not (k in HASHED_PATHS and f"{k}_sha256" in doc["model"])
     }
-    rest = {k: v for k, v in doc.items() if k not in ("model", "datasets", "cells", "summary", "provenance")}
+    numbers = ("model", "datasets", "domains", "cells", "summary", "provenance")
+    rest = {k: v for k, v in doc.items() if k not in numbers}
     return _flat(_numbers({"model": model, **rest}))
 
 
@@ -120,17 +122,18 @@ def _refuse_other_settings(kind: str, seen: ResultFile, rf: ResultFile) -> None:
         )
 
 
-def merge_detection(files: list[ResultFile]) -> list[ResultFile]:
-    """One entry per model; refuse the same model with other settings or numbers, or other datasets."""
+def merge_detection(files: list[ResultFile], what: str = "detection") -> list[ResultFile]:
+    """One entry per model; refuse the same model with other settings or numbers, or other datasets.
+    ``what`` names the results in refusals (COCO-O results follow the same rules)."""
     by_name: dict[str, ResultFile] = {}
     for rf in files:
         seen = by_name.setdefault(rf.model_name, rf)
         if seen is rf:
             continue
-        _refuse_other_settings("detection", seen, rf)
+        _refuse_other_settings(what, seen, rf)
         if _numbers(seen.doc) != _numbers(rf.doc):
             raise ReportInputError(
-                f"detection model {rf.model_name!r} appears twice with different numbers ({seen.path} and "
+                f"{what} model {rf.model_name!r} appears twice with different numbers ({seen.path} and "
                 f"{rf.path}); keep one, or give the runs different model names"
             )
         seen.notes.append(f"identical result also in {rf.path}")
@@ -141,7 +144,7 @@ def merge_detection(files: list[ResultFile]) -> list[ResultFile]:
             f"{rf.path}: {rf.doc['dataset'].get('name')} ({rf.doc['dataset'].get('num_images')} images)"
             for rf in merged
         )
-        raise ReportInputError(f"detection results are on different datasets, so not comparable: {listing}")
+        raise ReportInputError(f"{what} results are on different datasets, so not comparable: {listing}")
     return merged
 
 
@@ -181,12 +184,20 @@ def merge_ood(files: list[ResultFile]) -> list[ResultFile]:
     return merged
 
 
+def read_all(args: list[str | Path], kind: str) -> list[ResultFile]:
+    return [read_result(p, kind) for arg in args for p in find_result_files(arg, kind)]
+
+
 def load_inputs(
     detection: list[str | Path], ood: list[str | Path]
 ) -> tuple[list[ResultFile], list[ResultFile]]:
     """Find, read, check and merge every input; raises ``ReportInputError`` with the reason."""
-    det = [read_result(p, "robustness") for arg in detection for p in find_result_files(arg, "robustness")]
-    oods = [read_result(p, "ood") for arg in ood for p in find_result_files(arg, "ood")]
+    det, oods = read_all(detection, "robustness"), read_all(ood, "ood")
     if not det and not oods:
         raise ReportInputError("nothing to report: give at least one --detection or --ood result")
     return merge_detection(det), merge_ood(oods)
+
+
+def load_coco_o(coco_o: list[str | Path]) -> list[ResultFile]:
+    """``coco_o.json`` inputs, merged by the detection rules."""
+    return merge_detection(read_all(coco_o, "coco_o"), "COCO-O")

@@ -9,9 +9,18 @@ from __future__ import annotations
 import json
 
 LEGEND = (
-    "All numbers are on the 0-100 scale (rPC and retention in percent). **Bold** marks the best of our "
-    "results in each column (lower is better for mCE, relative mCE, calibration error and the IN-R gap; "
-    "mPC and rPC rank complete grids only). Published numbers are never ranked."
+    "All numbers are on the 0-100 scale (rPC and retention in percent); [lo, hi] is the 95% interval the "
+    "evaluation wrote beside a number (Wilson score for accuracies), n/a a figure not measured. **Bold** "
+    "marks the best of our results in each column (lower is better for mCE, relative mCE, calibration "
+    "error and the IN-R gap; mPC, rPC and ImageNet-C figures rank complete grids only); where the best "
+    "value's interval overlaps another's, none is best and the overlapping ones are marked (tied). "
+    "Published numbers are never ranked."
+)
+ER_TEXT = (
+    "Effective robustness (Taori et al. 2020; Miller et al. 2021): a model's OOD top-1 minus the top-1 "
+    "predicted at its ID top-1 by the line through timm's published models, fitted on logit-scaled "
+    "accuracies. Positive: more robust than its ImageNet accuracy predicts. ImageNet-A and -R pair with "
+    "ImageNet val on their 200 classes, Sketch and V2 (matched frequency) with full ImageNet val."
 )
 
 
@@ -53,6 +62,7 @@ def layout(report: dict, figures: dict[str, str]) -> list[tuple[str, list[tuple[
             )
         )
     sections.append(("", intro))
+    sections.append(("At a glance: one row per backbone", [("tables", [report["headline"]])]))
 
     det = report["detection"]
     if det["models"]:
@@ -78,6 +88,9 @@ def layout(report: dict, figures: dict[str, str]) -> list[tuple[str, list[tuple[
                 blocks.append(("warning", f"{m['display']}: cells not evaluated: {cells}"))
         sections.append(("Detection: retention under corruption", blocks))
 
+    if report["coco_o"]["models"]:
+        sections.append(("Detection: natural shift (COCO-O)", [("tables", report["coco_o"]["tables"])]))
+
     ood = report["ood"]
     if ood["models"]:
         blocks = [
@@ -88,6 +101,14 @@ def layout(report: dict, figures: dict[str, str]) -> list[tuple[str, list[tuple[
         if "ood-bars" in figures:
             blocks.append(("figure", "ood-bars"))
         sections.append(("Out-of-distribution classification", blocks))
+
+    effective = report["effective_robustness"]
+    if effective["tables"]:
+        blocks = [("text", ER_TEXT), ("tables", effective["tables"])]
+        blocks += [("figure", f) for f in figures if f.startswith("er-")]
+        blocks += [("text", "The fit (timm's results files by content hash, the lines)"),
+                   ("kv", _kv(effective["reference"]))]
+        sections.append(("Effective robustness", blocks))
 
     blocks = []
     for t in report["references"]:

@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from fan_det.protocol import BENCHMARK, FAMILIES, HOLDOUT, SEVERITIES
+from fan_det.report.sections.effective import effective_figures
 
 
 def _png(fig: Figure) -> bytes:
@@ -148,4 +149,5 @@ def _draw_all(report: dict) -> dict[str, tuple[str, bytes]]:
     glance = [t for t in report["ood"]["tables"] if t["id"] == "ood-glance"]
     if glance:
         figures["ood-bars"] = ("Top-1 per OOD dataset and model", ood_bars(glance[0]))
-    return figures
+    effective = effective_figures(report["ood"]["models"], report["effective_robustness"])
+    return figures | {fig_id: (caption, _png(fig)) for fig_id, (caption, fig) in effective.items()}

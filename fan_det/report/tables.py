@@ -29,7 +29,8 @@ def row(
 ) -> dict:
     """``kind`` is "ours" or "published"; only rows of ours are ranked, and of those only ``ranked`` ones
     (a randomly initialised model's figures are shown, labelled, but never marked best).
-    ``intervals``: one ``[lo, hi]`` or None per value."""
+    ``intervals``: one ``[lo, hi]`` or None per value; ``partial`` and ``ranked``: for the whole row, or one
+    flag per value (a row joining several models)."""
     return {
         "label": label,
         "values": values,
@@ -44,6 +45,10 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _at(flag: bool | list[bool], j: int) -> bool:
+    return flag[j] if isinstance(flag, list) else flag
+
+
 def _overlap(a: list | None, b: list | None) -> bool:
     return a is not None and b is not None and a[0] <= b[1] and b[0] <= a[1]
 
@@ -53,9 +58,9 @@ def _mark(rows: list[dict], j: int, col: dict) -> None:
         i
         for i, r in enumerate(rows)
         if r["kind"] == "ours"
-        and r["ranked"]
+        and _at(r["ranked"], j)
         and _is_number(r["values"][j])
-        and not (col["complete_only"] and r["partial"])
+        and not (col["complete_only"] and _at(r["partial"], j))
     ]
     if len(candidates) < 2:
         return
@@ -101,7 +106,7 @@ def table(
 def fmt(value: object) -> str:
     """How every number is printed: integers as they are, other numbers with two decimals."""
     if value is None:
-        return "—"
+        return "n/a"
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, int):

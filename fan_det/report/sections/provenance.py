@@ -41,6 +41,8 @@ def input_provenance(m: dict, kind: str) -> dict:
     entry.update({k: m["model"][k] for k in MODEL_KEYS if k in m["model"]})
     if kind == "robustness":
         entry.update(dataset=m["dataset"], protocol=m["protocol"])
+    elif kind == "coco_o":
+        entry["dataset"] = m["dataset"]
     else:
         entry["preprocessing"] = m["preprocessing"]
         entry["datasets"] = {

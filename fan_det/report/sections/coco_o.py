@@ -1,0 +1,30 @@
+"""Detection under natural shift (COCO-O): each detector's box AP per domain and the mean over domains,
+as ``coco_o.json`` summarises them."""
+
+from __future__ import annotations
+
+from fan_det.protocol import COCO_O_DOMAINS
+from fan_det.report.inputs import ResultFile
+from fan_det.report.sections.common import RANDOM_LABEL, model_entry, model_row
+from fan_det.report.tables import column, table
+
+
+def coco_o_model(rf: ResultFile) -> dict:
+    summary = rf.doc["summary"]
+    labels = [RANDOM_LABEL] if rf.doc["model"].get("random_init") else []
+    if summary.get("partial"):
+        labels.append(f"partial COCO-O: {len(COCO_O_DOMAINS) - len(summary.get('missing', []))} of "
+                      f"{len(COCO_O_DOMAINS)} domains")
+    return {**model_entry(rf, labels, bool(summary.get("partial"))), "dataset": rf.doc["dataset"],
+            "summary": summary}
+
+
+def coco_o_tables(models: list[dict]) -> list[dict]:
+    if not models:
+        return []
+    blocks = [m["summary"]["stats"].get("AP", {}) for m in models]
+    columns = [column("mean", "mean AP", complete_only=True)] + [column(d) for d in COCO_O_DOMAINS]
+    intervals = [None] * len(COCO_O_DOMAINS)
+    rows = [model_row(m, [b.get("mean")] + [b.get("per_domain", {}).get(d) for d in COCO_O_DOMAINS],
+                      [b.get("mean_ci")] + intervals) for m, b in zip(models, blocks, strict=True)]
+    return [table("coco-o-AP", "COCO-O box AP: mean over the six domains and per domain", columns, rows)]
