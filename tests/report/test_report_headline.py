@@ -107,3 +107,21 @@ def test_models_whose_intervals_overlap_are_tied_in_the_report(tmp_path):
     tables = md_tables((out / "report.md").read_text())
     assert tables[HEADLINE]["ynet"]["ImageNet-A"] == "**45.00 [44.50, 49.00]**"
     assert tables[HEADLINE]["xnet"]["ImageNet-A"] == "40.00 [36.00, 44.00]"
+
+
+def test_detection_intervals_are_printed_and_overlaps_tied(tmp_path):
+    fan, base = load_fixture("det_fan.json"), load_fixture("det_baseline.json")
+    fan["summary"]["stats"]["AP"].update(P_ci=[30.0, 33.0], mPC_ci=[13.0, 16.5])
+    base["summary"]["stats"]["AP"].update(P_ci=[26.0, 29.5], mPC_ci=[11.0, 13.5])
+    out = tmp_path / "out"
+    inputs = [write(tmp_path / "f" / "robustness.json", fan), write(tmp_path / "b" / "robustness.json", base)]
+    write_report(inputs, [], out)
+    tables = md_tables((out / "report.md").read_text())
+    retention = tables["AP: clean (P), mean under corruption (mPC), retention (rPC, %)"]
+    fan_ap, base_ap = fan["summary"]["stats"]["AP"], base["summary"]["stats"]["AP"]
+    assert retention[fan["model"]["name"]]["P"] == f"**{shown(fan_ap['P'], [30.0, 33.0])}**"
+    assert retention[base["model"]["name"]]["P"] == shown(base_ap["P"], [26.0, 29.5])
+    assert retention[fan["model"]["name"]]["mPC"] == f"{shown(fan_ap['mPC'], [13.0, 16.5])} (tied)"
+    assert retention[base["model"]["name"]]["mPC"] == f"{shown(base_ap['mPC'], [11.0, 13.5])} (tied)"
+    head = tables[HEADLINE]
+    assert head["fan_tiny_8_p4_hybrid: fan_tiny_8_p4_hybrid retinanet"]["COCO mPC"].endswith("(tied)")
