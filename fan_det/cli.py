@@ -51,4 +51,4 @@ def add_threads_argument(parser: argparse.ArgumentParser) -> None:
     """``--threads``: the process's thread budget, shared with its workers (``fan_det.runtime.threads``)."""
     parser.add_argument("--threads", type=int, default=None, metavar="N",
                         help="threads for this process and its workers together, split between them "
-                             "(default: the cores this process may use)")
+                             "(default: the cores this process may use; under torchrun, its share of them)")

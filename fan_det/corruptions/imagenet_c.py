@@ -8,7 +8,6 @@ Layout: ``<out>/<corruption>/<severity>/<wnid>/<file stem>.png``.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from PIL import Image
 from torchvision.transforms import CenterCrop, InterpolationMode, Resize
 
 from fan_det.ood.image_folders import load_rgb, scan_wnid_folder
+from fan_det.runtime.hashing import sha256_json
 
 VERSION = "imagenet_c_build/1"
 
@@ -55,6 +55,6 @@ def build_tiny_imagenet_c(corruptions: Sequence[str], severities: Sequence[int],
     from fan_det.data.ood_sets import build_ood_sets
     from fan_det.paths import datasets_dir
 
-    tag = hashlib.sha256(f"{sorted(corruptions)}|{sorted(severities)}|{seed}".encode()).hexdigest()[:10]
+    tag = sha256_json([sorted(corruptions), sorted(severities), seed])[:10]
     return build_imagenet_c(build_ood_sets()["imagenet"], datasets_dir() / f"imagenet-c-{tag}", corruptions,
                             severities, seed)

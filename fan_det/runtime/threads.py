@@ -12,6 +12,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+_forked = False  # set in a child made by fork() (e.g. a DataLoader worker on Linux)
+
+
+def _mark_forked() -> None:
+    global _forked
+    _forked = True
+
+
+os.register_at_fork(after_in_child=_mark_forked)
+
 # read by OpenMP, OpenBLAS, MKL, numexpr and numba when they load (set before a worker imports them)
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
               "NUMBA_NUM_THREADS")
@@ -23,6 +33,11 @@ def available_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+def default_threads() -> int:
+    """This process's share of the cores: all of them, or 1/LOCAL_WORLD_SIZE under torchrun."""
+    return max(1, available_cores() // int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
 
 
 @dataclass(frozen=True)
@@ -40,12 +55,12 @@ class ThreadBudget:
 
 
 def plan_threads(total: int | None, workers: int) -> ThreadBudget:
-    """Split ``total`` threads (None: the available cores) over ``workers`` processes (0: all in main).
+    """Split ``total`` threads (None: ``default_threads()``) over ``workers`` processes (0: all in main).
 
     Each worker gets ``total // workers`` (at least 1); the main process, which only waits and
     journals while workers run, keeps what is left (at least 1).
     """
-    total = available_cores() if total is None else total
+    total = default_threads() if total is None else total
     if total < 1:
         raise ValueError(f"the thread budget must be at least 1, got {total}")
     if workers <= 0:
@@ -63,14 +78,16 @@ def apply_threads(threads: int) -> dict[str, int]:
     """Cap this process's libraries at ``threads`` threads; returns what each now reports.
 
     torch and numba are set only when already imported (importing them costs seconds); OpenCV always.
-    Libraries loaded later read the environment set here.
+    Libraries loaded later read the environment set here. In a forked child OpenCV keeps its parent's
+    setting: resizing its thread pool there, copied by fork mid-use, deadlocks (pthread_cond_destroy).
     """
     import sys
 
     import cv2
 
     os.environ.update(thread_env(threads))
-    cv2.setNumThreads(threads)
+    if not _forked:
+        cv2.setNumThreads(threads)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
     if "numba" in sys.modules:
@@ -100,7 +117,8 @@ def thread_counts(load: bool = True) -> dict[str, int]:
 class budgeted_worker_init:  # noqa: N801 (used like a function: ``worker_init_fn=budgeted_worker_init(2)``)
     """Picklable initializer: ``budgeted_worker_init(threads)(worker_id=None)`` caps the worker's threads.
 
-    Fits ``torch.utils.data.DataLoader(worker_init_fn=...)`` (called with the worker id) and
+    Fits ``torch.utils.data.DataLoader(worker_init_fn=...)`` (called with the worker id; with the
+    default fork context OpenCV keeps the parent's setting, see ``apply_threads``) and
     ``multiprocessing.Pool(initializer=...)`` (called with no argument). ``then`` runs afterwards with
     the same argument when given (e.g. detectron2's ``worker_init_reset_seed``).
     """

@@ -23,4 +23,5 @@ def test_help_shows_every_default():
     for action in options():
         if not action.required:
             assert "(default: " in formatter._get_help_string(action), action.option_strings[0]
-    assert "(default: the cores this process may use)" in " ".join(parser.format_help().split())
+    shown = " ".join(parser.format_help().split())
+    assert "(default: the cores this process may use; under torchrun, its share of them)" in shown
