@@ -26,6 +26,7 @@ def md_escape(text: str) -> str:
 
 def md_code(text: str) -> str:
     """A code span holding ``text`` verbatim (its fence longer than any run of backticks inside)."""
+    text = text.replace("\n", " ")
     fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
