@@ -31,8 +31,8 @@ in two shards (two machines, or a SLURM array: K is the task index), then merged
   python -m fan_det.build_coco_c --out runs/coco_c/merged --merge runs/coco_c/shard0 runs/coco_c/shard1
 
 COCO val2017 (detectron2's coco_2017_val, or a json and its folder):
-  python -m fan_det.build_coco_c --dataset annotations/instances_val2017.json --image-root val2017 \\
-      --out runs/coco_c/val2017 --workers 16
+  python -m fan_det.build_coco_c --dataset /data/coco/annotations/instances_val2017.json \\
+      --image-root /data/coco/val2017 --out runs/coco_c/val2017 --workers 16
 Interrupt it at any time and rerun the same command to finish; see docs/coco_c.md."""
 
 
