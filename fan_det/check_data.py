@@ -59,6 +59,7 @@ class Verdict:
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     summary: str = ""
+    images: int = 0
 
     @property
     def ok(self) -> bool:
@@ -124,6 +125,7 @@ def check_class_folders(name: str, root: str | Path, expect: Expectation) -> Ver
         verdict.problems.append(f"foreign layout: {e}")
         return verdict
     missing = sorted(expected - set(present))
+    verdict.images = len(samples)
     verdict.summary = f"{len(samples):,} images, {len(present)} classes, {layout} folders"
     if missing:
         text = f"{len(missing)} of the {len(expected)} class folders missing or empty: {_some(missing)}"
@@ -157,7 +159,7 @@ def check_imagenet_c(root: str | Path, expect: Expectation) -> Verdict:
     total, cell_notes = 0, set()
     for corruption, severity, folder in cells:
         cell = check_class_folders("imagenet-c", folder, expect)
-        total += sum(1 for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+        total += cell.images
         verdict.problems += [f"{corruption}/{severity}: {p}" for p in cell.problems]
         cell_notes.update(cell.notes)
     verdict.notes += [f"in some cells: {n}" for n in sorted(cell_notes)[:SHOWN]]
