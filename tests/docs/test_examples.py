@@ -258,8 +258,6 @@ KNOWN_OPEN: dict[str, str] = {
     "fan_det.report --help": "report engineer: as docs/report.md",
     "docs/robustness.md": "evaluation engineer: name the training run that writes runs/fan_s/ (OUTPUT_DIR)",
     "fan_det.eval_coco_c --help": "evaluation engineer: as docs/robustness.md",
-    "fan_det.build_coco_c --help": "corruptions engineer: COCO paths absolute (the user's data), "
-                                   "e.g. /data/coco/...",
 }
 
 
