@@ -106,6 +106,9 @@ def check_class_folders(name: str, root: str | Path, expect: Expectation) -> Ver
         verdict.problems.append("not a folder")
         return verdict
     folders = class_folders(root, name)
+    if not folders and not _images_in(root):
+        verdict.problems.append("empty: no class folders and no images")
+        return verdict
     hint = _foreign_layout(name, root, folders)
     if hint:
         verdict.problems.append(hint)
