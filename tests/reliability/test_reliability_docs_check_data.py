@@ -52,11 +52,16 @@ def test_odd_folders_and_files_get_verdicts_not_tracebacks(odd):
     (["--images", "{odd}/empty", "--ground-truth", "{odd}/bad.csv"], "expected the columns"),
     (["--images", "{odd}/empty", "--ground-truth", "{odd}/devkit.tar.gz"], "not the ILSVRC2012 devkit"),
 ])
-def test_prepare_refuses_with_one_line(odd, argv, message):
+def test_prepare_refuses_with_one_line(odd, argv, message, capsys):
+    """In-process: any exception other than the one-line exit would fail the test with its traceback."""
+    from fan_det.prepare_imagenet_val import main
+
     (odd / "ok.csv").write_text("ImageId,PredictionString\nILSVRC2012_val_00000001,n01440764 1 2 3 4\n")
     (odd / "bad.csv").write_text("id,label\n1,n01440764\n")
     (odd / "devkit.tar.gz").write_bytes(b"not an archive")
-    result = run("prepare_imagenet_val", *[a.format(odd=odd) for a in argv], "--out", str(odd / "out"))
-    lines = result.stderr.strip().splitlines()
-    assert result.returncode == 2 and lines[-1].startswith("error: ") and message in lines[-1], result.stderr
-    assert "Traceback" not in result.stderr and not (odd / "out").exists()
+    with pytest.raises(SystemExit) as exit_:
+        main([*[a.format(odd=odd) for a in argv], "--out", str(odd / "out")])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert exit_.value.code == 2 and len(lines) == 1
+    assert lines[0].startswith("error: ") and message in lines[0]
+    assert not (odd / "out").exists()
