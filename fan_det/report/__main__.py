@@ -10,9 +10,10 @@ from fan_det.cli import HelpFormatter
 from fan_det.report.build import write_report
 from fan_det.report.inputs import FLAGS, READERS, ReportInputError
 
-EXAMPLE = """example:
-  python -m fan_det.report --detection runs/fan_t/coco_c runs/r50/coco_c/robustness.json \\
-      --ood runs/fan_t/ood runs/effnet/ood --out runs/report
+EXAMPLE = """example (the demo writes these results; eval_coco_c and eval_ood write yours):
+  python -m fan_det.demo --out runs/demo
+  python -m fan_det.report --detection runs/demo/coco_c \\
+      --ood runs/demo/ood_fan runs/demo/ood_effnet/ood.json --out runs/report
 A folder argument means every robustness.json (--detection), coco_o.json (--coco-o) or ood.json (--ood)
 under it."""
 KINDS = {"robustness": "detection", "coco_o": "coco_o", "ood": "ood"}
