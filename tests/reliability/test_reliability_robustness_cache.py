@@ -120,6 +120,7 @@ def coco_c_root(tmp_path_factory):
     build_coco_c(load_images(DATASET, None, "png"), root, ["fog"], [1], settings=Settings.make(seed=3),
                  dataset=DATASET, progress=False)
     manifest = json.loads((root / "manifest.json").read_text())
+    assert manifest["versions"]["imagecorruptions"] and manifest["settings"]["seed"] == 3  # as built
     manifest["versions"]["imagecorruptions"] = "0.0.1-built-elsewhere"  # not the installed one
     (root / "manifest.json").write_text(json.dumps(manifest))
     return root, manifest
