@@ -173,6 +173,27 @@ def needs_real_data(command: Command) -> bool:
             or re.search(r"--num-gpus [2-9]", text) is not None)
 
 
+def config_problems(where: str, namespace: argparse.Namespace) -> list[str]:
+    """A detectron2 tool's YAML config and its KEY VALUE overrides load (every key exists)."""
+    from fan_det.train import ConfigError, load_config
+
+    config = getattr(namespace, "config_file", None) or getattr(namespace, "config", None)
+    if config is None:
+        return []
+    path = REPO / config
+    if not path.is_file():
+        if not _model_zoo_config(config):
+            return []  # reported as a missing file
+        from detectron2 import model_zoo
+
+        path = Path(model_zoo.get_config_file(config))
+    try:
+        load_config(str(path), [*getattr(namespace, "opts", []), "MODEL.DEVICE", "cpu"])
+    except ConfigError as error:
+        return [f"{where}: config does not load: {error}"]
+    return []
+
+
 def problems_of(example: list[Command], made_before: tuple[str, ...] = ()) -> list[str]:
     """What is wrong with one example; ``made_before``: folders written by earlier examples of the same
     document (a long run shown once, then used)."""
@@ -215,12 +236,13 @@ def problems_of(example: list[Command], made_before: tuple[str, ...] = ()) -> li
                        if a.startswith("--") and a.split("=")[0] not in known]
             problems += [f"{where}: fan_det.{command.tool} has no option {a}" for a in unknown]
             if not unknown and not command.inline:
-                err = io.StringIO()
+                err, namespace = io.StringIO(), None
                 with contextlib.redirect_stderr(err), contextlib.suppress(SystemExit):
-                    parser.parse_args(command.args)
-                    err = None
-                if err is not None:
+                    namespace = parser.parse_args(command.args)
+                if namespace is None:
                     problems.append(f"{where}: does not parse: {err.getvalue().strip().splitlines()[-1]}")
+                else:
+                    problems += config_problems(where, namespace)
         own_outputs = outputs(command)
         for out in own_outputs:
             if not out.startswith(("runs/", "/", "$")):
@@ -253,9 +275,6 @@ def made_before(index: int) -> tuple[str, ...]:
 # Documents of other areas whose examples were still wrong when this test was written, and the fix.
 # Their problems are reported as expected failures (xfail) until fixed; remove an entry once it passes.
 KNOWN_OPEN: dict[str, str] = {
-    "docs/report.md": "report engineer: show the runs that write the folders the report reads (or a comment "
-                      "line naming the command that made them)",
-    "fan_det.report --help": "report engineer: as docs/report.md",
     "docs/robustness.md": "evaluation engineer: name the training run that writes runs/fan_s/ (OUTPUT_DIR)",
     "fan_det.eval_coco_c --help": "evaluation engineer: as docs/robustness.md",
 }
@@ -289,6 +308,8 @@ def test_the_checker_catches_the_known_mistakes():
             "outputs go under runs/",
         "python -m fan_det.eval_ood --model m --dataset imagenet=/d --device-id 0":
             "has no option --device-id",
+        "python -m fan_det.train --config configs/tiny/retinanet_fan_tiny_vit_synth.yaml SOLVER.MAX_ITERS 5":
+            "config does not load",
         "python -c \"import timm; timm.create_model('x', pretrained_cfg_overlay=dict(file='f'))\"":
             "without pretrained=True",
     }
