@@ -40,6 +40,7 @@ def _kv(entry: dict) -> dict[str, str]:
             "protocol",
             "dataset",
             "preprocessing",
+            "evaluation",
             "datasets",
         ):
             for sub, v in value.items():

@@ -125,3 +125,15 @@ def test_detection_intervals_are_printed_and_overlaps_tied(tmp_path):
     assert retention[base["model"]["name"]]["mPC"] == f"{shown(base_ap['mPC'], [11.0, 13.5])} (tied)"
     head = tables[HEADLINE]
     assert head["fan_tiny_8_p4_hybrid: fan_tiny_8_p4_hybrid retinanet"]["COCO mPC"].endswith("(tied)")
+
+
+def test_imagenet_v2_heads_the_table_as_its_matched_frequency_set_only(tmp_path):
+    doc = load_fixture("ood_effnet.json")
+    doc["datasets"]["imagenet-v2"]["variant"] = "threshold-0.7"
+    out = tmp_path / "out"
+    write_report([], [write(tmp_path / "e" / "ood.json", doc)], out)
+    tables = md_tables((out / "report.md").read_text())
+    assert tables[HEADLINE]["efficientnet_lite0"]["V2"] == "n/a"
+    assert "ER ImageNetV2 (matched frequency)" not in tables[HEADLINE]["efficientnet_lite0"]
+    v2 = doc["datasets"]["imagenet-v2"]["metrics"]
+    assert tables["ImageNetV2 (20 images)"]["efficientnet_lite0"]["top1"] == shown(v2["top1"], v2["top1_ci"])

@@ -36,7 +36,8 @@ def test_report_html_in_chromium(built_report):
     state = json.loads(result.value)
     assert state["external"] == []
     figures = sorted((built_report["md"].parent / "figures").glob("*.png"))
-    expected = {"det-heatmap", "det-severity", "ood-bars", "er-imagenet-r", "er-imagenet-sketch", "er-imagenet-v2"}
+    expected = {"det-heatmap", "det-severity", "ood-bars", "er-imagenet-r", "er-imagenet-sketch",
+                "er-imagenet-v2"}
     assert {i["id"] for i in state["images"]} == {f.stem for f in figures} == expected
     for image in state["images"]:
         assert image["complete"] and image["w"] > 0 and image["h"] > 0

@@ -54,6 +54,7 @@ def ood_model(rf: ResultFile) -> dict:
     return {
         **model_entry(rf, labels, partial),
         "preprocessing": doc.get("preprocessing", {}),
+        "evaluation": doc.get("evaluation", {}),
         "datasets": doc["datasets"],
     }
 

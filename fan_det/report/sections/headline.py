@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from itertools import zip_longest
 
-from fan_det.report.effective_robustness import SHIFTS
+from fan_det.report.effective_robustness import SHIFTS, V2_VARIANT
 from fan_det.report.sections.classification import metric
 from fan_det.report.sections.common import display
 from fan_det.report.tables import column, row, table
@@ -42,6 +42,11 @@ def _label(backbone: str, models: list[dict]) -> str:
     return f"{backbone}: " + "; ".join(m["display"] for m in models)
 
 
+def _headline_set(m: dict, dataset: str) -> bool:
+    """ImageNetV2 counts in the headline as its matched-frequency test set only (other variants: n/a)."""
+    return dataset != "imagenet-v2" or m["datasets"].get(dataset, {}).get("variant", V2_VARIANT) == V2_VARIANT
+
+
 def headline_table(det: list[dict], ood: list[dict], coco_o: list[dict], effective: dict) -> dict:
     er_shifts = [s for s in SHIFTS if any(s in e for e in effective.get("models", {}).values())]
     columns = (
@@ -54,7 +59,7 @@ def headline_table(det: list[dict], ood: list[dict], coco_o: list[dict], effecti
     rows = []
     for backbone, o, d, c in groups:
         models = [m for m in (o, d, c) if m is not None]
-        cells = [metric(o, ds, k) if o else (None, None) for ds, k, _ in OOD_COLUMNS]
+        cells = [metric(o, ds, k) if o and _headline_set(o, ds) else (None, None) for ds, k, _ in OOD_COLUMNS]
         cells += [(effective["models"][o["name"]].get(s, {}).get("effective_robustness") if o else None, None)
                   for s in er_shifts]
         ap = d["summary"]["stats"].get("AP", {}) if d else {}

@@ -44,7 +44,7 @@ def input_provenance(m: dict, kind: str) -> dict:
     elif kind == "coco_o":
         entry["dataset"] = m["dataset"]
     else:
-        entry["preprocessing"] = m["preprocessing"]
+        entry.update(preprocessing=m["preprocessing"], evaluation=m["evaluation"])
         entry["datasets"] = {
             d: {k: v for k, v in b.items() if k != "metrics"} for d, b in m["datasets"].items()
         }
