@@ -137,3 +137,21 @@ def test_imagenet_v2_heads_the_table_as_its_matched_frequency_set_only(tmp_path)
     assert "ER ImageNetV2 (matched frequency)" not in tables[HEADLINE]["efficientnet_lite0"]
     v2 = doc["datasets"]["imagenet-v2"]["metrics"]
     assert tables["ImageNetV2 (20 images)"]["efficientnet_lite0"]["top1"] == shown(v2["top1"], v2["top1_ci"])
+
+
+def test_partial_coco_o_is_labelled_and_its_mean_not_ranked(tmp_path):
+    full = coco_o_file(tmp_path, "full", "a", [10.0, 10.0, 10.0, 10.0, 10.0, 10.0])
+    part = tmp_path / "part" / "coco_o.json"
+    record = {"num_images": 10, "seconds": 1.0, "stats": {"bbox": {"AP": 50.0}}}
+    domains = {d: record for d in COCO_O_DOMAINS[:3]}
+    CocoOResult.build(model={"name": "part", "backbone": "b"}, dataset={"name": "coco_o"}, domains=domains,
+                      provenance={}).dump(part)
+    other = coco_o_file(tmp_path, "other", "c", [5.0, 5.0, 5.0, 5.0, 5.0, 5.0])
+    out = tmp_path / "out"
+    write_report([], [FIXTURES / "ood_effnet.json"], out, coco_o=[full, part, other])
+    tables = md_tables((out / "report.md").read_text())
+    table_rows = tables["COCO-O box AP: mean over the six domains and per domain"]
+    assert table_rows["part [partial COCO-O: 3 of 6 domains]"]["mean AP"] == "50.00"  # shown, not bold
+    assert table_rows["full"]["mean AP"] == "**10.00**"
+    assert tables[HEADLINE]["b: part [partial COCO-O: 3 of 6 domains]"]["COCO-O mean AP"] == "50.00"
+    assert tables[HEADLINE]["a: full"]["COCO-O mean AP"] == "**10.00**"
