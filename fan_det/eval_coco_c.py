@@ -27,7 +27,8 @@ EXAMPLES = f"""examples:
   python -m {PROG} --config configs/tiny/retinanet_fan_tiny_hybrid_synth.yaml \\
       --weights runs/tiny/model_final.pth --dataset fan_synth_val --corruptions all --workers 0 \\
       --out runs/coco_c_tiny
-  # the full COCO-C benchmark of a FAN-S-Hybrid RetinaNet on 8 GPUs
+  # the full COCO-C benchmark of a FAN-S-Hybrid RetinaNet on 8 GPUs, trained first by (docs/detection.md):
+  #   python -m fan_det.train --config configs/fan_retinanet.yaml --num-gpus 8 OUTPUT_DIR runs/fan_s
   python -m {PROG} --config configs/fan_retinanet.yaml --weights runs/fan_s/model_final.pth \\
       --dataset coco_2017_val --num-gpus 8 --workers 4 --out runs/coco_c_fan_s
 """

@@ -275,10 +275,7 @@ def made_before(index: int) -> tuple[str, ...]:
 
 # Documents of other areas whose examples were still wrong when this test was written, and the fix.
 # Their problems are reported as expected failures (xfail) until fixed; remove an entry once it passes.
-KNOWN_OPEN: dict[str, str] = {
-    "docs/robustness.md": "evaluation engineer: name the training run that writes runs/fan_s/ (OUTPUT_DIR)",
-    "fan_det.eval_coco_c --help": "evaluation engineer: as docs/robustness.md",
-}
+KNOWN_OPEN: dict[str, str] = {}
 
 
 def test_examples_were_found():
