@@ -37,6 +37,21 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, default_out: str) -> N
                         help="data-loading worker processes per process (default: the tool's own)")
 
 
+def add_backbone_argument(parser: argparse.ArgumentParser) -> None:
+    """``--backbone``: what the report's one-row-per-backbone table joins detection and classification on."""
+    parser.add_argument("--backbone", default=None,
+                        help="backbone name recorded with the results, so the report puts the detector and "
+                             "the classifiers of one backbone in one row, e.g. fan_small_12_p4_hybrid "
+                             "(default: the config's FAN variant, R-<depth> for ResNets)")
+
+
+def add_bootstrap_argument(parser: argparse.ArgumentParser) -> None:
+    """``--bootstrap N``: per-image percentile-bootstrap intervals of the detection numbers."""
+    parser.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                        help="95%% intervals from N per-image resamples of the saved detections (no new "
+                             "inference; 200 is a sound choice, see docs/metrics.md); 0: no intervals")
+
+
 def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
     """detectron2's launcher options, spelled as ``detectron2.engine.default_argument_parser`` does."""
     parser.add_argument("--num-gpus", type=int, default=1,

@@ -1,9 +1,10 @@
 """``python -m fan_det.demo``: the whole pipeline on the embedded tiny data, one progress line per stage.
 
 Builds the tiny datasets, trains the tiny FAN-T-Hybrid RetinaNet on the synthetic shapes, evaluates it
-clean and over the full 15 x 5 COCO-C grid of the mini val set, runs ``eval_ood`` on the tiny OOD sets
-(ImageNet-C built from the tiny val photos included) with a randomly initialised FAN (labelled so) and
-the real pretrained EfficientNet-Lite0, then writes the report. Each evaluation stage runs the public CLI
+clean and over the full 15 x 5 COCO-C grid of the mini val set (with bootstrap intervals) and on a
+COCO-O-shaped set (the mini val set restyled per domain), runs ``eval_ood`` on the tiny OOD sets
+(ImageNet-V2 and ImageNet-C built from the tiny val photos included) with a randomly initialised FAN
+(labelled so) and the real pretrained EfficientNet-Lite0, then writes the report. Each evaluation stage runs the public CLI
 in a subprocess, exactly as a user would; its output goes to ``OUT/logs/<stage>.log``.
 """
 
@@ -25,7 +26,8 @@ COCO_C_DATASET = "fan_synth_val_mini"
 OOD_FAN_MODEL = "fan_tiny_8_p4_hybrid"
 OOD_BASELINE_MODEL = "fan_det.zoo.efficientnet_lite0:build"
 TITLE = "fan_det demo report (tiny embedded data)"
-OOD_SETS = ("imagenet", "imagenet-a", "imagenet-r", "imagenet-sketch")
+OOD_SETS = ("imagenet", "imagenet-a", "imagenet-r", "imagenet-sketch", "imagenet-v2")
+BOOTSTRAP_RESAMPLES = 50  # the tiny sets' intervals are wide anyway; 200 is the documented choice
 
 EXAMPLE = """examples:
   python -m fan_det.demo                        # the full demo (what `make demo` runs)
@@ -43,6 +45,8 @@ class Plan:
     severities: str = "1-5"
     ood_sets: tuple[str, ...] = OOD_SETS
     imagenet_c: tuple[tuple[str, ...], tuple[int, ...]] | None = None
+    coco_o_domains: str = "all"
+    bootstrap: int = BOOTSTRAP_RESAMPLES
     extra_train: list[str] = field(default_factory=list)
 
     @property
@@ -57,6 +61,7 @@ def make_plan(out: Path, quick: bool, coco_c_dataset: str = COCO_C_DATASET) -> P
     if quick:
         return Plan(out, coco_c_dataset, train_iters=1, corruptions="gaussian_noise", severities="1",
                     ood_sets=("imagenet-a",), imagenet_c=(("gaussian_noise",), (1,)),
+                    coco_o_domains="sketch", bootstrap=0,
                     extra_train=["SOLVER.IMS_PER_BATCH", "2", "SOLVER.WARMUP_ITERS", "1",
                                  "SOLVER.STEPS", "()"])
     return Plan(out, coco_c_dataset, imagenet_c=(tuple(CORRUPTION_SETS["benchmark"]), (1, 2, 3, 4, 5)))
@@ -82,8 +87,16 @@ def coco_c_command(plan: Plan) -> list[str]:
                          "--dataset", plan.coco_c_dataset,
                          "--corruptions", plan.corruptions, "--severities", plan.severities,
                          "--name", f"{OOD_FAN_MODEL} retinanet (demo, synthetic shapes)",
-                         "--out", str(plan.out / "coco_c"))
+                         "--bootstrap", str(plan.bootstrap), "--out", str(plan.out / "coco_c"))
     return cmd + (["--allow-partial"] if plan.partial else [])
+
+
+def coco_o_command(plan: Plan, root: Path) -> list[str]:
+    return _python_module("fan_det.eval_coco_o", "--config", TRAIN_CONFIG,
+                          "--weights", str(plan.out / "train" / "model_final.pth"),
+                          "--coco-o-root", str(root), "--domains", plan.coco_o_domains,
+                          "--name", f"{OOD_FAN_MODEL} retinanet (demo, synthetic shapes)",
+                          "--bootstrap", str(plan.bootstrap), "--out", str(plan.out / "coco_o"))
 
 
 def ood_command(plan: Plan, model: str, out_name: str, datasets: dict[str, Path]) -> list[str]:
@@ -94,7 +107,9 @@ def ood_command(plan: Plan, model: str, out_name: str, datasets: dict[str, Path]
 
 
 def build_datasets(plan: Plan) -> dict[str, Path]:
-    """The tiny detection sets (registered lazily by the CLIs) and the OOD ImageFolder roots."""
+    """The tiny detection sets (registered lazily by the CLIs), the tiny COCO-O-shaped set (``coco-o``)
+    and the OOD ImageFolder roots."""
+    from fan_det.data.coco_o import tiny_coco_o
     from fan_det.data.ood_sets import build_ood_sets
     from fan_det.data.register import tiny_datasets
 
@@ -105,7 +120,7 @@ def build_datasets(plan: Plan) -> dict[str, Path]:
         from fan_det.corruptions.imagenet_c import build_tiny_imagenet_c
 
         datasets["imagenet-c"] = build_tiny_imagenet_c(*plan.imagenet_c)
-    return datasets
+    return {**datasets, "coco-o": tiny_coco_o()}
 
 
 class StageFailed(RuntimeError):
@@ -128,11 +143,14 @@ def run_demo(plan: Plan, say: Callable[[str], None] = print) -> Path:
     from fan_det.report import write_report
 
     logs = plan.out / "logs"
-    datasets: dict[str, Path] = {}
+    datasets: dict[str, Path] = {}  # the OOD roots and "coco-o"
+
+    def ood_sets() -> dict[str, Path]:
+        return {name: root for name, root in datasets.items() if name != "coco-o"}
 
     def stage_datasets() -> str:
         datasets.update(build_datasets(plan))
-        return f"{len(datasets)} OOD sets, {plan.coco_c_dataset} for COCO-C"
+        return f"{len(datasets) - 1} OOD sets, {plan.coco_c_dataset} for COCO-C, its restyled copy for COCO-O"
 
     stages: list[tuple[str, str, Callable[[], str]]] = [
         ("datasets", "build the tiny datasets", stage_datasets),
@@ -141,10 +159,12 @@ def run_demo(plan: Plan, say: Callable[[str], None] = print) -> Path:
         ("coco_c", f"evaluate it clean + {plan.corruptions} x severities {plan.severities} "
                    f"on {plan.coco_c_dataset}",
          lambda: _run("coco_c", coco_c_command(plan))),
+        ("coco_o", f"evaluate it on COCO-O domains {plan.coco_o_domains} (tiny restyled set)",
+         lambda: _run("coco_o", coco_o_command(plan, datasets["coco-o"]))),
         ("ood_fan", f"eval_ood: {OOD_FAN_MODEL} with random weights",
-         lambda: _run("ood_fan", ood_command(plan, OOD_FAN_MODEL, "ood_fan", datasets))),
+         lambda: _run("ood_fan", ood_command(plan, OOD_FAN_MODEL, "ood_fan", ood_sets()))),
         ("ood_effnet", "eval_ood: pretrained EfficientNet-Lite0",
-         lambda: _run("ood_effnet", ood_command(plan, OOD_BASELINE_MODEL, "ood_effnet", datasets))),
+         lambda: _run("ood_effnet", ood_command(plan, OOD_BASELINE_MODEL, "ood_effnet", ood_sets()))),
         ("report", "write the report", lambda: _report()),
     ]
 
@@ -155,7 +175,7 @@ def run_demo(plan: Plan, say: Callable[[str], None] = print) -> Path:
     def _report() -> str:
         command = "python -m fan_det.demo " + shlex.join(sys.argv[1:])
         paths = write_report([plan.out / "coco_c"], [plan.out / "ood_fan", plan.out / "ood_effnet"],
-                             plan.out / "report", command=command, title=TITLE)
+                             plan.out / "report", command=command, title=TITLE, coco_o=[plan.out / "coco_o"])
         return str(paths["html"])
 
     start = time.monotonic()

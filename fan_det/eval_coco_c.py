@@ -11,7 +11,15 @@ from __future__ import annotations
 import argparse
 from typing import NoReturn
 
-from fan_det.cli import HelpFormatter, UsageError, add_launch_arguments, add_run_arguments, fail
+from fan_det.cli import (
+    HelpFormatter,
+    UsageError,
+    add_backbone_argument,
+    add_bootstrap_argument,
+    add_launch_arguments,
+    add_run_arguments,
+    fail,
+)
 from fan_det.robustness.run import DEFAULT_DATASET, DEFAULT_OUT, run_coco_c
 from fan_det.robustness.scoring import DEFAULT_SCORER, SCORERS
 from fan_det.runtime.provenance import command_line
@@ -61,7 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="accept an incomplete grid; the summary is marked partial and names its cells")
     parser.add_argument("--scorer", choices=SCORERS, default=DEFAULT_SCORER,
                         help="COCO AP implementation (they agree within 1e-4; see docs/robustness.md)")
+    add_bootstrap_argument(parser)
     add_run_arguments(parser, default_out=DEFAULT_OUT)
+    add_backbone_argument(parser)
     parser.set_defaults(seed=None)
     helps = {  # the shared helpers' texts, made specific to this tool
         "name": "model name in the results and the report; None: from the config",
@@ -87,7 +97,8 @@ def main(argv: list[str] | None = None) -> None:
         run_coco_c(args.config, None if args.random_init else args.weights, dataset=args.dataset,
                    corruptions=args.corruptions, severities=args.severities, coco_c_root=args.coco_c_root,
                    seed=args.seed, out=args.out, allow_partial=args.allow_partial, workers=args.workers,
-                   threads=args.threads, name=args.name, scorer=args.scorer, opts=args.opts,
+                   threads=args.threads, name=args.name, backbone=args.backbone, scorer=args.scorer,
+                   bootstrap=args.bootstrap, opts=args.opts,
                    num_gpus=args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
                    dist_url=args.dist_url, command=command_line(PROG))
     except UsageError as error:

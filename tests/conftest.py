@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import shutil
 import subprocess
@@ -19,6 +20,19 @@ from fan_det.paths import REPO_ROOT, cache_root
 class TrainedModel(NamedTuple):
     weights: Path  # OUTPUT_DIR/model_final.pth; OUTPUT_DIR also holds metrics.json and the final evaluation
     config: Path
+
+
+@pytest.fixture(autouse=True)
+def drop_log_handlers_on_closed_streams():
+    """A trainer built in-process installs detectron2's console handler on the stream of the moment, a
+    test's capture buffer; once that test ends the buffer is closed and every later log record would print
+    a "Logging error" traceback into another test's stderr."""
+    yield
+    loggers = [logging.getLogger(), *logging.root.manager.loggerDict.values()]
+    for logger in loggers:
+        for handler in list(getattr(logger, "handlers", [])):
+            if getattr(getattr(handler, "stream", None), "closed", False):
+                logger.removeHandler(handler)
 
 
 @pytest.fixture(scope="module")

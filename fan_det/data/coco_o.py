@@ -49,15 +49,22 @@ def coco_o_layout(root: str | Path,
 
 def register_coco_o(root: str | Path, prefix: str = "coco_o",
                     domains: tuple[str, ...] = COCO_O_DOMAINS) -> dict[str, str]:
-    """Register each domain as ``<prefix>_<domain>`` (idempotent); returns ``{domain: dataset name}``."""
-    from detectron2.data import DatasetCatalog
+    """Register each domain as ``<prefix>_<domain>`` (idempotent); returns ``{domain: dataset name}``.
+
+    A name registered for another root is registered anew, so one process can evaluate two releases.
+    """
+    from detectron2.data import DatasetCatalog, MetadataCatalog
     from detectron2.data.datasets import register_coco_instances
 
     names = {}
     for domain, (json_path, images) in coco_o_layout(root, domains).items():
         name = names[domain] = f"{prefix}_{domain}"
-        if name not in DatasetCatalog.list():
-            register_coco_instances(name, {}, str(json_path), str(images))
+        if name in DatasetCatalog.list():
+            if getattr(MetadataCatalog.get(name), "json_file", None) == str(json_path):
+                continue
+            DatasetCatalog.remove(name)
+            MetadataCatalog.remove(name)
+        register_coco_instances(name, {}, str(json_path), str(images))
     return names
 
 
@@ -111,3 +118,13 @@ def build_tiny_coco_o(source_json: Path, image_dir: Path, out: Path) -> Path:
             write_json(staging / domain / ANNOTATIONS, {**source, "images": renamed})
 
     return build_once(Path(out), build, f"{VERSION}:{Path(source_json).resolve()}")
+
+
+def tiny_coco_o(source: str = "fan_synth_val_mini") -> Path:
+    """The demo's and tests' COCO-O-shaped set: a tiny registered set restyled per domain, built once
+    under ``<cache>/datasets/tiny_coco_o``."""
+    from fan_det.data.register import tiny_datasets
+    from fan_det.paths import datasets_dir
+
+    json_path, images = tiny_datasets()[source]
+    return build_tiny_coco_o(json_path, images, datasets_dir() / "tiny_coco_o")

@@ -19,10 +19,19 @@ class CocoOResult(ResultDocument):
 
     @classmethod
     def build(cls, *, model: Mapping, dataset: Mapping, domains: Mapping[str, Mapping],
-              provenance: Mapping) -> CocoOResult:
-        """``domains`` maps a domain to its record: ``num_images``, ``seconds`` and ``stats`` per task."""
+              provenance: Mapping, intervals: Mapping | None = None) -> CocoOResult:
+        """``domains`` maps a domain to its record: ``num_images``, ``seconds`` and ``stats`` per task.
+
+        ``intervals`` (``fan_det.robustness.bootstrap.domain_intervals``) adds box ``mean_ci`` and
+        ``per_domain_ci``.
+        """
         kept = {d: {k: r[k] for k in ("num_images", "seconds", "stats")} for d, r in domains.items()}
         summary = coco_o_summary({d: flatten_stats(r["stats"]) for d, r in kept.items()})
+        if intervals:
+            ap = summary["stats"]["AP"]
+            if "mean" in intervals:
+                ap["mean_ci"] = list(intervals["mean"])
+            ap["per_domain_ci"] = {d: list(i) for d, i in intervals.get("per_domain", {}).items()}
         return cls({"schema": cls.schema(), "scale": "0-100", "model": dict(model), "dataset": dict(dataset),
                     "domains": kept, "summary": summary, "provenance": dict(provenance)})
 
@@ -41,6 +50,9 @@ class CocoOResult(ResultDocument):
         if "AP" not in self.summary["stats"]:
             raise ResultsError(f"{self.where}: summary.stats has no 'AP'")
         self.require_finite(self.summary["stats"], "summary")
+        self.require_interval(self.stat("AP"), "mean_ci")
+        for domain in self.stat("AP").get("per_domain_ci", {}):
+            self.require_interval(self.stat("AP")["per_domain_ci"], domain)
         for domain, record in self.doc["domains"].items():
             ap = flatten_stats(record.get("stats", {})).get("AP")
             shown = self.stat("AP").get("per_domain", {}).get(domain)

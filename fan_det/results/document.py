@@ -97,6 +97,16 @@ class ResultDocument:
             loc = f"{where}.{key}" if where else key
             raise ResultsError(f"{self.where}: missing or malformed field {loc!r} (expected {typ.__name__})")
 
+    def require_interval(self, block: dict, key: str) -> None:
+        """An interval, where present, is ``[low, high]`` with low <= high."""
+        value = block.get(key)
+        if value is None:
+            return
+        if (not isinstance(value, list) or len(value) != 2
+                or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in value)
+                or value[0] > value[1]):
+            raise ResultsError(f"{self.where}: {key} is {value!r}, not an interval [low, high]")
+
     def require_finite(self, block: dict, where: str) -> None:
         """Numbers must be finite; a figure that cannot be computed is absent, never null or NaN."""
         for key, value in flat_items(block):

@@ -26,13 +26,19 @@ class RobustnessResult(ResultDocument):
 
     @classmethod
     def build(cls, *, model: Mapping, dataset: Mapping, protocol: Mapping, cells: Sequence[Mapping],
-              allow_partial: bool, provenance: Mapping) -> RobustnessResult:
-        """The document of finished cell records (keys beyond the schema's dropped) and their summary."""
+              allow_partial: bool, provenance: Mapping, intervals: Mapping | None = None) -> RobustnessResult:
+        """The document of finished cell records (keys beyond the schema's dropped) and their summary.
+
+        ``intervals`` (``fan_det.robustness.bootstrap.bootstrap_intervals``) adds box ``P_ci`` / ``mPC_ci``.
+        """
         kept = [{k: cell[k] for k in CELL_KEYS} for cell in cells]
         grid = {(c["corruption"], int(c["severity"])): flatten_stats(c["stats"]) for c in kept}
+        summary = coco_c_summary(grid, allow_partial=allow_partial)
+        for key in ("P", "mPC"):
+            if intervals and key in intervals:
+                summary["stats"]["AP"][f"{key}_ci"] = list(intervals[key])
         return cls({"schema": cls.schema(), "scale": "0-100", "model": dict(model), "dataset": dict(dataset),
-                    "protocol": dict(protocol), "cells": kept,
-                    "summary": coco_c_summary(grid, allow_partial=allow_partial),
+                    "protocol": dict(protocol), "cells": kept, "summary": summary,
                     "provenance": dict(provenance)})
 
     @property
@@ -77,5 +83,7 @@ class RobustnessResult(ResultDocument):
                     raise ResultsError(f"{self.where}: summary {stat} for {corruption} is {value}, "
                                        f"but its cells average {sum(values) / len(values):.6f}; "
                                        f"rerun {self.WRITER}")
+        for key in ("P_ci", "mPC_ci"):
+            self.require_interval(self.stat("AP"), key)
         if not self.partial and self.summary.get("missing"):
             raise ResultsError(f"{self.where}: summary lists missing cells but is not marked partial")

@@ -71,6 +71,17 @@ def model_name(cfg: CfgNode, config: str) -> str:
     return Path(config).stem
 
 
+def backbone_name(cfg: CfgNode) -> str:
+    """The trunk as the report's one-row-per-backbone table names it: the FAN variant (the timm name the
+    classifiers record), ``R-<depth>`` for detectron2's ResNets, else the backbone builder's name."""
+    name = cfg.MODEL.BACKBONE.NAME
+    if "fan" in name.lower():
+        return cfg.MODEL.FAN.NAME
+    if "resnet" in name.lower():
+        return f"R-{cfg.MODEL.RESNETS.DEPTH}"
+    return name
+
+
 def local_weights(weights: str) -> str:
     """The checkpoint as a local file: a path as given, a URL downloaded (once) by detectron2's PathManager.
 

@@ -17,6 +17,7 @@ from detectron2.config import CfgNode
 from detectron2.data import DatasetCatalog
 from detectron2.engine import launch
 from detectron2.utils import comm
+from tqdm import tqdm
 
 from fan_det.cli import UsageError
 from fan_det.data.register import register_tiny_datasets
@@ -26,8 +27,15 @@ from fan_det.models.checkpoint import CheckpointMismatchError
 from fan_det.protocol import Cell, parse_severities, plan_cells, resolve_corruptions
 from fan_det.results import RobustnessResult
 from fan_det.robustness import source as sources
+from fan_det.robustness.bootstrap import (
+    bootstrap_intervals,
+    bootstrap_settings,
+    dataset_ground_truth,
+    evaluate_per_image,
+)
 from fan_det.robustness.cache import CellCache
 from fan_det.robustness.detector import (
+    backbone_name,
     build_eval_model,
     config_sha256,
     load_config,
@@ -62,6 +70,7 @@ class _Job:
     key: dict
     document: dict  # model, dataset, protocol and provenance blocks of robustness.json
     allow_partial: bool
+    bootstrap: int
 
 
 def _plan(corruptions: str | Sequence[str], severities: str | Sequence[int],
@@ -82,7 +91,8 @@ def _plan(corruptions: str | Sequence[str], severities: str | Sequence[int],
     return cells
 
 
-def _config(config: str, opts: Sequence[str], weights: str | None, out: Path) -> CfgNode:
+def detector_config(config: str, opts: Sequence[str], weights: str | None, out: Path) -> CfgNode:
+    """The evaluation config of ``config`` + ``opts`` with ``weights`` fetched locally, or ``UsageError``."""
     if len(opts) % 2:
         raise UsageError(f"config overrides must be KEY VALUE pairs, got {' '.join(opts)}")
     try:
@@ -116,20 +126,34 @@ def _register(dataset: str, cells: Sequence[Cell], source: ImageSource) -> None:
                         sorted({c.severity for c in corrupted}))
 
 
-def _dataset_identity(name: str) -> tuple[int, str]:
+def dataset_identity(name: str) -> tuple[int, str]:
     """Image count and a hash of image ids, file names and annotations (not of where the files live)."""
     dicts = DatasetCatalog.get(name)
     content = [(d["image_id"], Path(d["file_name"]).name, d.get("annotations", [])) for d in dicts]
     return len(dicts), sha256_json(content)
 
 
-def _model(cfg: CfgNode, seed: int, weights: str | None) -> tuple[torch.nn.Module, str]:
+def eval_model(cfg: CfgNode, seed: int, weights: str | None) -> tuple[torch.nn.Module, str]:
+    """``build_eval_model`` with a checkpoint that does not fit refused as ``UsageError``."""
     try:
         return build_eval_model(cfg, seed)
     except CheckpointMismatchError as error:
         raise UsageError(f"--weights {weights} {error}") from None
     except WeightsError as error:  # its message names the file
         raise UsageError(str(error)) from None
+
+
+def thread_budget(threads: int | None, workers: int) -> ThreadBudget:
+    """``plan_threads``, refusing a bad ``--threads`` as ``UsageError``."""
+    try:
+        return plan_threads(threads, workers)
+    except ValueError as error:
+        raise UsageError(f"--threads: {error}") from None
+
+
+def check_resamples(bootstrap: int) -> None:
+    if bootstrap and bootstrap < 2:
+        raise UsageError(f"--bootstrap must be 0 (no intervals) or at least 2 resamples, got {bootstrap}")
 
 
 def run_coco_c(
@@ -146,7 +170,9 @@ def run_coco_c(
     workers: int | None = None,
     threads: int | None = None,
     name: str | None = None,
+    backbone: str | None = None,
     scorer: str = DEFAULT_SCORER,
+    bootstrap: int = 0,
     opts: Sequence[str] = (),
     num_gpus: int = 1,
     num_machines: int = 1,
@@ -159,38 +185,42 @@ def run_coco_c(
 
     ``seed`` defaults to 0 on the fly and to the seed that built ``coco_c_root``; a different one is
     refused. ``threads`` is the thread budget of each process and its loader workers together (None:
-    the cores the process may use), split by ``fan_det.runtime.threads.plan_threads``. Finished cells
+    the cores the process may use), split by ``fan_det.runtime.threads.plan_threads``. ``backbone`` is
+recorded for the report's one-row-per-backbone table (None: ``backbone_name`` of the config).
+``bootstrap`` > 0 adds percentile-bootstrap intervals of P and mPC from that many per-image resamples
+of the saved detections (``fan_det.robustness.bootstrap``). Finished cells
     are cached under ``out/cells/<key>``, the key hashing the weights, the
     config, the dataset, how the images are made and the scorer. With several processes
     (``num_gpus`` x ``num_machines``, detectron2's ``launch``) the main machine returns the document,
     the others None. Raises ``UsageError`` for any input that cannot be evaluated as asked.
     """
     cells = _plan(corruptions, severities, allow_partial)
+    check_resamples(bootstrap)
     if scorer not in SCORERS:
         raise UsageError(f"unknown --scorer {scorer}; choose one of {', '.join(SCORERS)}")
     if workers is not None and workers < 0:
         raise UsageError(f"--workers must be 0 or more, got {workers}")
     out = Path(out)
-    cfg = _config(config, opts, weights, out)
+    cfg = detector_config(config, opts, weights, out)
     source = (sources.materialised(coco_c_root, cells, seed) if coco_c_root is not None
               else sources.on_the_fly(seed))
     _register(dataset, cells, source)
-    model, weights_sha256 = _model(cfg, source.seed, weights)
-    num_images, dataset_sha256 = _dataset_identity(dataset)
+    model, weights_sha256 = eval_model(cfg, source.seed, weights)
+    num_images, dataset_sha256 = dataset_identity(dataset)
     scoring = {"name": scorer, "version": scorer_version(scorer)}
     num_workers = cfg.DATALOADER.NUM_WORKERS if workers is None else workers
-    try:
-        budget = plan_threads(threads, num_workers)
-    except ValueError as error:
-        raise UsageError(f"--threads: {error}") from None
+    budget = thread_budget(threads, num_workers)
     corrupted = [c for c in cells if not c.is_clean]
     protocol = {"corruptions": list(dict.fromkeys(c.corruption for c in corrupted)),
                 "severities": sorted({c.severity for c in corrupted}), **source.protocol(), "scorer": scoring}
     key = {"weights_sha256": weights_sha256, "config_sha256": config_sha256(cfg),
            "dataset": {"name": dataset, "sha256": dataset_sha256}, **source.key(), "scorer": scoring}
+    if bootstrap:
+        protocol["bootstrap"] = bootstrap_settings(bootstrap, source.seed)
     world = num_gpus * num_machines
     document = {
-        "model": {"name": name or model_name(cfg, config), "config": config,
+        "model": {"name": name or model_name(cfg, config), "backbone": backbone or backbone_name(cfg),
+                  "config": config,
                   "config_sha256": key["config_sha256"], "weights": weights,
                   "weights_sha256": weights_sha256, "random_init": weights is None},
         "dataset": {"name": dataset, "num_images": num_images},
@@ -200,7 +230,7 @@ def run_coco_c(
     }
     job = _Job(cfg=cfg, dataset=dataset, cells=tuple(cells), source=source, workers=num_workers,
                threads=budget, scorer=scorer, out=out, key=key, document=document,
-               allow_partial=allow_partial)
+               allow_partial=allow_partial, bootstrap=bootstrap)
     if world == 1:
         return _evaluate(job, model)
     del model  # each process builds its own
@@ -224,7 +254,14 @@ def _evaluate(job: _Job, model: torch.nn.Module | None) -> RobustnessResult | No
                             worker_threads=job.threads.per_worker or None, cache=cache)
     if not comm.is_main_process():
         return None
-    result = RobustnessResult.build(**job.document, cells=records, allow_partial=job.allow_partial)
+    intervals = None
+    if job.bootstrap:
+        gt = dataset_ground_truth(job.dataset)
+        evaluated = {tuple(cell): evaluate_per_image(gt, cache.load_detections(cell))
+                     for cell in tqdm(job.cells, desc="bootstrap: per-image matching")}
+        intervals = bootstrap_intervals(evaluated, job.bootstrap, seed=job.source.seed)
+    result = RobustnessResult.build(**job.document, cells=records, allow_partial=job.allow_partial,
+                                    intervals=intervals)
     result.dump(job.out / RobustnessResult.FILE_NAME)
     box = result.stat("AP")
     units = {"P": "", "mPC": "", "rPC": "%"}

@@ -8,8 +8,13 @@ import pytest
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from fan_det.protocol import BENCHMARK, SEVERITIES
-from fan_det.robustness.bootstrap import bootstrap_intervals, evaluate_per_image, resampled_ap
+from fan_det.protocol import BENCHMARK, COCO_O_DOMAINS, SEVERITIES
+from fan_det.robustness.bootstrap import (
+    bootstrap_intervals,
+    domain_intervals,
+    evaluate_per_image,
+    resampled_ap,
+)
 
 
 def _synthetic(num_images: int, seed: int) -> tuple[COCO, list[dict]]:
@@ -90,3 +95,20 @@ def test_mpc_interval_uses_the_same_resample_in_every_cell():
     out = bootstrap_intervals(cells, resamples=8, seed=0)
     assert out["mPC"] == pytest.approx(out["P"])  # identical cells: mPC equals P on every resample
     assert out["P"][0] < _official_ap(*_synthetic(40, seed=3)) < out["P"][1]
+
+
+def test_domain_intervals_resample_each_domain_and_bound_the_mean():
+    sets = {d: _synthetic(30 + 5 * k, seed=10 + k) for k, d in enumerate(COCO_O_DOMAINS)}
+    evaluated = {d: evaluate_per_image(*s) for d, s in sets.items()}
+    out = domain_intervals(evaluated, resamples=40, seed=1)
+    official = {d: _official_ap(*s) for d, s in sets.items()}
+    for domain, (lo, hi) in out["per_domain"].items():
+        assert lo < official[domain] < hi, domain
+    mean = sum(official.values()) / len(official)
+    lo, hi = out["mean"]
+    assert lo < mean < hi
+    # averaging six independent domains narrows the interval below the widest domain's
+    assert hi - lo < max(h - lw for lw, h in out["per_domain"].values())
+    assert out == domain_intervals(evaluated, resamples=40, seed=1)
+    fewer = domain_intervals({d: evaluated[d] for d in COCO_O_DOMAINS[:2]}, resamples=5)
+    assert "mean" not in fewer and set(fewer["per_domain"]) == set(COCO_O_DOMAINS[:2])

@@ -17,6 +17,7 @@ from fan_det.paths import REPO_ROOT
 @pytest.mark.parametrize("quick", [False, True])
 def test_demo_commands_parse_with_the_real_clis(tmp_path, monkeypatch, quick):
     from fan_det.eval_coco_c import build_parser as coco_c_parser
+    from fan_det.eval_coco_o import build_parser as coco_o_parser
     from fan_det.eval_ood import build_parser as ood_parser
     from fan_det.train import build_parser as train_parser
     from fan_det.train import load_config
@@ -36,6 +37,11 @@ def test_demo_commands_parse_with_the_real_clis(tmp_path, monkeypatch, quick):
     expected = ("gaussian_noise", "1") if quick else ("benchmark", "1-5")
     assert (coco_c.corruptions, coco_c.severities) == expected
     assert coco_c.allow_partial == quick
+    assert coco_c.bootstrap == (0 if quick else demo.BOOTSTRAP_RESAMPLES)
+
+    coco_o = coco_o_parser().parse_args(demo.coco_o_command(plan, tmp_path / "o")[3:])
+    assert (coco_o.weights, coco_o.config) == (coco_c.weights, coco_c.config)
+    assert coco_o.coco_o_root == str(tmp_path / "o") and coco_o.domains == ("sketch" if quick else "all")
 
     roots = {"imagenet-a": tmp_path / "a", "imagenet-c": tmp_path / "c"}
     for model in (demo.OOD_FAN_MODEL, demo.OOD_BASELINE_MODEL):
@@ -54,25 +60,40 @@ def _fake_cli(fixtures: dict[str, str]):
         if "--out" in cmd:
             out = Path(cmd[cmd.index("--out") + 1])
             out.mkdir(parents=True, exist_ok=True)
+            if out.name == "coco_o":
+                _coco_o_result(out)
+                return
             name = "robustness.json" if out.name == "coco_c" else "ood.json"
             shutil.copyfile(FIXTURES / fixtures[out.name], out / name)
     return run
+
+
+def _coco_o_result(out: Path) -> None:
+    """A one-domain COCO-O result, as the quick demo's ``eval_coco_o --domains sketch`` writes it."""
+    from fan_det.results import CocoOResult
+
+    domains = {"sketch": {"num_images": 16, "seconds": 1.0, "stats": {"bbox": {"AP": 12.5}}}}
+    CocoOResult.build(model={"name": "fan_tiny_8_p4_hybrid retinanet", "backbone": "fan_tiny_8_p4_hybrid"},
+                      dataset={"name": "COCO-O"}, domains=domains,
+                      provenance={"command": "test"}).dump(out / "coco_o.json")
 
 
 def test_demo_runs_every_stage_in_order_and_writes_the_report(tmp_path, monkeypatch):
     calls = []
     fake = _fake_cli({"coco_c": "det_fan.json", "ood_fan": "ood_fan.json", "ood_effnet": "ood_effnet.json"})
     monkeypatch.setattr(demo, "run_command", lambda cmd, log: (calls.append(log.stem), fake(cmd, log)))
-    monkeypatch.setattr(demo, "build_datasets", lambda plan: {"imagenet-a": tmp_path / "a"})
+    monkeypatch.setattr(demo, "build_datasets",
+                        lambda plan: {"imagenet-a": tmp_path / "a", "coco-o": tmp_path / "o"})
     lines: list[str] = []
     html = demo.run_demo(demo.make_plan(tmp_path, quick=True), say=lines.append)
-    assert calls == ["train", "coco_c", "ood_fan", "ood_effnet"]
-    assert [line.split("]")[0] for line in lines[:-1]] == [f"[{i}/6" for i in range(1, 7) for _ in (0, 1)]
+    assert calls == ["train", "coco_c", "coco_o", "ood_fan", "ood_effnet"]
+    assert [line.split("]")[0] for line in lines[:-1]] == [f"[{i}/7" for i in range(1, 8) for _ in (0, 1)]
     assert lines[-1].endswith(f"report: {html}")
     report = json.loads((html.parent / "report.json").read_text())
     assert [m["name"] for m in report["detection"]["models"]] == ["fan_tiny_8_p4_hybrid retinanet"]
     assert [m["name"] for m in report["ood"]["models"]] == ["fan_tiny_8_p4_hybrid", "efficientnet_lite0"]
     assert report["title"] == demo.TITLE
+    assert [m["name"] for m in report["coco_o"]["models"]] == ["fan_tiny_8_p4_hybrid retinanet"]
 
 
 def test_a_failing_stage_stops_the_demo_with_the_log_tail(tmp_path, monkeypatch, capsys):
@@ -81,7 +102,7 @@ def test_a_failing_stage_stops_the_demo_with_the_log_tail(tmp_path, monkeypatch,
     monkeypatch.setattr(demo, "train_command", lambda plan: failing)
     assert demo.main(["--quick", "--out", str(tmp_path)]) == 1
     captured = capsys.readouterr()
-    assert "[2/6] train" in captured.out and "[3/6]" not in captured.out
+    assert "[2/7] train" in captured.out and "[3/7]" not in captured.out
     assert "exited with 3" in captured.err and "bad yaml" in captured.err
 
 
@@ -89,7 +110,7 @@ def test_a_failing_stage_stops_the_demo_with_the_log_tail(tmp_path, monkeypatch,
 def test_quick_demo_end_to_end(tmp_path, capsys):
     assert demo.main(["--quick", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert all(f"[{i}/6] done" in out for i in range(1, 7))
+    assert all(f"[{i}/7] done" in out for i in range(1, 8))
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     (det,) = report["detection"]["models"]
     assert det["partial"] and "partial: 1 of 75 cells" in det["display"]
@@ -100,5 +121,7 @@ def test_quick_demo_end_to_end(tmp_path, capsys):
     # the real pretrained classifier gets most of these in-distribution photos right; random weights do not
     top1 = {m["name"]: m["datasets"]["imagenet-a"]["metrics"]["top1"] for m in (fan, effnet)}
     assert top1[effnet["name"]] >= 50.0 > top1[fan["name"]]
+    (coco_o,) = report["coco_o"]["models"]
+    assert "partial COCO-O: 1 of 6 domains" in coco_o["display"]
     md = (tmp_path / "report" / "report.md").read_text()
     assert f"{det['summary']['stats']['AP']['P']:.2f}" in md

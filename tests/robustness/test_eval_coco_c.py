@@ -42,7 +42,7 @@ def resumed_run(trained_tiny_retinanet, tmp_path_factory):
     weights, config = trained_tiny_retinanet
     out = tmp_path_factory.mktemp("coco_c")
     command = _command("--config", config, "--weights", weights, "--corruptions", "gaussian_noise,contrast",
-                       "--severities", "1,4", "--allow-partial", "--workers", "0", "--out", out)
+                       "--severities", "1,4", "--allow-partial", "--workers", "0", "--bootstrap", 30, "--out", out)
     first = subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     while len(_records(out)) < 2 and first.poll() is None:
         time.sleep(0.1)
@@ -111,7 +111,19 @@ def test_each_cell_ap_equals_pycocotools_on_its_saved_detections(resumed_run):
     assert summary["stats"]["AP"]["mPC"] == pytest.approx(sum(corrupted) / 4)
     assert document["protocol"]["mode"] == "on-the-fly" and document["protocol"]["seed"] == 0
     assert document["model"]["name"] == "fan_tiny_8_p4_hybrid retinanet"
+    assert document["model"]["backbone"] == "fan_tiny_8_p4_hybrid"  # the config's FAN variant, as timm names it
     assert document["model"]["random_init"] is False and len(document["model"]["weights_sha256"]) == 64
+
+
+@pytest.mark.slow
+def test_bootstrap_interval_is_written_beside_p(resumed_run):
+    out, _ = resumed_run
+    document = RobustnessResult.load(out / "robustness.json").doc
+    ap = document["summary"]["stats"]["AP"]
+    assert document["protocol"]["bootstrap"]["resamples"] == 30
+    lo, hi = ap["P_ci"]
+    assert lo < ap["P"] < hi
+    assert "mPC_ci" not in ap  # a partial grid has no mPC interval
 
 
 @pytest.mark.slow
@@ -195,6 +207,7 @@ ZOO = ["--config", "COCO-Detection/retinanet_R_50_FPN_1x.yaml", "--random-init",
     ([*ZOO, "--corruptions", "fog", "--allow-partial", "--threads", "0"], "--threads"),
     ([*ZOO, "--corruptions", "fog", "--allow-partial", "--workers", "-1"], "--workers must be 0 or more"),
     ([*ZOO, "--scorer", "fast"], "invalid choice: 'fast'"),
+    ([*ZOO, "--corruptions", "fog", "--allow-partial", "--bootstrap", "1"], "--bootstrap must be 0"),
 ])
 def test_every_input_error_is_one_error_line_with_status_2(capsys, argv, named):
     with pytest.raises(SystemExit) as info:

@@ -1,5 +1,5 @@
 """Detection under natural shift (COCO-O): each detector's box AP per domain and the mean over domains,
-as ``coco_o.json`` summarises them."""
+as ``coco_o.json`` summarises them, with the bootstrap intervals ``eval_coco_o --bootstrap`` wrote."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def coco_o_tables(models: list[dict]) -> list[dict]:
         return []
     blocks = [m["summary"]["stats"].get("AP", {}) for m in models]
     columns = [column("mean", "mean AP", complete_only=True)] + [column(d) for d in COCO_O_DOMAINS]
-    intervals = [None] * len(COCO_O_DOMAINS)
     rows = [model_row(m, [b.get("mean")] + [b.get("per_domain", {}).get(d) for d in COCO_O_DOMAINS],
-                      [b.get("mean_ci")] + intervals) for m, b in zip(models, blocks, strict=True)]
+                      [b.get("mean_ci")] + [b.get("per_domain_ci", {}).get(d) for d in COCO_O_DOMAINS])
+            for m, b in zip(models, blocks, strict=True)]
     return [table("coco-o-AP", "COCO-O box AP: mean over the six domains and per domain", columns, rows)]

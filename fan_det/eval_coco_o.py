@@ -1,0 +1,94 @@
+"""Evaluate a detectron2 detector on COCO-O (natural distribution shift): box AP per domain and the mean.
+
+COCO-O (Mao et al. 2023) holds six domains (sketch, cartoon, painting, weather, handmake, tattoo), each
+a COCO-format folder with COCO's 80 categories; pass the release's root, unpacked unchanged. Each
+finished domain is saved at once under ``OUT/domains/<domain>/<run key>/``; a rerun with the same
+weights, config, images and scorer skips it. Writes ``OUT/coco_o.json`` (schema in docs/schemas.md),
+which ``python -m fan_det.report --coco-o`` shows beside mPC and rPC. The work is
+``fan_det.robustness.coco_o.run_coco_o``; this module only parses the options.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import NoReturn
+
+from fan_det.cli import (
+    HelpFormatter,
+    UsageError,
+    add_backbone_argument,
+    add_bootstrap_argument,
+    add_launch_arguments,
+    add_run_arguments,
+    add_threads_argument,
+    fail,
+)
+from fan_det.robustness.coco_o import DEFAULT_OUT, run_coco_o
+from fan_det.robustness.scoring import DEFAULT_SCORER, SCORERS
+from fan_det.runtime.provenance import command_line
+
+PROG = "fan_det.eval_coco_o"
+EXAMPLES = f"""examples:
+  # the tiny COCO-O-shaped set of the demo (fan_synth_val_mini restyled per domain, built by
+  # python -m fan_det.demo), with the tiny FAN RetinaNet the demo trains:
+  python -m {PROG} --config configs/tiny/retinanet_fan_tiny_hybrid_synth.yaml \\
+      --weights runs/demo/train/model_final.pth --coco-o-root .cache/datasets/tiny_coco_o \\
+      --workers 0 --bootstrap 50 --out runs/coco_o_tiny
+  # the released COCO-O with a FAN-S-Hybrid RetinaNet trained on COCO (docs/detection.md), 8 GPUs:
+  python -m {PROG} --config configs/fan_retinanet.yaml --weights runs/fan_s/model_final.pth \\
+      --coco-o-root /data/coco_o --num-gpus 8 --workers 4 --bootstrap 200 --out runs/coco_o_fan_s
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Refusals as one ``error:`` line (exit 2), like every other input error of the tool."""
+
+    def error(self, message: str) -> NoReturn:
+        fail(f"{message} (see python -m {PROG} --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=f"python -m {PROG}", description=__doc__, epilog=EXAMPLES,
+                     formatter_class=HelpFormatter)
+    parser.add_argument("--config", required=True,
+                        help="YAML config file, or a detectron2 model-zoo path (COCO-Detection/...yaml)")
+    weights = parser.add_mutually_exclusive_group(required=True)
+    weights.add_argument("--weights", metavar="PATH_OR_URL",
+                         help="the detector's checkpoint; every parameter must fit the config")
+    weights.add_argument("--random-init", action="store_true",
+                         help="evaluate a randomly initialised model (seeded by --seed)")
+    parser.add_argument("--coco-o-root", required=True, metavar="DIR",
+                        help="COCO-O root: <domain>/val2017/ and <domain>/annotations/instances_val2017.json")
+    parser.add_argument("--domains", default="all",
+                        help="'all' or comma-separated domains; fewer than six give a partial result")
+    parser.add_argument("--scorer", choices=SCORERS, default=DEFAULT_SCORER,
+                        help="COCO AP implementation (they agree within 1e-4; see docs/robustness.md)")
+    add_bootstrap_argument(parser)
+    add_run_arguments(parser, default_out=DEFAULT_OUT)
+    add_backbone_argument(parser)
+    helps = {"seed": "seed of a random initialisation and of the bootstrap resamples",
+             "workers": "data-loader workers per process; None: the config's DATALOADER.NUM_WORKERS"}
+    for action in parser._actions:
+        action.help = helps.get(action.dest, action.help)
+    add_threads_argument(parser)
+    add_launch_arguments(parser)
+    parser.add_argument("opts", nargs=argparse.REMAINDER, default=[],
+                        help="config overrides as KEY VALUE pairs, e.g. INPUT.MIN_SIZE_TEST 512")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        run_coco_o(args.config, None if args.random_init else args.weights, args.coco_o_root,
+                   domains=args.domains, seed=args.seed, out=args.out, workers=args.workers,
+                   threads=args.threads, name=args.name, backbone=args.backbone, scorer=args.scorer,
+                   bootstrap=args.bootstrap, opts=args.opts, num_gpus=args.num_gpus,
+                   num_machines=args.num_machines, machine_rank=args.machine_rank, dist_url=args.dist_url,
+                   command=command_line(PROG))
+    except UsageError as error:
+        fail(str(error))
+
+
+if __name__ == "__main__":
+    main()
