@@ -109,7 +109,7 @@ def ood_command(plan: Plan, model: str, out_name: str, datasets: dict[str, Path]
 def build_datasets(plan: Plan) -> dict[str, Path]:
     """The tiny detection sets (registered lazily by the CLIs), the tiny COCO-O-shaped set (``coco-o``)
     and the OOD ImageFolder roots."""
-    from fan_det.data.coco_o import tiny_coco_o
+    from fan_det.data.coco_o import build_tiny_coco_o_set
     from fan_det.data.ood_sets import build_ood_sets
     from fan_det.data.register import tiny_datasets
 
@@ -120,7 +120,7 @@ def build_datasets(plan: Plan) -> dict[str, Path]:
         from fan_det.corruptions.imagenet_c import build_tiny_imagenet_c
 
         datasets["imagenet-c"] = build_tiny_imagenet_c(*plan.imagenet_c)
-    return {**datasets, "coco-o": tiny_coco_o()}
+    return {**datasets, "coco-o": build_tiny_coco_o_set()}
 
 
 class StageFailed(RuntimeError):

@@ -29,12 +29,15 @@ from fan_det.runtime.provenance import command_line
 
 PROG = "fan_det.eval_coco_o"
 EXAMPLES = f"""examples:
-  # the tiny COCO-O-shaped set of the demo (fan_synth_val_mini restyled per domain, built by
-  # python -m fan_det.demo), with the tiny FAN RetinaNet the demo trains:
+  # the tiny COCO-O-shaped set (fan_synth_val_mini restyled per domain) and the tiny FAN RetinaNet,
+  # trained first by (docs/detection.md):
+  #   python -m fan_det.train --config configs/tiny/retinanet_fan_tiny_hybrid_synth.yaml OUTPUT_DIR runs/tiny
+  python -c "from fan_det.data.coco_o import build_tiny_coco_o_set; print(build_tiny_coco_o_set())"
   python -m {PROG} --config configs/tiny/retinanet_fan_tiny_hybrid_synth.yaml \\
-      --weights runs/demo/train/model_final.pth --coco-o-root .cache/datasets/tiny_coco_o \\
+      --weights runs/tiny/model_final.pth --coco-o-root .cache/datasets/tiny_coco_o \\
       --workers 0 --bootstrap 50 --out runs/coco_o_tiny
-  # the released COCO-O with a FAN-S-Hybrid RetinaNet trained on COCO (docs/detection.md), 8 GPUs:
+  # the released COCO-O with a FAN-S-Hybrid RetinaNet on 8 GPUs, trained first by (docs/detection.md):
+  #   python -m fan_det.train --config configs/fan_retinanet.yaml --num-gpus 8 OUTPUT_DIR runs/fan_s
   python -m {PROG} --config configs/fan_retinanet.yaml --weights runs/fan_s/model_final.pth \\
       --coco-o-root /data/coco_o --num-gpus 8 --workers 4 --bootstrap 200 --out runs/coco_o_fan_s
 """

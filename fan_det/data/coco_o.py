@@ -120,7 +120,7 @@ def build_tiny_coco_o(source_json: Path, image_dir: Path, out: Path) -> Path:
     return build_once(Path(out), build, f"{VERSION}:{Path(source_json).resolve()}")
 
 
-def tiny_coco_o(source: str = "fan_synth_val_mini") -> Path:
+def build_tiny_coco_o_set(source: str = "fan_synth_val_mini") -> Path:
     """The demo's and tests' COCO-O-shaped set: a tiny registered set restyled per domain, built once
     under ``<cache>/datasets/tiny_coco_o``."""
     from fan_det.data.register import tiny_datasets
