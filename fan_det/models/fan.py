@@ -5,7 +5,7 @@ Paper: `Understanding The Robustness in Vision Transformers` - https://arxiv.org
 
 A FAN block is self-attention (token mixing) followed by *channel processing*: instead of a plain MLP,
 an MLP of the tokens is gated per sample and per channel by a sigmoid of token statistics. Written from
-the paper and the project's specification, not from the authors' code. What is special here:
+the paper and the released checkpoints' key layouts, not from the authors' code. What is special here:
 * every variant's state_dict is key-, shape- and dtype-identical to the authors' checkpoints;
 * timm's own blocks are reused where they are key- and number-identical (XCiT's class attention,
   Fourier positional encoding, conv patch embed and LPI; ConvNeXt stages; EfficientNet's SE);

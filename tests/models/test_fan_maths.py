@@ -1,4 +1,4 @@
-"""FAN's building blocks against straightforward implementations of the spec's formulas, on random
+"""FAN's building blocks against straightforward implementations of the paper's formulas (Zhou et al. 2022), on random
 inputs and random weights (float64, non-square token grids)."""
 
 import math
@@ -57,7 +57,7 @@ def ref_mlp_v(p, prefix, x, h, w):
 
 
 def ref_channel_processing(p, x, heads, h, w):
-    """The spec's ChannelProcessing, one sample and one head at a time."""
+    """The paper's channel processing, one sample and one head at a time."""
     B, N, C = x.shape
     d = C // heads
     v = layer_norm(ref_mlp_v(p, "mlp_v.", x, h, w), p["norm_v.weight"], p["norm_v.bias"], 1e-5)
