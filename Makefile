@@ -36,7 +36,7 @@ demo: setup
 
 test: setup
 	@bash scripts/install_chromium.sh
-	@$(PY) -m pytest -q
+	@$(PY) -m pytest -q -n auto --dist loadfile
 
 lint: setup
 	@$(VENV)/bin/ruff check fan_det tests benchmarks scripts datasets

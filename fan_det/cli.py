@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from typing import NoReturn
 
 
@@ -15,6 +16,43 @@ def fail(message: str, status: int = 2) -> NoReturn:
     """Print ``error: <message>`` on stderr and exit (2: the input was refused)."""
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(status)
+
+
+class ToolParser(argparse.ArgumentParser):
+    """Refusals as one ``error:`` line (exit 2) that points at ``--help``, like every other input error."""
+
+    def error(self, message: str) -> NoReturn:
+        fail(f"{message} (see {self.prog} --help)")
+
+
+def add_detector_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--config`` and ``--weights`` | ``--random-init``: the detector a tool evaluates."""
+    parser.add_argument("--config", required=True,
+                        help="YAML config file, or a detectron2 model-zoo path (COCO-Detection/...yaml)")
+    weights = parser.add_mutually_exclusive_group(required=True)
+    weights.add_argument("--weights", metavar="PATH_OR_URL",
+                         help="the detector's checkpoint; every parameter must fit the config")
+    weights.add_argument("--random-init", action="store_true",
+                         help="evaluate a randomly initialised model (seeded by --seed)")
+
+
+def add_detection_run_arguments(parser: argparse.ArgumentParser, *, default_out: str, scorers: Sequence[str],
+                                default_scorer: str) -> None:
+    """What the detector evaluations (COCO-C, COCO-O) share after their inputs: scorer, intervals, the
+    run's name, seed, output and workers, and the backbone."""
+    parser.add_argument("--scorer", choices=scorers, default=default_scorer,
+                        help="COCO AP implementation (they agree within 1e-4; see docs/robustness.md)")
+    add_bootstrap_argument(parser)
+    add_run_arguments(parser, default_out=default_out)
+    add_backbone_argument(parser)
+    workers = next(a for a in parser._actions if a.dest == "workers")
+    workers.help = "data-loader workers per process; None: the config's DATALOADER.NUM_WORKERS"
+
+
+def add_config_overrides(parser: argparse.ArgumentParser) -> None:
+    """detectron2's trailing ``KEY VALUE`` config overrides."""
+    parser.add_argument("opts", nargs=argparse.REMAINDER, default=[],
+                        help="config overrides as KEY VALUE pairs, e.g. INPUT.MIN_SIZE_TEST 512")
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):

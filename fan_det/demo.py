@@ -4,8 +4,8 @@ Builds the tiny datasets, trains the tiny FAN-T-Hybrid RetinaNet on the syntheti
 clean and over the full 15 x 5 COCO-C grid of the mini val set (with bootstrap intervals) and on a
 COCO-O-shaped set (the mini val set restyled per domain), runs ``eval_ood`` on the tiny OOD sets
 (ImageNet-V2 and ImageNet-C built from the tiny val photos included) with a randomly initialised FAN
-(labelled so) and the real pretrained EfficientNet-Lite0, then writes the report. Each evaluation stage runs the public CLI
-in a subprocess, exactly as a user would; its output goes to ``OUT/logs/<stage>.log``.
+(labelled so) and the real pretrained EfficientNet-Lite0, then writes the report. Each evaluation stage
+runs the public CLI in a subprocess, exactly as a user would; its output goes to ``OUT/logs/<stage>.log``.
 """
 
 from __future__ import annotations

@@ -9,15 +9,16 @@ finished cells. Writes ``OUT/robustness.json`` (schema in docs/schemas.md). The 
 from __future__ import annotations
 
 import argparse
-from typing import NoReturn
 
 from fan_det.cli import (
     HelpFormatter,
+    ToolParser,
     UsageError,
-    add_backbone_argument,
-    add_bootstrap_argument,
+    add_config_overrides,
+    add_detection_run_arguments,
+    add_detector_arguments,
     add_launch_arguments,
-    add_run_arguments,
+    add_threads_argument,
     fail,
 )
 from fan_det.robustness.run import DEFAULT_DATASET, DEFAULT_OUT, run_coco_c
@@ -42,23 +43,10 @@ EXAMPLES = f"""examples:
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    """Refusals as one ``error:`` line (exit 2), like every other input error of the tool."""
-
-    def error(self, message: str) -> NoReturn:
-        fail(f"{message} (see python -m {PROG} --help)")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=f"python -m {PROG}", description=__doc__, epilog=EXAMPLES,
-                     formatter_class=HelpFormatter)
-    parser.add_argument("--config", required=True,
-                        help="YAML config file, or a detectron2 model-zoo path (COCO-Detection/...yaml)")
-    weights = parser.add_mutually_exclusive_group(required=True)
-    weights.add_argument("--weights", metavar="PATH_OR_URL",
-                         help="the detector's checkpoint; every parameter must fit the config")
-    weights.add_argument("--random-init", action="store_true",
-                         help="evaluate a randomly initialised model (seeded by --seed)")
+    parser = ToolParser(prog=f"python -m {PROG}", description=__doc__, epilog=EXAMPLES,
+                        formatter_class=HelpFormatter)
+    add_detector_arguments(parser)
     parser.add_argument("--dataset", default=DEFAULT_DATASET, help="registered detectron2 test set")
     parser.add_argument("--corruptions", default="benchmark",
                         help="a set (benchmark, all, holdout, noise, ...) or comma-separated names")
@@ -67,27 +55,20 @@ def build_parser() -> argparse.ArgumentParser:
                         help="materialised COCO-C (python -m fan_det.build_coco_c); None: corrupt on the fly")
     parser.add_argument("--allow-partial", action="store_true",
                         help="accept an incomplete grid; the summary is marked partial and names its cells")
-    parser.add_argument("--scorer", choices=SCORERS, default=DEFAULT_SCORER,
-                        help="COCO AP implementation (they agree within 1e-4; see docs/robustness.md)")
-    add_bootstrap_argument(parser)
-    add_run_arguments(parser, default_out=DEFAULT_OUT)
-    add_backbone_argument(parser)
+    add_detection_run_arguments(parser, default_out=DEFAULT_OUT, scorers=SCORERS,
+                                default_scorer=DEFAULT_SCORER)
     parser.set_defaults(seed=None)
     helps = {  # the shared helpers' texts, made specific to this tool
         "name": "model name in the results and the report; None: from the config",
         "seed": "corruption seed and random-init seed; None: 0 on the fly, and the seed that built "
                 "--coco-c-root (another value is refused)",
-        "workers": "data-loader workers per process; None: the config's DATALOADER.NUM_WORKERS",
     }
     for action in parser._actions:
         action.help = helps.get(action.dest, action.help)
     parser.add_argument("--num-workers", dest="workers", type=int, help=argparse.SUPPRESS)  # former spelling
-    parser.add_argument("--threads", type=int, default=None, metavar="N",
-                        help="threads of each process and its loader workers together, split between them; "
-                             "None: the cores the process may use")
+    add_threads_argument(parser)
     add_launch_arguments(parser)
-    parser.add_argument("opts", nargs=argparse.REMAINDER, default=[],
-                        help="config overrides as KEY VALUE pairs, e.g. INPUT.MIN_SIZE_TEST 512")
+    add_config_overrides(parser)
     return parser
 
 

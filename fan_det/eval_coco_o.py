@@ -11,15 +11,15 @@ which ``python -m fan_det.report --coco-o`` shows beside mPC and rPC. The work i
 from __future__ import annotations
 
 import argparse
-from typing import NoReturn
 
 from fan_det.cli import (
     HelpFormatter,
+    ToolParser,
     UsageError,
-    add_backbone_argument,
-    add_bootstrap_argument,
+    add_config_overrides,
+    add_detection_run_arguments,
+    add_detector_arguments,
     add_launch_arguments,
-    add_run_arguments,
     add_threads_argument,
     fail,
 )
@@ -43,40 +43,21 @@ EXAMPLES = f"""examples:
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    """Refusals as one ``error:`` line (exit 2), like every other input error of the tool."""
-
-    def error(self, message: str) -> NoReturn:
-        fail(f"{message} (see python -m {PROG} --help)")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=f"python -m {PROG}", description=__doc__, epilog=EXAMPLES,
-                     formatter_class=HelpFormatter)
-    parser.add_argument("--config", required=True,
-                        help="YAML config file, or a detectron2 model-zoo path (COCO-Detection/...yaml)")
-    weights = parser.add_mutually_exclusive_group(required=True)
-    weights.add_argument("--weights", metavar="PATH_OR_URL",
-                         help="the detector's checkpoint; every parameter must fit the config")
-    weights.add_argument("--random-init", action="store_true",
-                         help="evaluate a randomly initialised model (seeded by --seed)")
+    parser = ToolParser(prog=f"python -m {PROG}", description=__doc__, epilog=EXAMPLES,
+                        formatter_class=HelpFormatter)
+    add_detector_arguments(parser)
     parser.add_argument("--coco-o-root", required=True, metavar="DIR",
                         help="COCO-O root: <domain>/val2017/ and <domain>/annotations/instances_val2017.json")
     parser.add_argument("--domains", default="all",
                         help="'all' or comma-separated domains; fewer than six give a partial result")
-    parser.add_argument("--scorer", choices=SCORERS, default=DEFAULT_SCORER,
-                        help="COCO AP implementation (they agree within 1e-4; see docs/robustness.md)")
-    add_bootstrap_argument(parser)
-    add_run_arguments(parser, default_out=DEFAULT_OUT)
-    add_backbone_argument(parser)
-    helps = {"seed": "seed of a random initialisation and of the bootstrap resamples",
-             "workers": "data-loader workers per process; None: the config's DATALOADER.NUM_WORKERS"}
-    for action in parser._actions:
-        action.help = helps.get(action.dest, action.help)
+    add_detection_run_arguments(parser, default_out=DEFAULT_OUT, scorers=SCORERS,
+                                default_scorer=DEFAULT_SCORER)
+    seed = next(a for a in parser._actions if a.dest == "seed")
+    seed.help = "seed of a random initialisation and of the bootstrap resamples"
     add_threads_argument(parser)
     add_launch_arguments(parser)
-    parser.add_argument("opts", nargs=argparse.REMAINDER, default=[],
-                        help="config overrides as KEY VALUE pairs, e.g. INPUT.MIN_SIZE_TEST 512")
+    add_config_overrides(parser)
     return parser
 
 

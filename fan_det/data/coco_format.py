@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import tempfile
@@ -28,22 +29,27 @@ def build_once(target: Path, build: Callable[[Path], None], version: str) -> Pat
     """Run ``build(staging_dir)`` unless ``target`` holds a finished build of ``version``.
 
     The build happens in a sibling temporary folder that is renamed into place, so an interrupted build
-    never leaves a half-written dataset behind and concurrent callers cannot see one.
+    never leaves a half-written dataset behind; a lock file beside it makes concurrent callers (two
+    evaluations, parallel tests) wait for one build instead of replacing a folder another one is reading.
     """
     marker = target / ".complete"
     if marker.exists() and marker.read_text() == version:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
-        build(staging)
-        (staging / ".complete").write_text(version)
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        if not marker.exists() and target.exists() and not any(target.iterdir()):
-            target.rmdir()
-        raise
+    with open(target.parent / f".{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.exists() and marker.read_text() == version:  # built while this caller waited
+            return target
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+        try:
+            build(staging)
+            (staging / ".complete").write_text(version)
+            if target.exists():
+                shutil.rmtree(target)
+            staging.rename(target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            if not marker.exists() and target.exists() and not any(target.iterdir()):
+                target.rmdir()
+            raise
     return target

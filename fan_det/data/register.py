@@ -10,6 +10,7 @@ once), so ``--help`` and imports work offline on an empty cache.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -34,7 +35,7 @@ def _mini_subset(json_path: Path, count: int) -> Path:
         keep = {im["id"] for im in data["images"][:count]}
         data["images"] = [im for im in data["images"] if im["id"] in keep]
         data["annotations"] = [a for a in data["annotations"] if a["image_id"] in keep]
-        tmp = target.with_suffix(".tmp")
+        tmp = target.with_suffix(f".tmp{os.getpid()}")  # concurrent writers never share a file
         write_json(tmp, data)
         tmp.replace(target)
     return target

@@ -15,7 +15,7 @@ def add_fan_config(cfg: CN) -> CN:
     cfg.MODEL.FAN.NAME = "fan_small_12_p4_hybrid"
     # Trunk maps for hybrids (res2..res5 = strides 4..32); ViT variants always give res4.
     cfg.MODEL.FAN.OUT_FEATURES = ["res2", "res3", "res4", "res5"]
-    # FAN block whose tokens are res4 (0-based); -1 = the variant's published index (7 / 9 / 15 / 18; docs/models.md).
+    # FAN block whose tokens are res4 (0-based); -1 = the variant's published index (7 / 9 / 15 / 18).
     cfg.MODEL.FAN.OUT_INDEX = -1
     cfg.MODEL.FAN.DROP_PATH_RATE = 0.0
     # "detection": frequencies 10000 ** (i / 32), as the original detection code computed them;

@@ -33,13 +33,13 @@ from fan_det.robustness.cache import CellCache
 from fan_det.robustness.detector import backbone_name, build_eval_model, config_sha256, model_name
 from fan_det.robustness.inference import evaluate_cell
 from fan_det.robustness.run import (
-    check_resamples,
+    check_options,
     dataset_identity,
     detector_config,
     eval_model,
     thread_budget,
 )
-from fan_det.robustness.scoring import DEFAULT_SCORER, SCORERS, scorer_version
+from fan_det.robustness.scoring import DEFAULT_SCORER, scorer_version
 from fan_det.runtime.atomic import atomic_write_text
 from fan_det.runtime.hashing import sha256_file, sha256_json
 from fan_det.runtime.provenance import provenance
@@ -134,11 +134,7 @@ def run_coco_o(
     document, the others None. Raises ``UsageError`` for any input that cannot be evaluated as asked.
     """
     chosen = parse_domains(domains)
-    check_resamples(bootstrap)
-    if scorer not in SCORERS:
-        raise UsageError(f"unknown --scorer {scorer}; choose one of {', '.join(SCORERS)}")
-    if workers is not None and workers < 0:
-        raise UsageError(f"--workers must be 0 or more, got {workers}")
+    check_options(scorer, workers, bootstrap)
     out, root = Path(out), str(Path(coco_o_root).resolve())
     cfg = detector_config(config, opts, weights, out)
     datasets = _register(root, chosen)

@@ -151,7 +151,12 @@ def thread_budget(threads: int | None, workers: int) -> ThreadBudget:
         raise UsageError(f"--threads: {error}") from None
 
 
-def check_resamples(bootstrap: int) -> None:
+def check_options(scorer: str, workers: int | None, bootstrap: int) -> None:
+    """Refuse, before any work, options every detector evaluation shares."""
+    if scorer not in SCORERS:
+        raise UsageError(f"unknown --scorer {scorer}; choose one of {', '.join(SCORERS)}")
+    if workers is not None and workers < 0:
+        raise UsageError(f"--workers must be 0 or more, got {workers}")
     if bootstrap and bootstrap < 2:
         raise UsageError(f"--bootstrap must be 0 (no intervals) or at least 2 resamples, got {bootstrap}")
 
@@ -195,11 +200,7 @@ of the saved detections (``fan_det.robustness.bootstrap``). Finished cells
     the others None. Raises ``UsageError`` for any input that cannot be evaluated as asked.
     """
     cells = _plan(corruptions, severities, allow_partial)
-    check_resamples(bootstrap)
-    if scorer not in SCORERS:
-        raise UsageError(f"unknown --scorer {scorer}; choose one of {', '.join(SCORERS)}")
-    if workers is not None and workers < 0:
-        raise UsageError(f"--workers must be 0 or more, got {workers}")
+    check_options(scorer, workers, bootstrap)
     out = Path(out)
     cfg = detector_config(config, opts, weights, out)
     source = (sources.materialised(coco_c_root, cells, seed) if coco_c_root is not None

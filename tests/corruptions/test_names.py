@@ -1,4 +1,5 @@
-"""Names and sets match imagecorruptions and the COCO-C protocol (Michaelis et al. 2019); severities and set names parse or fail clearly."""
+"""Names and sets match imagecorruptions and the COCO-C protocol (Michaelis et al. 2019); severities and
+set names parse or fail clearly."""
 
 import imagecorruptions
 import pytest

@@ -25,7 +25,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-TOOLS = ("train", "eval_coco_c", "eval_coco_o", "eval_ood", "build_coco_c", "report", "check_data", "prepare_imagenet_val")
+TOOLS = ("train", "eval_coco_c", "eval_coco_o", "eval_ood", "build_coco_c", "report", "check_data",
+         "prepare_imagenet_val")
 PATH_SUFFIXES = (".pth", ".pth.tar", ".pkl", ".yaml", ".yml", ".json", ".csv", ".txt", ".tar", ".tar.gz",
                  ".safetensors", ".npz", ".py", ".md", ".html")
 OUTPUT_FLAGS = ("--out", "--output-dir")

@@ -14,7 +14,8 @@ import fan_det.models  # noqa: F401  registers the variants
 MANIFESTS = Path(__file__).parent / "data" / "fan_keys"
 URL = "https://github.com/zhoudaquan/fully_attentional_network_ckpt/releases/download/v1.0.0/"
 
-# from the published variant table (docs/models.md): exact parameter counts and default stride-16 detection block
+# from the published variant table (docs/models.md): exact parameter counts and the default stride-16
+# detection block
 VARIANTS = {
     "fan_tiny_12_p16_224": (7_319_920, 7),
     "fan_small_12_p16_224": (28_345_336, 9),
@@ -82,7 +83,8 @@ def test_layout_params_and_strict_round_trip(name):
     assert got == read_manifest(name)
     assert sum(p.numel() for p in model.parameters()) == n_params
     assert model.dense_out_index == dense_index
-    # initialisation as published: FAN layer scales 1.0, ConvNeXt layer scales 1e-6, large hybrid head scaled by 1e-3
+    # initialisation as published: FAN layer scales 1.0, ConvNeXt layer scales 1e-6, large hybrid head
+    # scaled by 1e-3
     assert torch.equal(model.blocks[0].gamma1, torch.ones(model.embed_dim))
     if "hybrid" in name:
         assert torch.allclose(model.patch_embed.backbone.stages[1].blocks[0].gamma, torch.full((256,), 1e-6))

@@ -1,5 +1,5 @@
-"""FAN's building blocks against straightforward implementations of the paper's formulas (Zhou et al. 2022), on random
-inputs and random weights (float64, non-square token grids)."""
+"""FAN's building blocks against straightforward implementations of the paper's formulas (Zhou et al.
+2022), on random inputs and random weights (float64, non-square token grids)."""
 
 import math
 

@@ -42,7 +42,8 @@ def resumed_run(trained_tiny_retinanet, tmp_path_factory):
     weights, config = trained_tiny_retinanet
     out = tmp_path_factory.mktemp("coco_c")
     command = _command("--config", config, "--weights", weights, "--corruptions", "gaussian_noise,contrast",
-                       "--severities", "1,4", "--allow-partial", "--workers", "0", "--bootstrap", 30, "--out", out)
+                       "--severities", "1,4", "--allow-partial", "--workers", "0", "--bootstrap", 30,
+                       "--out", out)
     first = subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     while len(_records(out)) < 2 and first.poll() is None:
         time.sleep(0.1)
@@ -111,7 +112,7 @@ def test_each_cell_ap_equals_pycocotools_on_its_saved_detections(resumed_run):
     assert summary["stats"]["AP"]["mPC"] == pytest.approx(sum(corrupted) / 4)
     assert document["protocol"]["mode"] == "on-the-fly" and document["protocol"]["seed"] == 0
     assert document["model"]["name"] == "fan_tiny_8_p4_hybrid retinanet"
-    assert document["model"]["backbone"] == "fan_tiny_8_p4_hybrid"  # the config's FAN variant, as timm names it
+    assert document["model"]["backbone"] == "fan_tiny_8_p4_hybrid"  # the config's FAN variant
     assert document["model"]["random_init"] is False and len(document["model"]["weights_sha256"]) == 64
 
 
