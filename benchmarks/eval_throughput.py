@@ -1,8 +1,9 @@
 """Throughput of a COCO-C evaluation (corruption + inference + scoring) per number of loader workers.
 
 For each corruption and worker count, runs ``fan_det.robustness.inference.evaluate_cell`` over the same
-images and reports images/s, the share of the time the model waited for (corrupted) images, and the
-ratio to the baseline measured first in this process (clean images, the first worker count). Projects
+images and reports images/s, the share of the time the model waited for (corrupted) images and that wait
+per batch (detectron2's test loader: one image a batch), and the ratio to the baseline measured first in
+this process (clean images, the first worker count). Projects
 the hours for the full COCO-C grid of COCO val (15 x 5 + clean = 76 passes over 5000 images) per device.
 
 The images are the synthetic val set upscaled to ``--size`` (default 640x480, COCO's typical size), so the
@@ -123,11 +124,12 @@ def main() -> None:
     print(f"model: {args.config} (random init), test size {args.min_size_test}/{args.max_size_test}, "
           f"{args.images} images of {args.size}")
 
-    def rate(cell: Cell, n: int, worker_threads: int | None) -> tuple[float, float]:
-        """Images/s and the share of the time the model waited for images."""
+    def rate(cell: Cell, n: int, worker_threads: int | None) -> tuple[float, float, float]:
+        """Images/s, the share of the time the model waited for images and that wait per batch (s)."""
         record = evaluate_cell(model, cfg, dataset, cell, seed=0, materialised=False, num_workers=n,
                                worker_threads=worker_threads)
-        return record["num_images"] / record["seconds"], record["data_wait_seconds"] / record["seconds"]
+        wait = record["data_wait_seconds"]
+        return record["num_images"] / record["seconds"], wait / record["seconds"], wait / record["num_images"]
 
     with tempfile.TemporaryDirectory() as folder, busy(args.busy):
         dataset = upscaled_dataset(args.images, size, Path(folder))
@@ -141,12 +143,13 @@ def main() -> None:
             apply_threads(budget.main)
             budgeted[cell, n] = rate(cell, n, worker_threads=budget.per_worker or None)[0]
     baseline = free[grid[0]][0]
-    print(f"{'cell':>18} {'workers':>7} {'img/s':>8} {'x base':>7} {'wait %':>7} {'grid hours':>10} "
-          f"{'budgeted img/s':>14} {'budget x':>8}")
-    for (cell, n), (speed, wait) in free.items():
+    print(f"{'cell':>18} {'workers':>7} {'img/s':>8} {'x base':>7} {'wait %':>7} {'wait ms/batch':>13} "
+          f"{'grid hours':>10} {'budgeted img/s':>14} {'budget x':>8}")
+    for (cell, n), (speed, wait, per_batch) in free.items():
         within = budgeted[cell, n]
         print(f"{cell.name:>18} {n:>7} {speed:>8.2f} {speed / baseline:>7.2f} {100 * wait:>7.1f} "
-              f"{GRID_IMAGES / speed / 3600:>10.1f} {within:>14.2f} {within / speed:>8.2f}")
+              f"{1000 * per_batch:>13.1f} {GRID_IMAGES / speed / 3600:>10.1f} {within:>14.2f} "
+              f"{within / speed:>8.2f}")
 
 
 if __name__ == "__main__":
