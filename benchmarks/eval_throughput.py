@@ -12,8 +12,10 @@ corruption cost matches COCO's; the model is randomly initialised (throughput do
 Each setting runs twice: unbudgeted (every library's default threads: one per core in the main process
 and in each loader worker) and budgeted (``--threads`` split by ``fan_det.runtime.threads.plan_threads``
 between the main process and its workers, as ``eval_coco_c --threads`` does); ``budget x`` is the
-budgeted rate over the unbudgeted one. ``--busy N`` starts N processes that spin on the CPU for the
-whole measurement, as other jobs on a shared machine would.
+budgeted rate over the unbudgeted one. ``--busy N`` starts N processes that spin on the CPU while the
+busy sweeps run, as other jobs on a shared machine would; each setting is then also measured idle first,
+and ``busy/idle`` is its throughput under load over its idle throughput (the fair share is
+cores / (cores + N)).
 
   python benchmarks/eval_throughput.py                                # CPU, tiny FAN RetinaNet
   python benchmarks/eval_throughput.py --busy 2 --workers 2           # on a machine kept busy
@@ -131,26 +133,44 @@ def main() -> None:
         wait = record["data_wait_seconds"]
         return record["num_images"] / record["seconds"], wait / record["seconds"], wait / record["num_images"]
 
-    with tempfile.TemporaryDirectory() as folder, busy(args.busy):
+    def sweep(budgeted: bool) -> dict:
+        """Each (cell, workers) point, with every library's default threads or within the budget."""
+        results = {}
+        for cell, n in grid:
+            worker_threads = None
+            if budgeted:
+                budget = plan_threads(args.threads, n)
+                apply_threads(budget.main)
+                worker_threads = budget.per_worker or None
+            results[cell, n] = rate(cell, n, worker_threads=worker_threads)
+        return results
+
+    grid = [(cell, n) for cell in cells for n in workers]
+    with tempfile.TemporaryDirectory() as folder:
         dataset = upscaled_dataset(args.images, size, Path(folder))
         evaluate_cell(model, cfg, dataset, cells[0], seed=0, materialised=False, num_workers=0)  # warm-up
-        grid = [(cell, n) for cell in cells for n in workers]
         # library defaults first: applying a budget changes this process's threads for good
-        free = {point: rate(*point, worker_threads=None) for point in grid}
-        budgeted = {}
-        for cell, n in grid:
-            budget = plan_threads(args.threads, n)
-            apply_threads(budget.main)
-            budgeted[cell, n] = rate(cell, n, worker_threads=budget.per_worker or None)[0]
+        idle_free = sweep(budgeted=False) if args.busy else None
+        with busy(args.busy):
+            free = sweep(budgeted=False)
+        idle_budgeted = sweep(budgeted=True) if args.busy else None
+        with busy(args.busy):
+            budgeted = sweep(budgeted=True)
     baseline = free[grid[0]][0]
-    print(f"{'cell':>18} {'workers':>7} {'img/s':>8} {'x base':>7} {'wait %':>7} {'wait ms/batch':>13} "
-          f"{'grid hours':>10} {'budgeted img/s':>14} {'budget x':>8}")
+    header = (f"{'cell':>18} {'workers':>7} {'img/s':>8} {'x base':>7} {'wait %':>7} {'wait ms/batch':>13} "
+              f"{'grid hours':>10} {'budgeted img/s':>14} {'budget x':>8}")
+    if args.busy:
+        header += f" {'free busy/idle':>14} {'budgeted busy/idle':>18}"
+    print(header)
     for (cell, n), (speed, wait, per_batch) in free.items():
-        within = budgeted[cell, n]
-        print(f"{cell.name:>18} {n:>7} {speed:>8.2f} {speed / baseline:>7.2f} {100 * wait:>7.1f} "
-              f"{1000 * per_batch:>13.1f} {GRID_IMAGES / speed / 3600:>10.1f} {within:>14.2f} "
-              f"{within / speed:>8.2f}")
-
+        within = budgeted[cell, n][0]
+        line = (f"{cell.name:>18} {n:>7} {speed:>8.2f} {speed / baseline:>7.2f} {100 * wait:>7.1f} "
+                f"{1000 * per_batch:>13.1f} {GRID_IMAGES / speed / 3600:>10.1f} {within:>14.2f} "
+                f"{within / speed:>8.2f}")
+        if args.busy:
+            line += (f" {speed / idle_free[cell, n][0]:>14.2f} "
+                     f"{within / idle_budgeted[cell, n][0]:>18.2f}")
+        print(line)
 
 if __name__ == "__main__":
     main()

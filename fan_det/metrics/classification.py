@@ -79,6 +79,15 @@ def topk_accuracy(logits, targets, ks: Sequence[int] = (1, 5)) -> dict[int, floa
     return {k: accuracy(v) for k, v in topk_correct(logits, targets, ks).items()}
 
 
+def _paired_arrays(confidence, correct) -> tuple[np.ndarray, np.ndarray]:
+    """Both as float64 1-D arrays of one non-zero length, or a ValueError."""
+    confidence = np.asarray(confidence, dtype=np.float64)
+    correct = np.asarray(correct, dtype=np.float64)
+    if confidence.shape != correct.shape or confidence.ndim != 1 or confidence.size == 0:
+        raise ValueError("confidence and correct must be equal-length non-empty 1-D arrays")
+    return confidence, correct
+
+
 def calibration_error(confidence, correct, bin_size: int = 100) -> float:
     """RMS calibration error with adaptive bins (Hendrycks et al. 2021, ImageNet-A), 0-100 scale.
 
@@ -87,10 +96,7 @@ def calibration_error(confidence, correct, bin_size: int = 100) -> float:
     ``sqrt(sum_b |b|/N * (mean confidence_b - accuracy_b)^2)``. Every bin counts, the last included
     (the authors' script leaves the last bin out; that differs by at most one bin's weight).
     """
-    confidence = np.asarray(confidence, dtype=np.float64)
-    correct = np.asarray(correct, dtype=np.float64)
-    if confidence.shape != correct.shape or confidence.ndim != 1 or confidence.size == 0:
-        raise ValueError("confidence and correct must be equal-length non-empty 1-D arrays")
+    confidence, correct = _paired_arrays(confidence, correct)
     if bin_size < 1:
         raise ValueError(f"bin_size must be positive, got {bin_size}")
     order = np.argsort(confidence, kind="stable")
@@ -113,10 +119,7 @@ def aurra(confidence, correct) -> float:
     Answering only the ``k`` most confident images gives an accuracy; AURRA is the mean of that accuracy
     over ``k = 1..N``. Ties in confidence keep the input order.
     """
-    confidence = np.asarray(confidence, dtype=np.float64)
-    correct = np.asarray(correct, dtype=np.float64)
-    if confidence.shape != correct.shape or confidence.ndim != 1 or confidence.size == 0:
-        raise ValueError("confidence and correct must be equal-length non-empty 1-D arrays")
+    confidence, correct = _paired_arrays(confidence, correct)
     order = np.argsort(-confidence, kind="stable")
     curve = np.cumsum(correct[order]) / np.arange(1, confidence.size + 1)
     return 100.0 * float(curve.mean())

@@ -46,9 +46,7 @@ class CocoOResult(ResultDocument):
     def check(self) -> None:
         for key, typ in (("dataset", dict), ("domains", dict), ("summary", dict), ("provenance", dict)):
             self.require(self.doc, key, typ)
-        self.require(self.summary, "stats", dict, where="summary")
-        if "AP" not in self.summary["stats"]:
-            raise ResultsError(f"{self.where}: summary.stats has no 'AP'")
+        self.require_ap_summary()
         self.require_finite(self.summary["stats"], "summary")
         self.require_interval(self.stat("AP"), "mean_ci")
         for domain in self.stat("AP").get("per_domain_ci", {}):

@@ -97,6 +97,12 @@ class ResultDocument:
             loc = f"{where}.{key}" if where else key
             raise ResultsError(f"{self.where}: missing or malformed field {loc!r} (expected {typ.__name__})")
 
+    def require_ap_summary(self) -> None:
+        """``summary.stats`` is a mapping that holds AP (both detection documents summarise AP)."""
+        self.require(self.summary, "stats", dict, where="summary")
+        if "AP" not in self.summary["stats"]:
+            raise ResultsError(f"{self.where}: summary.stats has no 'AP'")
+
     def require_interval(self, block: dict, key: str) -> None:
         """An interval, where present, is ``[low, high]`` with low <= high."""
         value = block.get(key)

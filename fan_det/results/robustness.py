@@ -61,9 +61,7 @@ class RobustnessResult(ResultDocument):
         for key, typ in (("dataset", dict), ("protocol", dict), ("cells", list), ("summary", dict),
                          ("provenance", dict)):
             self.require(self.doc, key, typ)
-        self.require(self.summary, "stats", dict, where="summary")
-        if "AP" not in self.summary["stats"]:
-            raise ResultsError(f"{self.where}: summary.stats has no 'AP'")
+        self.require_ap_summary()
         grid: dict[tuple, dict[str, float]] = {}
         for cell in self.cells:
             key = (cell.get("corruption"), cell.get("severity"))
