@@ -87,6 +87,19 @@ def test_one_row_per_backbone_with_each_number_in_its_column(tmp_path):
         "er-imagenet-r.png", "er-imagenet-sketch.png", "er-imagenet-v2.png"}
 
 
+def test_a_detector_evaluated_on_coco_c_and_coco_o_is_named_once_in_its_row(tmp_path):
+    """The demo's case: one detector name in robustness.json and coco_o.json, beside a classifier."""
+    out = tmp_path / "out"
+    det = load_fixture("det_fan.json")
+    coco_o = coco_o_file(tmp_path, det["model"]["name"], det["model"]["backbone"], [10.0] * 6)
+    write_report([FIXTURES / "det_fan.json"], [FIXTURES / "ood_fan.json"], out, coco_o=[coco_o])
+    head = md_tables((out / "report.md").read_text())[HEADLINE]
+    label = next(iter(head))
+    assert label.count(det["model"]["name"]) == 1, label
+    assert head[label]["COCO-O mean AP"] == "10.00" and head[label]["COCO P"] == shown(
+        det["summary"]["stats"]["AP"]["P"])
+
+
 def test_models_whose_intervals_overlap_are_tied_in_the_report(tmp_path):
     def model(name: str, top1: float, ci: list[float]) -> dict:
         doc = load_fixture("ood_effnet.json")

@@ -39,7 +39,8 @@ def _label(backbone: str, models: list[dict]) -> str:
     """The backbone, then each model of the row with its own labels where its name is not the backbone's."""
     if all(m["name"] == backbone for m in models):
         return display(backbone, list(dict.fromkeys(label for m in models for label in m["labels"])))
-    return f"{backbone}: " + "; ".join(m["display"] for m in models)
+    names = dict.fromkeys(m["display"] for m in models)  # a detector's COCO-C and COCO-O runs: one name
+    return f"{backbone}: " + "; ".join(names)
 
 
 def _headline_set(m: dict, dataset: str) -> bool:
