@@ -65,6 +65,11 @@ class Verdict:
     def ok(self) -> bool:
         return not self.problems
 
+    def check_count(self, found: int, expected: int | None, what: str = "images") -> None:
+        """A problem when an expected count is known and ``found`` differs (``what``: how to call them)."""
+        if expected is not None and found != expected:
+            self.problems.append(f"{found:,} {what}, expected {expected:,}")
+
     def lines(self) -> list[str]:
         head = f"{self.name}: {'OK' if self.ok else 'PROBLEMS'}  {self.path}"
         head += f"  ({self.summary})" if self.summary else ""
@@ -133,8 +138,7 @@ def check_class_folders(name: str, root: str | Path, expect: Expectation) -> Ver
     if missing:
         text = f"{len(missing)} of the {len(expected)} class folders missing or empty: {_some(missing)}"
         (verdict.notes if expect.tiny else verdict.problems).append(text)
-    if expect.images is not None and len(samples) != expect.images:
-        verdict.problems.append(f"{len(samples):,} images, expected {expect.images:,}")
+    verdict.check_count(len(samples), expect.images)
     return verdict
 
 
@@ -209,8 +213,7 @@ def check_coco(root: str | Path, annotations: str | Path, expect: Expectation) -
         verdict.notes.append(f"{len(extra)} image(s) in the folder not in the annotations (ignored): "
                              f"{_some(extra)}")
     verdict.summary = f"{len(images):,} images listed, {len(images) - len(missing):,} found"
-    if expect.images is not None and len(images) != expect.images:
-        verdict.problems.append(f"{len(images):,} images in {annotations.name}, expected {expect.images:,}")
+    verdict.check_count(len(images), expect.images, f"images in {annotations.name}")
     return verdict
 
 
@@ -241,8 +244,7 @@ def check_coco_c(root: str | Path, expect: Expectation) -> Verdict:
         verdict.problems.append(f"{len(manifest['skipped'])} source image(s) skipped by the build: "
                                 f"{_some(sorted(manifest['skipped']))}")
     verdict.summary = f"{len(cells)} cells x {len(files):,} images"
-    if expect.images is not None and len(files) != expect.images:
-        verdict.problems.append(f"{len(files):,} images per cell, expected {expect.images:,}")
+    verdict.check_count(len(files), expect.images, "images per cell")
     return verdict
 
 
