@@ -31,7 +31,6 @@ from fan_det.robustness.bootstrap import (
 )
 from fan_det.robustness.cache import CellCache
 from fan_det.robustness.detector import backbone_name, build_eval_model, config_sha256, model_name
-from fan_det.robustness.inference import evaluate_cell
 from fan_det.robustness.run import (
     check_options,
     dataset_identity,
@@ -39,6 +38,7 @@ from fan_det.robustness.run import (
     eval_model,
     thread_budget,
 )
+from fan_det.robustness.runner import evaluate_into_cache
 from fan_det.robustness.scoring import DEFAULT_SCORER, scorer_version
 from fan_det.runtime.atomic import atomic_write_text
 from fan_det.runtime.hashing import sha256_file, sha256_json
@@ -190,14 +190,9 @@ def _evaluate(job: _Job, model: torch.nn.Module | None) -> CocoOResult | None:
             records[domain] = record
             cache.log_cell("reused", CLEAN_CELL)
             continue
-        record = evaluate_cell(model, job.cfg, dataset, CLEAN_CELL, seed=job.seed, materialised=True,
-                               num_workers=job.workers, scorer=job.scorer,
-                               worker_threads=job.threads.per_worker or None)
-        if main:
-            detections = record.pop("detections")
-            records[domain] = cache.save_cell(CLEAN_CELL, record, detections)
-            cache.log_cell("evaluated", CLEAN_CELL)
-        comm.synchronize()
+        records[domain] = evaluate_into_cache(model, job.cfg, dataset, CLEAN_CELL, cache, seed=job.seed,
+                                              materialised=True, num_workers=job.workers, scorer=job.scorer,
+                                              worker_threads=job.threads.per_worker or None)
     if not main:
         return None
     intervals = None

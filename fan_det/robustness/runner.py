@@ -53,11 +53,22 @@ def evaluate_grid(
     pending = [cell for cell in cells if cell not in records] if main else None
     pending = [Cell(*c) for c in comm.all_gather(pending)[0]]
     for cell in tqdm(pending, desc="COCO-C cells", disable=not main):
-        record = evaluate_cell(model, cfg, dataset, cell, seed=seed, materialised=materialised,
-                               num_workers=num_workers, scorer=scorer, worker_threads=worker_threads)
-        if main:
-            detections = record.pop("detections")
-            records[cell] = cache.save_cell(cell, record, detections)
-            cache.log_cell("evaluated", cell)
-        comm.synchronize()
+        records[cell] = evaluate_into_cache(model, cfg, dataset, cell, cache, seed=seed,
+                                            materialised=materialised, num_workers=num_workers,
+                                            scorer=scorer, worker_threads=worker_threads)
     return [records[cell] for cell in cells] if main else None
+
+
+def evaluate_into_cache(model: torch.nn.Module, cfg: CfgNode, dataset: str, cell: Cell,
+                        cache: CellCache | None, **options) -> dict | None:
+    """Evaluate ``cell`` on every rank (``options``: ``evaluate_cell``'s); the main rank saves the record
+    and its detections in ``cache`` at once and returns the saved record, the others None. All ranks
+    wait for the save, so none starts the next cell early."""
+    record = evaluate_cell(model, cfg, dataset, cell, **options)
+    saved = None
+    if comm.is_main_process():
+        detections = record.pop("detections")
+        saved = cache.save_cell(cell, record, detections)
+        cache.log_cell("evaluated", cell)
+    comm.synchronize()
+    return saved
