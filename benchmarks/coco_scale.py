@@ -10,7 +10,9 @@ JPEG like COCO, 5,000 images by default. For a cheap and an expensive corruption
   start-up alone (spawned workers import the package), so scaling can be read without it;
 - peak RSS of the build (largest process) at a tenth of the images and at all of them;
 - resume: rerunning a finished build (sources hashed, files checked, nothing recomputed) per image,
-  against computing.
+  against computing;
+- shards: N one-worker ``--shard K/N`` builds run at once into their own folders (N machines in
+  miniature), against one N-worker build, and the ``--merge`` that joins them.
 
 ``python benchmarks/coco_scale.py [--images 5000] [--workers N] [--cheap brightness]
 [--expensive glass_blur] [--severity 3] [--keep DIR]``. Prints ratios; figures depend on the machine.
@@ -19,6 +21,7 @@ JPEG like COCO, 5,000 images by default. For a cheap and an expensive corruption
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import multiprocessing
 import os
@@ -99,6 +102,32 @@ def cli_build(json_path: Path, out: Path, corruption: str, severity: int, worker
     return float(wall), int(rss)
 
 
+def sharded_build(json_path: Path, out: Path, corruption: str, severity: int,
+                  shards: int) -> tuple[float, float]:
+    """Wall seconds of ``shards`` concurrent one-worker ``--shard K/N`` builds into their own folders (as
+    on ``shards`` machines), and of ``--merge`` joining them."""
+    command = [sys.executable, "-m", "fan_det.build_coco_c", "--dataset", str(json_path), "--image-root",
+               str(json_path.parent / "images"), "--corruptions", corruption, "--severities", str(severity),
+               "--workers", "1", "--no-progress"]
+    folders = [out / f"shard{k}" for k in range(shards)]
+    t0 = time.perf_counter()
+    builds = [subprocess.Popen([*command, "--out", str(folder), "--shard", f"{k}/{shards}"],
+                               stdout=subprocess.DEVNULL) for k, folder in enumerate(folders)]
+    if any(build.wait() for build in builds):
+        raise SystemExit("error: a shard build failed (its output is above)")
+    built = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "fan_det.build_coco_c", "--out", str(out / "merged"), "--merge",
+                    *map(str, folders)], check=True, stdout=subprocess.DEVNULL)
+    return built, time.perf_counter() - t0
+
+
+def image_hashes(root: Path) -> dict[Path, str]:
+    """sha256 of every corrupted image under ``root`` (manifests and journals aside)."""
+    return {path.relative_to(root): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in root.rglob("*") if path.suffix in (".png", ".jpg")}
+
+
 def pool_startup(workers: int) -> float:
     """Seconds to start ``workers`` spawned processes that import the builder (paid once per build)."""
     start = time.perf_counter()
@@ -157,6 +186,12 @@ def main() -> None:
                                   limit_images=count)
             print(f"peak RSS, {count} images, {n} workers: {rss / 1024:.0f} MiB (largest process), "
                   f"build {wall:.1f} s incl. start")
+        built, merged = sharded_build(json_path, out / "shards", args.cheap, args.severity, n)
+        sharded, single = image_hashes(out / "shards" / "merged"), image_hashes(out / str(args.images))
+        print(f"{args.cheap}: {n} shards ({n} processes x 1 worker, own folders) {built:.1f} s = "
+              f"x{wall / built:.2f} the speed of one {n}-worker build; merging them {merged:.1f} s "
+              f"({1000 * merged / args.images:.2f} ms/image); {len(sharded)} merged images identical to "
+              f"the one build's {len(single)}: {bool(sharded) and sharded == single}")
         shutil.rmtree(out)
     print(f"load average at end: {os.getloadavg()[0]:.1f}; peak RSS of this script: "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
