@@ -271,6 +271,9 @@ def accuracies_from_ood(datasets: Mapping[str, Mapping]) -> dict[str, float]:
 
 
 _TICKS = (0.1, 0.5, 1, 2, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 98, 99, 99.5, 99.9)
+# a model beyond this range (a randomly initialised one at 0%) is drawn at its edge, labelled with its
+# accuracies, instead of stretching the transformed axes until the reference cloud is a dot
+SHOWN_RANGE = (1.0, 99.0)
 
 
 def _scale_axis(ax, which: str, lo: float, hi: float, transform: str) -> tuple[float, float]:
@@ -290,13 +293,16 @@ def figure(shift: str, user_points: Mapping[str, tuple[float, float]], transform
     """The reference cloud (grey, gid ``reference-cloud``), its fitted line and the user's models.
 
     ``user_points``: label -> (ID top-1, OOD top-1), 0-100, the ID accuracy as the shift pairs it.
-    Labels are drawn as plain text (``parse_math=False``: a ``$`` never starts mathtext).
+    Labels are drawn as plain text (``parse_math=False``: a ``$`` never starts mathtext). A model outside
+    ``SHOWN_RANGE`` on either axis is drawn at the range's edge as a triangle, its label giving its values.
     """
     s, pairs, line = _shift(shift), reference_pairs(shift), reference_lines(transform)[shift]
     labels = list(user_points)
     user = _as_accuracy([user_points[k] for k in labels], "user points").reshape(-1, 2)
-    xs = to_transformed(np.concatenate([pairs.id_acc, user[:, 0]]), transform)
-    ys = to_transformed(np.concatenate([pairs.ood_acc, user[:, 1]]), transform)
+    shown = np.clip(user, *SHOWN_RANGE)
+    off_scale = np.any(shown != user, axis=1)
+    xs = to_transformed(np.concatenate([pairs.id_acc, shown[:, 0]]), transform)
+    ys = to_transformed(np.concatenate([pairs.ood_acc, shown[:, 1]]), transform)
 
     fig = Figure(figsize=(6.0, 4.8))
     FigureCanvasAgg(fig)
@@ -310,10 +316,13 @@ def figure(shift: str, user_points: Mapping[str, tuple[float, float]], transform
             label=f"fit: {transform}(OOD) = {line.slope:.2f} {transform}(ID) "
                   f"{'+' if line.intercept >= 0 else '-'} {abs(line.intercept):.2f}, R2 = {line.r2:.2f}")
     ax.plot(grid, grid, color="0.4", lw=0.8, ls="--", label="y = x")
-    ax.scatter(user[:, 0], user[:, 1], s=28, c="C3", edgecolors="k", linewidths=0.5, zorder=3,
-               gid="user-models")
-    for label, (x, y) in zip(labels, user, strict=True):
-        ax.annotate(label, (x, y), xytext=(4, 4), textcoords="offset points", fontsize=8, parse_math=False)
+    ax.scatter(shown[~off_scale, 0], shown[~off_scale, 1], s=28, c="C3", edgecolors="k", linewidths=0.5,
+               zorder=3, gid="user-models")
+    ax.scatter(shown[off_scale, 0], shown[off_scale, 1], s=36, marker="v", c="C3", edgecolors="k",
+               linewidths=0.5, zorder=3, gid="user-models-off-scale")
+    for label, (x, y), (id_acc, ood_acc), off in zip(labels, shown, user, off_scale, strict=True):
+        text = f"{label} (off scale: {id_acc:.1f}, {ood_acc:.1f})" if off else label
+        ax.annotate(text, (x, y), xytext=(4, 4), textcoords="offset points", fontsize=8, parse_math=False)
     ax.set_xlim(xlim)
     ax.set_ylim(ylim)
     ax.set_xlabel(f"ID top-1 (%), {s.id_label} [{transform} scale]")

@@ -232,6 +232,19 @@ def test_plot_draws_every_paired_model_and_plain_text_labels(tmp_path):
     assert ax.get_xscale() == ax.get_yscale() == "function"
 
 
+def test_a_model_at_0_percent_is_drawn_at_the_edge_without_stretching_the_axes(tmp_path):
+    """A random-weights model (0%, 0%) beside a trained one: the axes stay near the reference cloud."""
+    both = er.plot("imagenet-r", {"trained": (80.0, 30.0), "random": (0.0, 0.0)}, tmp_path / "b.png").axes[0]
+    low, high = er.SHOWN_RANGE
+    for get in ("get_xlim", "get_ylim"):
+        lo, hi = getattr(both, get)()
+        assert 0.5 < lo < low and hi < 99.5  # 0% itself would put lo near the 0.01 clip
+    by_gid = {c.get_gid(): np.asarray(c.get_offsets()) for c in both.collections}
+    np.testing.assert_allclose(by_gid["user-models"], [[80.0, 30.0]])
+    np.testing.assert_allclose(by_gid["user-models-off-scale"], [[low, low]])
+    assert sorted(t.get_text() for t in both.texts) == ["random (off scale: 0.0, 0.0)", "trained"]
+
+
 def test_plot_of_imagenet_a_in_probit_has_1555_points(tmp_path):
     fig = er.plot("imagenet-a", {}, tmp_path / "a.png", transform="probit")
     cloud = next(c for c in fig.axes[0].collections if c.get_gid() == "reference-cloud")
