@@ -147,4 +147,6 @@ def wilson_interval(successes: int, total: int, confidence: float = 0.95) -> tup
     p, n = successes / total, total
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return 100.0 * max(0.0, centre - half), 100.0 * min(1.0, centre + half)
+    lower = 0.0 if successes == 0 else max(0.0, centre - half)  # exact at the ends (centre == half there)
+    upper = 1.0 if successes == total else min(1.0, centre + half)
+    return 100.0 * lower, 100.0 * upper

@@ -110,7 +110,13 @@ def severity_curves(models: list[dict]) -> bytes:
 
 
 def ood_bars(glance: dict) -> bytes:
-    """Grouped bars of the 'at a glance' OOD table: one group per dataset, one bar per model."""
+    """``ood_bars_figure`` as PNG bytes."""
+    return _png(ood_bars_figure(glance))
+
+
+def ood_bars_figure(glance: dict) -> Figure:
+    """Grouped bars of the 'at a glance' OOD table: one group per dataset, one bar per model, each with
+    its 95% interval as an error bar where the table has one (gid ``interval-<row>``)."""
     columns = [c["label"] for c in glance["columns"]]
     rows = glance["rows"]
     width = 0.8 / max(len(rows), 1)
@@ -118,14 +124,22 @@ def ood_bars(glance: dict) -> bytes:
     ax = fig.subplots()
     x = np.arange(len(columns))
     for i, r in enumerate(rows):
-        heights = [np.nan if v is None else v for v in r["values"]]
-        ax.bar(x + (i - (len(rows) - 1) / 2) * width, heights, width, label=r["label"])
+        heights = np.array([np.nan if v is None else v for v in r["values"]], dtype=float)
+        bounds = np.array([[np.nan, np.nan] if ci is None else ci for ci in r["intervals"]], dtype=float)
+        at = x + (i - (len(rows) - 1) / 2) * width
+        ax.bar(at, heights, width, label=r["label"])
+        has = ~np.isnan(bounds[:, 0]) & ~np.isnan(heights)
+        if has.any():
+            yerr = np.maximum(np.vstack([heights[has] - bounds[has, 0], bounds[has, 1] - heights[has]]), 0)
+            drawn = ax.errorbar(at[has], heights[has], yerr=yerr, fmt="none", ecolor="0.2", elinewidth=0.8,
+                                capsize=2)
+            drawn[2][0].set_gid(f"interval-{i}")
     ax.set_xticks(x, columns, fontsize=8)
     ax.set_ylabel("top-1 (0-100)", fontsize=8)
     ax.set_ylim(0, 100)
     ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(len(rows), 2))
     ax.grid(axis="y", alpha=0.3)
-    return _png(fig)
+    return fig
 
 
 def draw_all(report: dict) -> dict[str, tuple[str, bytes]]:
@@ -148,6 +162,7 @@ def _draw_all(report: dict) -> dict[str, tuple[str, bytes]]:
         )
     glance = [t for t in report["ood"]["tables"] if t["id"] == "ood-glance"]
     if glance:
-        figures["ood-bars"] = ("Top-1 per OOD dataset and model", ood_bars(glance[0]))
+        figures["ood-bars"] = ("Top-1 per OOD dataset and model, with 95% intervals where measured",
+                               ood_bars(glance[0]))
     effective = effective_figures(report["ood"]["models"], report["effective_robustness"])
     return figures | {fig_id: (caption, _png(fig)) for fig_id, (caption, fig) in effective.items()}

@@ -36,6 +36,9 @@ def test_other_confidence_and_bounds():
     assert wilson_interval(7, 10, confidence=0.99) == pytest.approx(_closed_form(7, 10, z99), abs=1e-9)
     lo, hi = wilson_interval(10, 10)
     assert hi == 100.0 and 0 < lo < 100
+    for n in (7, 20, 7500):  # none right: the lower bound is exactly 0, never a rounding error above it
+        lo, hi = wilson_interval(0, n)
+        assert lo == 0.0 and hi == pytest.approx(_closed_form(0, n)[1], abs=1e-9)
     narrow, wide = wilson_interval(500, 1000), wilson_interval(5, 10)
     assert narrow[1] - narrow[0] < wide[1] - wide[0]
     for bad in [(1, 0), (-1, 5), (6, 5)]:
