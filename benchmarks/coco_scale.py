@@ -21,7 +21,6 @@ JPEG like COCO, 5,000 images by default. For a cheap and an expensive corruption
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import multiprocessing
 import os
@@ -38,6 +37,7 @@ import numpy as np
 from PIL import Image
 
 from fan_det.corruptions import Settings, build_coco_c, corrupt, load_images, read_rgb
+from fan_det.runtime.hashing import sha256_file
 from fan_det.runtime.threads import available_cores
 
 # (width, height, share) of COCO val2017's most common sizes, long side 640
@@ -83,6 +83,13 @@ def timed_build(entries: list, out: Path, corruption: str, severity: int, worker
     return time.perf_counter() - start
 
 
+def build_command(json_path: Path, corruption: str, severity: int, workers: int) -> list[str]:
+    """``python -m fan_det.build_coco_c`` over the synthetic set, one corruption and severity (no --out)."""
+    return [sys.executable, "-m", "fan_det.build_coco_c", "--dataset", str(json_path), "--image-root",
+            str(json_path.parent / "images"), "--corruptions", corruption, "--severities", str(severity),
+            "--workers", str(workers), "--no-progress"]
+
+
 def cli_build(json_path: Path, out: Path, corruption: str, severity: int, workers: int,
               limit_images: int | None = None) -> tuple[float, int]:
     """Wall seconds and peak RSS (KiB, largest process) of a ``build_coco_c`` run in a fresh process."""
@@ -91,9 +98,7 @@ def cli_build(json_path: Path, out: Path, corruption: str, severity: int, worker
         subset["images"] = subset["images"][:limit_images]
         json_path = json_path.with_name(f"instances_{limit_images}.json")
         json_path.write_text(json.dumps(subset))
-    command = [sys.executable, "-m", "fan_det.build_coco_c", "--dataset", str(json_path), "--image-root",
-               str(json_path.parent / "images"), "--out", str(out), "--corruptions", corruption,
-               "--severities", str(severity), "--workers", str(workers), "--no-progress"]
+    command = [*build_command(json_path, corruption, severity, workers), "--out", str(out)]
     code = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
             "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
             "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
@@ -106,9 +111,7 @@ def sharded_build(json_path: Path, out: Path, corruption: str, severity: int,
                   shards: int) -> tuple[float, float]:
     """Wall seconds of ``shards`` concurrent one-worker ``--shard K/N`` builds into their own folders (as
     on ``shards`` machines), and of ``--merge`` joining them."""
-    command = [sys.executable, "-m", "fan_det.build_coco_c", "--dataset", str(json_path), "--image-root",
-               str(json_path.parent / "images"), "--corruptions", corruption, "--severities", str(severity),
-               "--workers", "1", "--no-progress"]
+    command = build_command(json_path, corruption, severity, workers=1)
     folders = [out / f"shard{k}" for k in range(shards)]
     t0 = time.perf_counter()
     builds = [subprocess.Popen([*command, "--out", str(folder), "--shard", f"{k}/{shards}"],
@@ -124,8 +127,8 @@ def sharded_build(json_path: Path, out: Path, corruption: str, severity: int,
 
 def image_hashes(root: Path) -> dict[Path, str]:
     """sha256 of every corrupted image under ``root`` (manifests and journals aside)."""
-    return {path.relative_to(root): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in root.rglob("*") if path.suffix in (".png", ".jpg")}
+    return {path.relative_to(root): sha256_file(path) for path in root.rglob("*")
+            if path.suffix in (".png", ".jpg")}
 
 
 def pool_startup(workers: int) -> float:

@@ -172,5 +172,6 @@ def main() -> None:
                      f"{within / idle_budgeted[cell, n][0]:>18.2f}")
         print(line)
 
+
 if __name__ == "__main__":
     main()
