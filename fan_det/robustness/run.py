@@ -23,7 +23,7 @@ from fan_det.cli import UsageError
 from fan_det.data.identity import dataset_identity
 from fan_det.data.register import register_tiny_datasets
 from fan_det.detection.weights import WeightsError
-from fan_det.metrics.detection import IncompleteGridError
+from fan_det.metrics.corruption import IncompleteGridError
 from fan_det.models.checkpoint import CheckpointMismatchError
 from fan_det.protocol import Cell, parse_severities, plan_cells, resolve_corruptions
 from fan_det.results import RobustnessResult
