@@ -19,6 +19,7 @@ from detectron2.utils.file_io import PathManager
 from fan_det.detection import add_fan_config  # importing it registers the FAN backbones
 from fan_det.detection.weights import StrictDetectionCheckpointer, summarize
 from fan_det.models.checkpoint import CheckpointMismatchError
+from fan_det.robustness.options import OptionError
 from fan_det.runtime.hashing import sha256_file, sha256_json, sha256_state_dict
 
 
@@ -29,9 +30,9 @@ def resolve_config_path(config: str) -> str:
     try:
         return model_zoo.get_config_file(config)
     except RuntimeError:
-        raise FileNotFoundError(
-            f"--config {config!r} is neither a file nor a detectron2 model-zoo config "
-            "(e.g. COCO-Detection/retinanet_R_50_FPN_1x.yaml)"
+        raise OptionError(
+            f"{{config}} {config!r} is neither a file nor a detectron2 model-zoo config "
+            "(e.g. COCO-Detection/retinanet_R_50_FPN_1x.yaml)", "config"
         ) from None
 
 
@@ -85,11 +86,11 @@ def backbone_name(cfg: CfgNode) -> str:
 def local_weights(weights: str) -> str:
     """The checkpoint as a local file: a path as given, a URL downloaded (once) by detectron2's PathManager.
 
-    Raises ``FileNotFoundError`` for a path that does not exist and ``OSError`` when a URL cannot be
-    fetched (offline, say).
+    Raises ``OptionError`` for a path that does not exist and ``OSError`` when a URL cannot be fetched
+    (offline, say).
     """
     if "://" not in weights and not Path(weights).is_file():
-        raise FileNotFoundError(f"--weights {weights} does not exist")
+        raise OptionError(f"{{weights}} {weights} does not exist", "weights")
     return PathManager.get_local_path(weights)
 
 
