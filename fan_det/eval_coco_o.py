@@ -56,9 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--domains", default="all",
                         help="'all' or comma-separated domains; fewer than six give a partial result")
     add_scorer_argument(parser)
-    add_detection_run_arguments(parser, default_out=DEFAULT_OUT)
-    seed = next(a for a in parser._actions if a.dest == "seed")
-    seed.help = "seed of a random initialisation and of the bootstrap resamples"
+    seed = "seed of a random initialisation and of the bootstrap resamples"
+    add_detection_run_arguments(parser, default_out=DEFAULT_OUT, helps={"seed": seed})
     add_threads_argument(parser)
     add_launch_arguments(parser)
     add_config_overrides(parser)
