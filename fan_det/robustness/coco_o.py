@@ -27,7 +27,7 @@ from fan_det.robustness.bootstrap import (
     bootstrap_settings,
     dataset_ground_truth,
     domain_intervals,
-    evaluate_per_image,
+    match_detections,
 )
 from fan_det.robustness.cache import CellCache
 from fan_det.robustness.detector import backbone_name, build_eval_model, config_sha256, model_name
@@ -197,9 +197,9 @@ def _evaluate(job: _Job, model: torch.nn.Module | None) -> CocoOResult | None:
         return None
     intervals = None
     if job.bootstrap:
-        evaluated = {d: evaluate_per_image(dataset_ground_truth(ds), caches[d].load_detections(CLEAN_CELL))
+        matched = {d: match_detections(dataset_ground_truth(ds), caches[d].load_detections(CLEAN_CELL))
                      for d, ds in job.datasets.items()}
-        intervals = domain_intervals(evaluated, job.bootstrap, seed=job.seed)
+        intervals = domain_intervals(matched, job.bootstrap, seed=job.seed)
     result = CocoOResult.build(model=job.document["model"], dataset=job.document["dataset"],
                                domains=records, provenance=job.document["provenance"], intervals=intervals)
     result.dump(job.out / CocoOResult.FILE_NAME)

@@ -31,7 +31,7 @@ from fan_det.robustness.bootstrap import (
     bootstrap_intervals,
     bootstrap_settings,
     dataset_ground_truth,
-    evaluate_per_image,
+    match_detections,
 )
 from fan_det.robustness.cache import CellCache
 from fan_det.robustness.detector import (
@@ -258,9 +258,9 @@ def _evaluate(job: _Job, model: torch.nn.Module | None) -> RobustnessResult | No
     intervals = None
     if job.bootstrap:
         gt = dataset_ground_truth(job.dataset)
-        evaluated = {tuple(cell): evaluate_per_image(gt, cache.load_detections(cell))
+        matched = {tuple(cell): match_detections(gt, cache.load_detections(cell))
                      for cell in tqdm(job.cells, desc="bootstrap: per-image matching")}
-        intervals = bootstrap_intervals(evaluated, job.bootstrap, seed=job.source.seed)
+        intervals = bootstrap_intervals(matched, job.bootstrap, seed=job.source.seed)
     result = RobustnessResult.build(**job.document, cells=records, allow_partial=job.allow_partial,
                                     intervals=intervals)
     result.dump(job.out / RobustnessResult.FILE_NAME)
