@@ -3,13 +3,12 @@ re-accumulation of the same resample; the identity resample equals the scorers' 
 drawn as before, and narrower on more images."""
 
 import contextlib
-import copy
 import io
 
 import numpy as np
 import pytest
+from bootstrap_reference import evaluated, reaccumulated_ap
 from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
 
 from fan_det.data.register import register_tiny_datasets
 from fan_det.protocol import BENCHMARK, COCO_O_DOMAINS, SEVERITIES
@@ -91,33 +90,6 @@ def _random_set(num_images: int, seed: int, tied_scores: bool = False) -> tuple[
     return _coco(images, anns, [1, 2, 3, 4, 5, 6]), dets
 
 
-def _reaccumulated_ap(evaluated: COCOeval, positions: np.ndarray) -> float:
-    """The reference: pycocotools' ``accumulate`` on the per-image evaluations of the drawn images (with
-    repeats as distinct images), AP over the "all" area at 100 detections."""
-    params = evaluated._paramsEval
-    num_images, num_areas = len(params.imgIds), len(params.areaRng)
-    picked = [evaluated.evalImgs[k * num_areas * num_images + int(i)]
-              for k in range(len(params.catIds)) for i in positions]
-    resample = copy.copy(evaluated)
-    resample.evalImgs = picked
-    sub = copy.deepcopy(params)
-    sub.imgIds = list(range(len(positions)))
-    sub.areaRng, sub.areaRngLbl, sub.maxDets = [params.areaRng[0]], ["all"], [100]
-    resample.params = resample._paramsEval = sub
-    with contextlib.redirect_stdout(io.StringIO()):
-        resample.accumulate()
-    precision = resample.eval["precision"][:, :, :, 0, 0]
-    valid = precision[precision > -1]
-    return 100.0 * float(valid.mean()) if valid.size else float("nan")
-
-
-def _evaluated(gt: COCO, dets: list[dict]) -> COCOeval:
-    with contextlib.redirect_stdout(io.StringIO()):
-        evaluator = COCOeval(gt, gt.loadRes(dets), "bbox")
-        evaluator.evaluate()
-    return evaluator
-
-
 def _official_ap(gt: COCO, dets: list[dict], scorer: str = "pycocotools") -> float:
     return 100.0 * float(coco_stats(gt.dataset, dets, "bbox", scorer)[0])
 
@@ -132,7 +104,7 @@ def _assert_every_resample_equals_the_reference(gt: COCO, dets: list[dict], resa
     draws = _draws(num_images, resamples, seed)
     # a few extreme draws too: one image many times, half the images twice
     draws += [np.full(num_images, 1), np.repeat(np.arange(0, num_images, 2), 2)[:num_images]]
-    expected = np.array([_reaccumulated_ap(_evaluated(gt, dets), d) for d in draws])
+    expected = np.array([reaccumulated_ap(evaluated(gt, dets), d) for d in draws])
     got = resampled_aps(match_detections(gt, dets), np.stack([image_weights(d, num_images) for d in draws]))
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12, equal_nan=True)
     assert np.isfinite(expected[:-2]).all() and len(set(np.round(expected, 6))) > resamples // 2
@@ -182,8 +154,8 @@ def test_a_resample_without_ground_truth_has_no_ap():
     weights[1, empty[0]], weights[1, 0] = 29, 1
     got = resampled_aps(match_detections(gt, dets), weights)
     assert np.isnan(got[0])
-    evaluated = _evaluated(gt, dets)
-    assert got[1] == pytest.approx(_reaccumulated_ap(evaluated, np.array([0] + [empty[0]] * 29)), abs=1e-12)
+    evaluation = evaluated(gt, dets)
+    assert got[1] == pytest.approx(reaccumulated_ap(evaluation, np.array([0] + [empty[0]] * 29)), abs=1e-12)
 
 
 def test_a_resample_with_repeats_equals_the_official_ap_of_the_duplicated_set():
@@ -206,8 +178,8 @@ def test_a_resample_with_repeats_equals_the_official_ap_of_the_duplicated_set():
 def test_intervals_are_drawn_as_before_and_seeded():
     """The resamples are the draws of the re-accumulating implementation: same seed, same interval."""
     gt, dets = _synthetic(40, seed=2)
-    evaluated = _evaluated(gt, dets)
-    values = [_reaccumulated_ap(evaluated, d) for d in _draws(40, 30, seed=5)]
+    evaluation = evaluated(gt, dets)
+    values = [reaccumulated_ap(evaluation, d) for d in _draws(40, 30, seed=5)]
     out = bootstrap_intervals({("clean", 0): match_detections(gt, dets)}, resamples=30, seed=5)
     assert out["P"] == pytest.approx([np.percentile(values, 2.5), np.percentile(values, 97.5)], abs=1e-9)
     assert out["P"] != bootstrap_intervals({("clean", 0): match_detections(gt, dets)}, resamples=30,
@@ -248,12 +220,12 @@ def test_domain_intervals_resample_each_domain_and_bound_the_mean():
     assert "mean" not in fewer and set(fewer["per_domain"]) == set(COCO_O_DOMAINS[:2])
     # drawn as before: resample by resample, domain by domain, from one generator
     rng = np.random.default_rng(1)
-    evaluated = {d: _evaluated(*s) for d, s in sets.items()}
+    evaluations = {d: evaluated(*s) for d, s in sets.items()}
     values = {d: [] for d in sets}
     for _ in range(40):
         for d, (gt, _) in sets.items():
             drawn = rng.integers(0, len(gt.imgs), size=len(gt.imgs))
-            values[d].append(_reaccumulated_ap(evaluated[d], drawn))
+            values[d].append(reaccumulated_ap(evaluations[d], drawn))
     for d, v in values.items():
         expected = [np.percentile(v, 2.5), np.percentile(v, 97.5)]
         assert out["per_domain"][d] == pytest.approx(expected, abs=1e-9)
