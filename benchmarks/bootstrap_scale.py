@@ -100,6 +100,10 @@ def matched_bytes(cell: object) -> int:
     return total
 
 
+def peak_rss_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
 def timed(function, *args):
     """(result, wall seconds, CPU seconds of this process)."""
     wall, cpu = time.perf_counter(), time.process_time()
@@ -142,6 +146,8 @@ def main() -> None:
           f"P [{intervals['P'][0]:.2f}, {intervals['P'][1]:.2f}], "
           f"mPC [{intervals['mPC'][0]:.2f}, {intervals['mPC'][1]:.2f}]")
 
+    print(f"peak RSS so far {peak_rss_gib():.2f} GiB (the {len(grid)} matched cells, one cell's matching, "
+          "the resamples)")
     evaluation = evaluated(gt, dets)
     rng = np.random.default_rng(args.seed)
     draws = [rng.integers(0, args.images, size=args.images) for _ in range(args.old_resamples)]
@@ -152,8 +158,8 @@ def main() -> None:
           f"{old_cpu:.1f} s CPU; {1e3 * per_old:.2f} ms CPU per cell and resample; the grid extrapolated: "
           f"{grid_old:.0f} s CPU ({grid_old / 3600:.2f} h)")
     print(f"ratio re-accumulating / weighted sums, CPU per cell and resample: {per_old / per_new:.1f}x")
-    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB (the matching and "
-          f"the re-accumulating method's COCOeval included); load average at the end "
+    print(f"peak RSS {peak_rss_gib():.2f} GiB (the re-accumulating method's COCOeval included); "
+          "load average at the end "
           f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 

@@ -229,3 +229,9 @@ def test_domain_intervals_resample_each_domain_and_bound_the_mean():
     for d, v in values.items():
         expected = [np.percentile(v, 2.5), np.percentile(v, 97.5)]
         assert out["per_domain"][d] == pytest.approx(expected, abs=1e-9)
+
+
+def test_a_cell_without_detections_scores_zero_on_every_resample():
+    gt, _ = _random_set(20, seed=5)
+    weights = np.stack([image_weights(d, 20) for d in _draws(20, 4, seed=0)])
+    assert resampled_aps(match_detections(gt, []), weights).tolist() == [0.0] * 4
