@@ -157,7 +157,7 @@ def main() -> None:
     print(f"re-accumulating: {args.old_resamples} resamples of one cell in {old_wall:.1f} s wall, "
           f"{old_cpu:.1f} s CPU; {1e3 * per_old:.2f} ms CPU per cell and resample; the grid extrapolated: "
           f"{grid_old:.0f} s CPU ({grid_old / 3600:.2f} h)")
-    print(f"ratio re-accumulating / weighted sums, CPU per cell and resample: {per_old / per_new:.1f}x")
+    print(f"ratio re-accumulating / weighted sums, CPU per cell and resample: {per_old / per_new:.2f}x")
     print(f"peak RSS {peak_rss_gib():.2f} GiB (the re-accumulating method's COCOeval included); "
           "load average at the end "
           f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")

@@ -6,11 +6,16 @@ For each of the 15 benchmark corruptions (one severity) on a synthetic set of CO
 - bare loop, one process held to one core: decode, corrupt and encode as the builder does (img/s);
 - two bare loops at once, each held to its own core, each on half the images: the machine's own
   1 -> 2 ceiling for this work, with no builder involved;
-- the builder with 1 worker and with 2 workers (``build_coco_c``), wall time and the cores they kept
-  busy: CPU seconds of every process and thread (main, workers, writer threads) over wall seconds.
+- the builder with 1 worker and with 2 workers (``build_coco_c``), wall time; and a 2-worker build of 2
+  images, its fixed cost (spawning, imports, numba compiling in each worker), shown apart and
+  subtracted in the last column.
 
-A 1-worker build that keeps more than one core busy leaves less than 2x to gain; a 2-worker gain below
-the two bare loops' is the builder's own cost. Prints the machine and its load before and after.
+Each also reports its CPU seconds per image (every process and thread: main, workers, writer threads)
+and the cores it kept busy (CPU over wall). A 1-worker build that keeps more than one core busy leaves
+less than 2x to gain; more CPU per image with 2 workers than with 1 is the cost of the second one;
+two bare loops that need more CPU per image than one are the machine's limit (shared caches, memory,
+the host's scheduling). CPU per image depends little on other load, wall time a lot: the machine's load
+is printed before and after.
 
   python benchmarks/builder_scaling.py                     # 120 images, severity 3, ~10 min idle
   python benchmarks/builder_scaling.py --images 20 --corruptions brightness,glass_blur
@@ -35,13 +40,14 @@ from fan_det.protocol import BENCHMARK
 from fan_det.runtime.threads import apply_threads, available_cores
 
 
-def _pinned_bare_loop(task: tuple[int, list[str], str, int]) -> float:
-    """In a pool worker: the bare loop held to one core (seconds)."""
+def _pinned_bare_loop(task: tuple[int, list[str], str, int]) -> tuple[float, float]:
+    """In a pool worker: the bare loop held to one core (wall seconds, CPU seconds)."""
     core, sources, corruption, severity = task
     cores = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {core})
     try:
-        return bare_loop(sources, corruption, severity)
+        cpu = time.process_time()
+        return bare_loop(sources, corruption, severity), time.process_time() - cpu
     finally:
         os.sched_setaffinity(0, cores)
 
@@ -61,14 +67,14 @@ def _cpu_seconds() -> float:
 
 
 def _build(entries: list, root: Path, corruption: str, severity: int, workers: int) -> tuple[float, float]:
-    """(wall seconds, cores kept busy) of one build into a fresh folder, removed afterwards."""
+    """(wall seconds, CPU seconds of every process) of one build into a fresh folder, removed afterwards."""
     out = Path(tempfile.mkdtemp(dir=root))
     cpu, wall = _cpu_seconds(), time.perf_counter()
     build_coco_c(entries, out, (corruption,), (severity,), workers=workers, progress=False)
     wall = time.perf_counter() - wall
     cpu = _cpu_seconds() - cpu
     shutil.rmtree(out)
-    return wall, cpu / wall
+    return wall, cpu
 
 
 def _load() -> str:
@@ -98,24 +104,35 @@ def main() -> None:
         sources = [e.source for e in entries]
         corrupt(read_rgb(sources[0]), "glass_blur", 1)  # numba's compile, outside every timing
         half = len(sources) // 2
-        print(f"machine: {platform.machine()} {platform.processor() or ''}, {available_cores()} cores "
+        print(f"machine: {platform.system()} {platform.machine()}, {available_cores()} cores "
               f"available; Python {platform.python_version()}; load average {_load()} at start")
-        print(f"{args.images} synthetic COCO-size JPEGs, severity {args.severity}; img/s and cores kept busy")
-        print(f"{'corruption':<18} {'bare 1 core':>11} {'2 bare loops':>12} {'1 worker':>8} {'cores':>5} "
-              f"{'2 workers':>9} {'cores':>5} {'2w / 1w':>7} {'2w / 2 bare':>11}")
+        print(f"{args.images} synthetic COCO-size JPEGs, severity {args.severity}; img/s, CPU ms per image "
+              "(every process and thread), cores kept busy (CPU / wall); a 2-worker build's fixed cost "
+              "(spawning, imports, numba compiling in each worker) measured as a build of 2 images")
+        print(f"{'corruption':<18} {'bare, 1 core':>16} {'2 bare loops, 2 cores':>28} "
+              f"{'builder, 1 worker':>23} {'builder, 2 workers':>23} {'2w / 1w':>7} {'fixed s':>7} "
+              f"{'2w / 1w less fixed':>18}")
         with multiprocessing.get_context("spawn").Pool(2, initializer=_warm, initargs=(0,)) as pool:
             for corruption in corruptions:
-                one = pool.apply(_pinned_bare_loop, ((0, sources, corruption, args.severity),))
+                # first calls (lazy imports, files the corruption reads) in both workers, untimed
+                warm = [(core, sources[:1], corruption, args.severity) for core in (0, 1)]
+                pool.map(_pinned_bare_loop, warm, chunksize=1)
+                one, one_cpu = pool.apply(_pinned_bare_loop, ((0, sources, corruption, args.severity),))
                 start = time.perf_counter()
-                pool.map(_pinned_bare_loop, [(0, sources[:half], corruption, args.severity),
-                                             (1, sources[half:], corruption, args.severity)], chunksize=1)
-                two = time.perf_counter() - start
-                wall1, cores1 = _build(entries, root, corruption, args.severity, 1)
-                wall2, cores2 = _build(entries, root, corruption, args.severity, 2)
+                halves = pool.map(_pinned_bare_loop, [(0, sources[:half], corruption, args.severity),
+                                                      (1, sources[half:], corruption, args.severity)],
+                                  chunksize=1)
+                two, two_cpu = time.perf_counter() - start, sum(cpu for _, cpu in halves)
+                wall1, cpu1 = _build(entries, root, corruption, args.severity, 1)
+                wall2, cpu2 = _build(entries, root, corruption, args.severity, 2)
+                fixed, _ = _build(entries[:2], root, corruption, args.severity, 2)
                 n = len(sources)
-                print(f"{corruption:<18} {n / one:>11.2f} {n / two:>7.2f} x{one / two:.2f} {n / wall1:>8.2f} "
-                      f"{cores1:>5.2f} {n / wall2:>9.2f} {cores2:>5.2f} {'x':>2}{wall1 / wall2:.2f} "
-                      f"{two / wall2:>11.2f}", flush=True)
+                print(f"{corruption:<18} {n / one:>6.2f} {1e3 * one_cpu / n:>5.0f} ms "
+                      f"{n / two:>6.2f} x{one / two:.2f} {1e3 * two_cpu / n:>5.0f} ms {two_cpu / two:>4.2f} "
+                      f"{n / wall1:>6.2f} {1e3 * cpu1 / n:>5.0f} ms {cpu1 / wall1:>4.2f} "
+                      f"{n / wall2:>6.2f} {1e3 * cpu2 / n:>5.0f} ms {cpu2 / wall2:>4.2f} "
+                      f"{'x':>2}{wall1 / wall2:.2f} {fixed:>7.2f} "
+                      f"{'x':>14}{wall1 / max(wall2 - fixed, 1e-9):.2f}", flush=True)
     print(f"load average at end: {_load()}")
 
 
