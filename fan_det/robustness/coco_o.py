@@ -26,7 +26,7 @@ from fan_det.robustness.bootstrap import (
     bootstrap_settings,
     dataset_ground_truth,
     domain_intervals,
-    evaluate_per_image,
+    match_detections,
 )
 from fan_det.robustness.detector import config_sha256
 from fan_det.robustness.job import prepare_model
@@ -109,7 +109,7 @@ class CocoOJob(CocoJob):
             return None
         intervals = None
         if self.bootstrap:
-            evaluated = {domain: evaluate_per_image(dataset_ground_truth(cell.dataset),
+            evaluated = {domain: match_detections(dataset_ground_truth(cell.dataset),
                                                     caches[cell].load_payload(CLEAN_CELL.name))
                          for cell, domain in grid.items()}
             intervals = domain_intervals(evaluated, self.bootstrap, seed=self.seed)

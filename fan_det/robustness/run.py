@@ -28,7 +28,7 @@ from fan_det.robustness.bootstrap import (
     bootstrap_intervals,
     bootstrap_settings,
     dataset_ground_truth,
-    evaluate_per_image,
+    match_detections,
 )
 from fan_det.robustness.detector import config_sha256
 from fan_det.robustness.job import prepare_model
@@ -120,7 +120,7 @@ class CocoCJob(CocoJob):
         intervals = None
         if self.bootstrap:
             gt = dataset_ground_truth(self.dataset)
-            evaluated = {cell.cell: evaluate_per_image(gt, cache.load_payload(cell.cell.name))
+            evaluated = {cell.cell: match_detections(gt, cache.load_payload(cell.cell.name))
                          for cell in tqdm(grid, desc="bootstrap: per-image matching")}
             intervals = bootstrap_intervals(evaluated, self.bootstrap, seed=self.source.seed)
         result = RobustnessResult.build(**self.document, cells=[f.record for f in finished.values()],
