@@ -30,9 +30,11 @@ from fan_det.corruptions.manifest import (
     MANIFEST,
     SCHEMA,
     BuildError,
+    cell_file,
     journal_name,
     load_manifest_file,
     manifest_name,
+    planned_cells,
     replay_journal,
     write_manifest,
 )
@@ -104,10 +106,6 @@ def output_file(file_name: str, fmt: str) -> str:
     if path.is_absolute() or ".." in path.parts or not path.name:
         raise BuildError(f"file_name {file_name!r} must be a relative path inside the image root")
     return str(path.with_suffix("." + fmt))
-
-
-def cell_file(corruption: str, severity: int, file: str) -> str:
-    return f"{corruption}/{severity}/{file}"
 
 
 def load_images(dataset: str, image_root: str | Path | None, fmt: str) -> list[ImageEntry]:
@@ -349,6 +347,7 @@ def build_coco_c(entries: Sequence[ImageEntry], out: str | Path, corruptions: Se
     hashes = {e.source: source_sha256(e.source) for e in mine}
     out.mkdir(parents=True, exist_ok=True)
     manifest = _open_state(out, dataset, mine, hashes, settings, shard)
+    manifest["cells"] = sorted({*planned_cells(manifest), *((c, s) for c in corruptions for s in severities)})
     if shard is not None:
         manifest["shard"] = {"index": shard[0], "count": shard[1], "corruptions": list(corruptions),
                              "severities": list(severities)}

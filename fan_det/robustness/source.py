@@ -15,6 +15,7 @@ from pathlib import Path
 from fan_det.cli import UsageError
 from fan_det.corruptions import BuildError, read_manifest
 from fan_det.corruptions.builder import MANIFEST, cell_file
+from fan_det.corruptions.manifest import missing_files, planned_cells
 from fan_det.protocol import Cell
 from fan_det.runtime.hashing import sha256_json
 from fan_det.runtime.provenance import corruption_library_version
@@ -84,10 +85,22 @@ def materialised(root: str | os.PathLike, cells: Sequence[Cell], seed: int | Non
             continue
         prefix = cell_file(cell.corruption, cell.severity, "")
         chosen = {rel: digest for rel, digest in files.items() if rel.startswith(prefix)}
-        if not chosen:
+        if (cell.corruption, cell.severity) not in planned_cells(manifest):
             raise UsageError(f"cell {cell.corruption}/{cell.severity} is not built in --coco-c-root {root}: "
                              f"build it with python -m fan_det.build_coco_c, or leave it out")
         planned.update(chosen)
+    _refuse_incomplete(root, manifest, [(c.corruption, c.severity) for c in cells if not c.is_clean])
     library = str(versions.get("imagecorruptions", "unknown"))
     return ImageSource(seed=built_seed, imagecorruptions_version=library, root=str(root),
                        settings=dict(settings), versions=dict(versions), files_sha256=sha256_json(planned))
+
+
+def _refuse_incomplete(root: str | os.PathLike, manifest: dict, cells: Sequence[tuple[str, int]]) -> None:
+    """A build stopped early (or files deleted since) would score the cells on fewer images: refused,
+    naming the built files that are missing."""
+    missing = missing_files(root, manifest, cells)
+    if missing:
+        shown = ", ".join(str(Path(root) / rel) for rel in missing[:3]) + ", ..." * (len(missing) > 3)
+        raise UsageError(f"--coco-c-root {root} is incomplete: {len(missing)} built files missing ({shown}); "
+                         "finish it by rerunning its python -m fan_det.build_coco_c command, or check it "
+                         f"with python -m fan_det.build_coco_c --out {root} --verify")
