@@ -11,13 +11,24 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import sys
 from collections.abc import Mapping
 
 from fan_det.protocol import Cell
 from fan_det.runtime.cache import KeyedCache
+from fan_det.runtime.file_hashes import content_sha256
 from fan_det.runtime.hashing import sha256_file
 from fan_det.runtime.provenance import now_iso
+
+
+def images_sha256(dataset: str, memo_dir: str | os.PathLike) -> str:
+    """Hash of the bytes of a registered dataset's images, in its order: images replaced in place (same
+    names, same annotations) change the key (files unchanged since the last run are not read again)."""
+    from detectron2.data import DatasetCatalog
+
+    files = [d["file_name"] for d in DatasetCatalog.get(dataset)]
+    return content_sha256(files, memo_dir, desc=f"hash {dataset}")
 
 
 class CellCache(KeyedCache):

@@ -29,7 +29,7 @@ from fan_det.robustness.bootstrap import (
     domain_intervals,
     evaluate_per_image,
 )
-from fan_det.robustness.cache import CellCache
+from fan_det.robustness.cache import CellCache, images_sha256
 from fan_det.robustness.detector import backbone_name, build_eval_model, config_sha256, model_name
 from fan_det.robustness.run import (
     check_options,
@@ -41,7 +41,6 @@ from fan_det.robustness.run import (
 from fan_det.robustness.runner import evaluate_into_cache
 from fan_det.robustness.scoring import DEFAULT_SCORER, scorer_version
 from fan_det.runtime.atomic import atomic_write_text
-from fan_det.runtime.hashing import sha256_file, sha256_json
 from fan_det.runtime.provenance import provenance
 from fan_det.runtime.threads import ThreadBudget, apply_threads
 
@@ -84,13 +83,6 @@ def _register(root: str, domains: Sequence[str]) -> dict[str, str]:
         return register_coco_o(root, DATASET_PREFIX, tuple(domains))
     except CocoOLayoutError as error:
         raise UsageError(str(error)) from None
-
-
-def _images_sha256(dataset: str) -> str:
-    """Hash of every image file's bytes, in dataset order: a restyled or replaced image changes the key."""
-    dicts = DatasetCatalog.get(dataset)
-    files = tqdm([d["file_name"] for d in dicts], desc=f"hash {dataset}", leave=False)
-    return sha256_json([sha256_file(f) for f in files])
 
 
 def _check_classes(cfg: CfgNode, dataset: str) -> None:
@@ -146,7 +138,7 @@ def run_coco_o(
     for domain, dataset in datasets.items():
         num_images, annotations_sha256 = dataset_identity(dataset)
         identity[domain] = {"num_images": num_images, "annotations_sha256": annotations_sha256,
-                            "images_sha256": _images_sha256(dataset)}
+                            "images_sha256": images_sha256(dataset, out / "domains")}
         keys[domain] = {"weights_sha256": weights_sha256, "config_sha256": config_sha256(cfg),
                         "domain": domain, **identity[domain], "scorer": scoring}
     num_workers = cfg.DATALOADER.NUM_WORKERS if workers is None else workers

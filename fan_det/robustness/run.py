@@ -33,7 +33,7 @@ from fan_det.robustness.bootstrap import (
     dataset_ground_truth,
     evaluate_per_image,
 )
-from fan_det.robustness.cache import CellCache
+from fan_det.robustness.cache import CellCache, images_sha256
 from fan_det.robustness.detector import (
     backbone_name,
     build_eval_model,
@@ -203,11 +203,12 @@ of the saved detections (``fan_det.robustness.bootstrap``). Finished cells
     check_options(scorer, workers, bootstrap)
     out = Path(out)
     cfg = detector_config(config, opts, weights, out)
-    source = (sources.materialised(coco_c_root, cells, seed) if coco_c_root is not None
+    source = (sources.materialised(coco_c_root, cells, seed, out / "cells") if coco_c_root is not None
               else sources.on_the_fly(seed))
     _register(dataset, cells, source)
     model, weights_sha256 = eval_model(cfg, source.seed, weights)
     num_images, dataset_sha256 = dataset_identity(dataset)
+    images = images_sha256(dataset, out / "cells")
     scoring = {"name": scorer, "version": scorer_version(scorer)}
     num_workers = cfg.DATALOADER.NUM_WORKERS if workers is None else workers
     budget = thread_budget(threads, num_workers)
@@ -215,7 +216,8 @@ of the saved detections (``fan_det.robustness.bootstrap``). Finished cells
     protocol = {"corruptions": list(dict.fromkeys(c.corruption for c in corrupted)),
                 "severities": sorted({c.severity for c in corrupted}), **source.protocol(), "scorer": scoring}
     key = {"weights_sha256": weights_sha256, "config_sha256": config_sha256(cfg),
-           "dataset": {"name": dataset, "sha256": dataset_sha256}, **source.key(), "scorer": scoring}
+           "dataset": {"name": dataset, "sha256": dataset_sha256, "images_sha256": images}, **source.key(),
+           "scorer": scoring}
     if bootstrap:
         protocol["bootstrap"] = bootstrap_settings(bootstrap, source.seed)
     world = num_gpus * num_machines
@@ -224,7 +226,7 @@ of the saved detections (``fan_det.robustness.bootstrap``). Finished cells
                   "config": config,
                   "config_sha256": key["config_sha256"], "weights": weights,
                   "weights_sha256": weights_sha256, "random_init": weights is None},
-        "dataset": {"name": dataset, "num_images": num_images},
+        "dataset": {"name": dataset, "num_images": num_images, "images_sha256": images},
         "protocol": protocol,
         "provenance": provenance(command, scorer=scoring, workers=num_workers, processes=world,
                                  threads=budget.as_dict()),
