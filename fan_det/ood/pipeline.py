@@ -97,7 +97,7 @@ def run_ood(loaded: LoadedModel, datasets: Mapping[str, str | Path], preprocessi
 
     def outcomes_of(label: str, ds: ClassImageFolder, subsets: dict,
                     cached_only: bool = False) -> Outcomes | None:
-        files = files_fingerprint(ds.samples, ds.root, cache.dir.parent) if main else ""  # memo: out/cache
+        files = files_fingerprint(ds.samples, ds.root, out_dir) if main else ""
         entry = entry_name(label, files, subsets) if main else ""
         found = cache.load(entry, decode_outcomes) if main else None
         found = comm.all_gather(found)[0]  # the main rank's cache decides for every rank

@@ -138,7 +138,7 @@ def run_coco_o(
     for domain, dataset in datasets.items():
         num_images, annotations_sha256 = dataset_identity(dataset)
         identity[domain] = {"num_images": num_images, "annotations_sha256": annotations_sha256,
-                            "images_sha256": images_sha256(dataset, out / "domains")}
+                            "images_sha256": images_sha256(dataset, out)}
         keys[domain] = {"weights_sha256": weights_sha256, "config_sha256": config_sha256(cfg),
                         "domain": domain, **identity[domain], "scorer": scoring}
     num_workers = cfg.DATALOADER.NUM_WORKERS if workers is None else workers

@@ -203,12 +203,12 @@ of the saved detections (``fan_det.robustness.bootstrap``). Finished cells
     check_options(scorer, workers, bootstrap)
     out = Path(out)
     cfg = detector_config(config, opts, weights, out)
-    source = (sources.materialised(coco_c_root, cells, seed, out / "cells") if coco_c_root is not None
+    source = (sources.materialised(coco_c_root, cells, seed, out) if coco_c_root is not None
               else sources.on_the_fly(seed))
     _register(dataset, cells, source)
     model, weights_sha256 = eval_model(cfg, source.seed, weights)
     num_images, dataset_sha256 = dataset_identity(dataset)
-    images = images_sha256(dataset, out / "cells")
+    images = images_sha256(dataset, out)
     scoring = {"name": scorer, "version": scorer_version(scorer)}
     num_workers = cfg.DATALOADER.NUM_WORKERS if workers is None else workers
     budget = thread_budget(threads, num_workers)
