@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fan_det.cli import UsageError
 from fan_det.corruptions import BuildError, read_manifest
 from fan_det.corruptions.builder import MANIFEST, cell_file
 from fan_det.corruptions.manifest import missing_files, planned_cells
 from fan_det.protocol import Cell
+from fan_det.robustness.options import OptionError
 from fan_det.runtime.file_hashes import file_hashes
 from fan_det.runtime.hashing import sha256_json
 from fan_det.runtime.provenance import corruption_library_version
@@ -72,15 +72,16 @@ def materialised(root: str | os.PathLike, cells: Sequence[Cell], seed: int | Non
     try:
         manifest = read_manifest(root)
     except BuildError as error:
-        raise UsageError(f"--coco-c-root: {error}") from None
+        raise OptionError(f"{{coco_c_root}}: {error}", "coco_c_root") from None
     settings, versions = manifest["settings"], manifest["versions"]
     built_seed = settings.get("seed")
     if not isinstance(built_seed, int):
-        raise UsageError(f"{Path(root) / MANIFEST} records no seed; rebuild it with "
-                         "python -m fan_det.build_coco_c")
+        raise OptionError(f"{Path(root) / MANIFEST} records no seed; rebuild it with "
+                          "python -m fan_det.build_coco_c")
     if seed is not None and seed != built_seed:
-        raise UsageError(f"--seed {seed} disagrees with seed {built_seed} that built --coco-c-root {root}; "
-                         f"drop --seed, pass --seed {built_seed}, or rebuild the COCO-C with --seed {seed}")
+        raise OptionError(f"{{seed}} {seed} disagrees with seed {built_seed} that built {{coco_c_root}} "
+                          f"{root}; drop {{seed}}, pass {{seed}} {built_seed}, or rebuild the COCO-C with "
+                          f"--seed {seed}", "seed", "coco_c_root")
     files = manifest["files"]
     planned = {}
     for cell in cells:
@@ -89,8 +90,9 @@ def materialised(root: str | os.PathLike, cells: Sequence[Cell], seed: int | Non
         prefix = cell_file(cell.corruption, cell.severity, "")
         chosen = {rel: digest for rel, digest in files.items() if rel.startswith(prefix)}
         if (cell.corruption, cell.severity) not in planned_cells(manifest):
-            raise UsageError(f"cell {cell.corruption}/{cell.severity} is not built in --coco-c-root {root}: "
-                             f"build it with python -m fan_det.build_coco_c, or leave it out")
+            raise OptionError(f"cell {cell.corruption}/{cell.severity} is not built in {{coco_c_root}} "
+                              f"{root}: build it with python -m fan_det.build_coco_c, or leave it out",
+                              "coco_c_root")
         planned.update(chosen)
     _refuse_incomplete(root, manifest, [(c.corruption, c.severity) for c in cells if not c.is_clean])
     _refuse_other_bytes(root, planned, memo_dir)
@@ -99,15 +101,20 @@ def materialised(root: str | os.PathLike, cells: Sequence[Cell], seed: int | Non
                        settings=dict(settings), versions=dict(versions), files_sha256=sha256_json(planned))
 
 
+def _some(root: str | os.PathLike, files: Sequence[str]) -> str:
+    """The first few of ``files`` (relative to ``root``), for a message."""
+    return ", ".join(str(Path(root) / rel) for rel in files[:3]) + ", ..." * (len(files) > 3)
+
+
 def _refuse_incomplete(root: str | os.PathLike, manifest: dict, cells: Sequence[tuple[str, int]]) -> None:
     """A build stopped early (or files deleted since) would score the cells on fewer images: refused,
     naming the built files that are missing."""
     missing = missing_files(root, manifest, cells)
     if missing:
-        shown = ", ".join(str(Path(root) / rel) for rel in missing[:3]) + ", ..." * (len(missing) > 3)
-        raise UsageError(f"--coco-c-root {root} is incomplete: {len(missing)} built files missing ({shown}); "
-                         "finish it by rerunning its python -m fan_det.build_coco_c command, or check it "
-                         f"with python -m fan_det.build_coco_c --out {root} --verify")
+        raise OptionError(f"{{coco_c_root}} {root} is incomplete: {len(missing)} built files missing "
+                          f"({_some(root, missing)}); finish it by rerunning its python -m "
+                          "fan_det.build_coco_c command, or check it with python -m fan_det.build_coco_c "
+                          f"--out {root} --verify", "coco_c_root")
 
 
 def _refuse_other_bytes(root: str | os.PathLike, planned: dict[str, str],
@@ -118,7 +125,7 @@ def _refuse_other_bytes(root: str | os.PathLike, planned: dict[str, str],
     found = file_hashes([Path(root) / rel for rel in names], memo_dir, desc="hash COCO-C files")
     differ = [rel for rel, digest in zip(names, found, strict=True) if digest != planned[rel]]
     if differ:
-        shown = ", ".join(str(Path(root) / rel) for rel in differ[:3]) + ", ..." * (len(differ) > 3)
-        raise UsageError(f"--coco-c-root {root}: {len(differ)} files differ from its {MANIFEST} ({shown}): "
-                         "changed since the build or written by another build; check it with python -m "
-                         f"fan_det.build_coco_c --out {root} --verify, and rebuild it in a new folder")
+        raise OptionError(f"{{coco_c_root}} {root}: {len(differ)} files differ from its {MANIFEST} "
+                          f"({_some(root, differ)}): changed since the build or written by another build; "
+                          f"check it with python -m fan_det.build_coco_c --out {root} --verify, and rebuild "
+                          "it in a new folder", "coco_c_root")

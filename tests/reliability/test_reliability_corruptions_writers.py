@@ -20,11 +20,11 @@ from reliability_corruptions_helpers import build_args, make_coco
 import fan_det.corruptions.builder as builder
 import fan_det.runtime.atomic as atomic
 from fan_det.build_coco_c import main
-from fan_det.cli import UsageError
 from fan_det.corruptions import BuildError, read_manifest, verify_coco_c
 from fan_det.corruptions.builder import Settings, build_coco_c, load_images
 from fan_det.protocol import CLEAN_CELL, Cell
 from fan_det.robustness import source as sources
+from fan_det.robustness.options import OptionError
 
 CELLS = (["gaussian_noise", "contrast"], [1, 3])  # noise: its pixels depend on the seed
 
@@ -88,7 +88,8 @@ def test_an_evaluation_refuses_files_another_build_left_in_the_folder(tmp_path):
     assert main(build_args(json_path, images, other, *noise, "--seed", "1")) == 0
     shutil.copy(other / "gaussian_noise" / "3" / "im002.png", out / "gaussian_noise" / "3" / "im002.png")
     cells = [CLEAN_CELL, Cell("contrast", 1), Cell("gaussian_noise", 3)]
-    with pytest.raises(UsageError, match=r"1 files differ from its manifest.json \(\S*/gaussian_noise/3/im0"):
+    differ = r"1 files differ from its manifest.json \(\S*/gaussian_noise/3/im0"
+    with pytest.raises(OptionError, match=differ):
         sources.materialised(out, cells, None, tmp_path / "memo")
     assert sources.materialised(out, cells[:2], None, tmp_path / "memo").seed == 0  # other cells are intact
 

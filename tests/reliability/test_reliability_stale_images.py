@@ -81,7 +81,8 @@ def test_coco_c_evaluates_images_replaced_in_place_again(tmp_path, reads):
     from detectron2.data.datasets import register_coco_instances
 
     from fan_det.data.register import register_tiny_datasets
-    from fan_det.robustness.run import run_coco_c
+    from fan_det.robustness.job import run_job
+    from fan_det.robustness.run import CocoCOptions, prepare_coco_c
 
     register_tiny_datasets()
     meta = MetadataCatalog.get("fan_synth_val_mini")
@@ -95,9 +96,10 @@ def test_coco_c_evaluates_images_replaced_in_place_again(tmp_path, reads):
     config = str(REPO_ROOT / "configs" / "tiny" / "retinanet_fan_tiny_hybrid_synth.yaml")
 
     def run():
-        return run_coco_c(config, None, dataset=dataset, corruptions="brightness", severities="1",
-                          allow_partial=True, workers=0, threads=1, out=tmp_path / "out",
-                          opts=["INPUT.MIN_SIZE_TEST", "64", "INPUT.MAX_SIZE_TEST", "96"])
+        options = CocoCOptions(config=config, dataset=dataset, corruptions="brightness", severities="1",
+                               allow_partial=True, workers=0, threads=1, out=str(tmp_path / "out"),
+                               opts=("INPUT.MIN_SIZE_TEST", "64", "INPUT.MAX_SIZE_TEST", "96"))
+        return run_job(*prepare_coco_c(options))
 
     first = run()
     assert _cells_events(tmp_path / "out") == [{"evaluated": {"clean-0", "brightness-1"}}]
