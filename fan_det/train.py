@@ -21,7 +21,7 @@ from detectron2.utils import comm
 from fan_det.cli import HelpFormatter, add_launch_arguments, fail
 from fan_det.data.register import register_tiny_datasets
 from fan_det.detection import Trainer, add_fan_config, check_datasets
-from fan_det.detection.trainer import configure_torch
+from fan_det.detection.trainer import check_sampler, configure_torch
 from fan_det.detection.weights import StrictDetectionCheckpointer, WeightsError
 from fan_det.models.checkpoint import CheckpointMismatchError
 
@@ -156,6 +156,10 @@ def preflight(args: argparse.Namespace) -> CfgNode:
         check_datasets(cfg)
     except KeyError as error:
         raise ConfigError(f"{error.args[0]}: register it or fix DATASETS in the config") from None
+    try:
+        check_sampler(cfg)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     weights = cfg.MODEL.WEIGHTS
     if weights and "://" not in weights and not Path(weights).is_file():
         raise WeightsError(f"MODEL.WEIGHTS {weights} does not exist: give an existing checkpoint file "
