@@ -204,21 +204,21 @@ class ResumeState(HookBase):
     restored just before the first resumed step; evaluation during training leaves them untouched.
     """
 
-    def __init__(self, batches: ResumableBatches | None, checkpoint_period: int, max_iter: int):
+    def __init__(self, batches: ResumableBatches, checkpoint_period: int, max_iter: int):
         self.batches, self.period, self.max_iter = batches, checkpoint_period, max_iter
         self._gathered: tuple[int, list[dict]] | None = None
         self._restore: dict[str, Any] | None = None
         self._loaded = False
 
     def _process_state(self) -> dict[str, Any]:
-        data = self.batches.state_dict() if self.batches is not None else None
-        return {"data": data, "random": _random_state(),
+        return {"data": self.batches.state_dict(), "random": _random_state(),
                 "averages": _detector_averages(self.trainer.model)}
 
     def after_step(self) -> None:
         iteration = self.trainer.iter
-        saves = (iteration + 1) % self.period == 0 or iteration >= self.max_iter - 1
-        if saves and comm.get_world_size() > 1:
+        if comm.get_world_size() == 1:
+            return
+        if (iteration + 1) % self.period == 0 or iteration >= self.max_iter - 1:
             self._gathered = (iteration, comm.all_gather(self._process_state()))
 
     def state_dict(self) -> dict[str, Any]:
@@ -226,22 +226,22 @@ class ResumeState(HookBase):
             processes = self._gathered[1]
         else:  # one process, or a save outside the checkpointer's iterations: this process's state
             processes = [self._process_state()]
-        seed = self.batches.stream.seed if self.batches is not None else None
-        return {"seed": seed, "processes": processes}
+        return {"seed": self.batches.stream.seed, "processes": processes}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self._loaded = True
-        processes, rank = state["processes"], comm.get_rank()
-        if len(processes) != comm.get_world_size():
-            logger.warning("the checkpoint was written by %d processes, this run has %d: data order and "
-                           "random state continue from process 0's, not exactly", len(processes),
-                           comm.get_world_size())
-            rank = 0
-        self._restore = processes[rank]
-        data = processes[rank]["data"]
-        if self.batches is not None and data is not None and state["seed"] is not None:
-            self.batches.stream.seed = int(state["seed"])
-            self.batches.load_state_dict(data)
+        processes, rank, world = state["processes"], comm.get_rank(), comm.get_world_size()
+        self.batches.stream.seed = int(state["seed"])
+        if len(processes) == world:
+            self._restore = processes[rank]
+            self.batches.load_state_dict(processes[rank]["data"])
+            return
+        logger.warning("the checkpoint was written by %d processes, this run has %d: the data order "
+                       "continues after every image seen, and random states from process 0's, not exactly",
+                       len(processes), world)
+        self._restore = processes[0]
+        seen = max(p["data"]["next_position"] for p in processes)
+        self.batches.load_state_dict({"next_position": seen + rank, "pending": []})
 
     def before_train(self) -> None:
         if self._restore is not None:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from fan_det.detection.resume import (
     PositionedOrder,
     ResumableBatches,
+    ResumeState,
     SeededStream,
     preserved_random_state,
 )
@@ -94,3 +95,15 @@ def _fresh_draws(seed: int) -> tuple[float, float, float]:
 def test_an_empty_training_set_is_refused():
     with pytest.raises(ValueError, match="empty"):
         PositionedOrder(0, seed=0)
+
+
+def test_a_checkpoint_of_more_processes_continues_after_every_image_they_saw():
+    batches = _batches(3, 2)
+    processes = [{"data": {"next_position": 8, "pending": [6]}, "random": {}, "averages": {}},
+                 {"data": {"next_position": 13, "pending": [9]}, "random": {}, "averages": {}}]
+    hook = ResumeState(batches, checkpoint_period=2, max_iter=10)
+    hook.load_state_dict({"seed": 5, "processes": processes})
+    # the checkpoint's seed, from the furthest position seen, nothing pending
+    expected = _take(_batches(5, 2, state={"next_position": 13, "pending": []}), 3)
+    assert _take(batches, 3) == expected
+    assert min(p for batch in expected for _, p, _ in batch) == 13
