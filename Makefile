@@ -48,7 +48,7 @@ bench: setup
 # a time and runs the fast tests that execute each mutant; the killed fraction per module follows.
 mutation: setup
 	@rm -rf mutants
-	@time $(VENV)/bin/mutmut run --max-children $$(nproc) > /dev/null || true
+	@time $(VENV)/bin/mutmut run --max-children $$(nproc) > mutation.log 2>&1 || { tail -c 3000 mutation.log; exit 1; }
 	@$(PY) scripts/mutation_report.py
 
 clean-cache:
