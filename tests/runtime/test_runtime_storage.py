@@ -174,3 +174,44 @@ def test_absent_packages_are_left_out_and_a_missing_corruption_library_is_named(
     with pytest.raises(RuntimeError, match="pip install imagecorruptions-imaug"):
         provenance.corruption_library_version()
     assert "imagecorruptions" not in provenance.provenance("c")
+
+
+def test_cache_entries_and_json_files_are_synced_to_disk(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(atomic.os, "fsync", lambda fd: calls.append(fd))
+    atomic_write_json(tmp_path / "a.json", {"x": 1}, fsync=True)
+    assert len(calls) == 1
+    cache = KeyedCache(tmp_path / "not" / "yet" / "there", {"k": 3})  # the root is created
+    calls.clear()
+    cache.save_json("b.json", {"x": 2})
+    cache.save_bytes("c.bin", b"\x02")
+    assert len(calls) == 2
+
+
+def test_unreadable_entry_warnings_name_the_error(tmp_path, capsys):
+    cache = KeyedCache(tmp_path, {"k": 4})
+    cache.path("a.json").write_bytes(b"[1]")
+    cache.load_json("a.json")
+    assert capsys.readouterr().err == (f"warning: cache entry {cache.path('a.json')} is unreadable "
+                                       "(ValueError: not a JSON object); recomputing it\n")
+    cache.path("b.json").write_bytes(b"{")
+    cache.load_json("b.json")
+    assert capsys.readouterr().err.startswith(f"warning: cache entry {cache.path('b.json')} is unreadable "
+                                              "(JSONDecodeError: ")
+
+
+def test_machine_names_the_gpus_or_says_there_is_none(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    cores = f"{os.cpu_count()} CPU cores"
+    assert provenance.machine() == f"{platform.system()} {platform.machine()}, {cores}, no GPU"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda index: f"Card{index}")
+    assert provenance.machine().endswith(f"{cores}, 2 x Card0")
+
+
+def test_a_missing_corruption_library_is_refused_with_the_install_command(monkeypatch):
+    monkeypatch.setattr(provenance, "package_version", {}.get)
+    with pytest.raises(RuntimeError) as info:
+        provenance.corruption_library_version()
+    assert str(info.value) == "imagecorruptions is not installed (pip install imagecorruptions-imaug)"
