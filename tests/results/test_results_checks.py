@@ -104,3 +104,9 @@ def test_files_are_written_with_two_space_indentation(tmp_path):
 def test_flat_items_names_every_leaf_by_its_path():
     assert list(flat_items({"a": {"b": {"c": 1}, "d": 2}, "e": 3})) == [("a.b.c", 1), ("a.d", 2), ("e", 3)]
     assert list(flat_items({"x": 1}, "p.")) == [("p.x", 1)]
+
+
+def test_stat_defaults_to_box_ap_and_is_empty_for_a_stat_not_computed():
+    for doc in (_coco_o(), _robustness()):
+        assert doc.stat() == doc.stat("AP") and "per_domain" in _coco_o().stat()
+        assert doc.stat("AP75") == {}
