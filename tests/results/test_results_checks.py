@@ -110,3 +110,34 @@ def test_stat_defaults_to_box_ap_and_is_empty_for_a_stat_not_computed():
     for doc in (_coco_o(), _robustness()):
         assert doc.stat() == doc.stat("AP") and "per_domain" in _coco_o().stat()
         assert doc.stat("AP75") == {}
+
+
+def test_robustness_checks_name_the_cell_and_the_figure():
+    assert _refusal(_robustness(), lambda d: d["cells"].append(dict(d["cells"][0]))) == (
+        "<robustness.json>: cell clean severity 0 appears twice")
+    assert _refusal(_robustness(), lambda d: d["cells"][3].pop("stats")) == (
+        "<robustness.json>: cell gaussian_noise severity 3 has no stats")
+    assert _refusal(_robustness(), lambda d: d["summary"]["stats"]["AP"].update(mPC=None)) == (
+        "<robustness.json>: summary AP.mPC is None; absent figures must be left out")
+    assert _refusal(_robustness(), lambda d: d["summary"]["stats"]["AP"].update(P_ci=[2.0, 1.0])) == (
+        "<robustness.json>: P_ci is [2.0, 1.0], not an interval [low, high]")
+    doc = _robustness()
+    fog = [c["stats"]["bbox"]["AP"] for c in doc.cells if c["corruption"] == "fog"]
+    assert _refusal(doc, lambda d: d["summary"]["stats"]["AP"]["per_corruption"].update(fog=99.0)) == (
+        f"<robustness.json>: summary AP for fog is 99.0, but its cells average {sum(fog) / 5:.6f}; "
+        "rerun python -m fan_det.eval_coco_c")
+    assert _refusal(_robustness(), lambda d: d["summary"].update(missing=[["fog", 3]])) == (
+        "<robustness.json>: summary lists missing cells but is not marked partial")
+
+
+def test_a_partial_grid_without_its_clean_cell_is_a_valid_document():
+    doc = _robustness()
+    cells = [c for c in doc.cells if (c["corruption"], c["severity"]) not in {("clean", 0), ("fog", 3)}]
+    partial = RobustnessResult.build(model={"name": "m"}, dataset={"name": "d"}, protocol={}, cells=cells,
+                                     allow_partial=True, provenance={})
+    partial.validate()
+    assert partial.partial and partial.summary["missing"] == [["clean", 0], ["fog", 3]]
+    assert "P" not in partial.stat()
+    point = _coco_o({"mean": (2.0, 2.0)})  # a zero-width interval is an interval
+    point.validate()
+

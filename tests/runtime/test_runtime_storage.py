@@ -215,3 +215,14 @@ def test_a_missing_corruption_library_is_refused_with_the_install_command(monkey
     with pytest.raises(RuntimeError) as info:
         provenance.corruption_library_version()
     assert str(info.value) == "imagecorruptions is not installed (pip install imagecorruptions-imaug)"
+
+
+def test_writes_sync_only_when_asked(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(atomic.os, "fsync", lambda fd: calls.append(fd))
+    atomic.atomic_write_bytes(tmp_path / "a", b"1")
+    atomic.atomic_write_text(tmp_path / "b", "2")
+    atomic.atomic_write_json(tmp_path / "c", [3])
+    assert calls == []
+    atomic.atomic_write_text(tmp_path / "d", "4", fsync=True)
+    assert len(calls) == 1
