@@ -95,3 +95,19 @@ def test_relative_ce_is_reported_per_corruption_and_zero_clean_accuracy_gives_no
     assert set(out["relative_ce"]) == set(BENCHMARK)
     summary = imagenet_c_summary(_grid(BENCHMARK), clean_accuracy=0.0)
     assert "retention" not in summary and "mean_acc_15" in summary
+
+
+def test_more_than_ten_missing_cells_are_cut_with_an_ellipsis_and_bad_proportions_refused():
+    grid = _grid(BENCHMARK)
+    for name in ("snow", "fog", "brightness"):
+        del grid[name]
+    snow, fog = (", ".join(f"{c}/{s}" for s in range(1, 6)) for c in ("snow", "fog"))
+    assert _message(lambda: mce(grid)) == (
+        f"mCE needs all 15 corruptions x severities 1-5; missing 15 cells: {snow}, {fog} ...")
+    from fan_det.metrics.classification import wilson_interval
+
+    assert _message(lambda: wilson_interval(0, 0)) == (
+        "a proportion needs 0 <= successes <= total and total > 0, got 0/0")
+    for level in (0.0, 1.0, 1.5):
+        message = _message(lambda v=level: wilson_interval(3, 10, v))
+        assert message == f"confidence must be in (0, 1), got {level}"

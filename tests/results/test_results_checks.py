@@ -141,3 +141,8 @@ def test_a_partial_grid_without_its_clean_cell_is_a_valid_document():
     point = _coco_o({"mean": (2.0, 2.0)})  # a zero-width interval is an interval
     point.validate()
 
+
+
+def test_another_scale_is_refused_naming_it():
+    assert _refusal(_coco_o(), lambda d: d.update(scale="0-1")) == (
+        "<coco_o.json>: scale '0-1'; results are on the 0-100 scale only")
