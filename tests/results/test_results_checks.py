@@ -146,3 +146,14 @@ def test_a_partial_grid_without_its_clean_cell_is_a_valid_document():
 def test_another_scale_is_refused_naming_it():
     assert _refusal(_coco_o(), lambda d: d.update(scale="0-1")) == (
         "<coco_o.json>: scale '0-1'; results are on the 0-100 scale only")
+
+
+def test_a_domain_without_stats_or_a_summary_without_domains_is_refused_not_a_traceback():
+    doc = _coco_o()
+    sketch = doc.stat()["per_domain"]["sketch"]
+    assert _refusal(_coco_o(), lambda d: d["domains"]["sketch"].pop("stats")) == (
+        f"<coco_o.json>: domain sketch's box AP None disagrees with the summary's {sketch}; "
+        "rerun python -m fan_det.eval_coco_o")
+    assert _refusal(_coco_o(), lambda d: d["summary"]["stats"]["AP"].pop("per_domain")) == (
+        f"<coco_o.json>: domain sketch's box AP {sketch} disagrees with the summary's None; "
+        "rerun python -m fan_det.eval_coco_o")
