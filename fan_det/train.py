@@ -19,7 +19,7 @@ from fan_det.cli import HelpFormatter, add_launch_arguments, fail
 from fan_det.data.register import register_tiny_datasets
 from fan_det.detection import check_datasets
 from fan_det.detection.config_file import ConfigError, load_config
-from fan_det.detection.trainer import configure_torch
+from fan_det.detection.trainer import check_sampler, configure_torch
 from fan_det.detection.weights import StrictDetectionCheckpointer, WeightsError
 from fan_det.models.checkpoint import CheckpointMismatchError
 from fan_det.segmentation import LabelError, SlidingWindowError, check_segmentation, trainer_for
@@ -107,6 +107,10 @@ def preflight(args: argparse.Namespace) -> CfgNode:
     except KeyError as error:
         raise ConfigError(f"{error.args[0]}: register it or fix DATASETS in the config") from None
     check_segmentation(cfg)
+    try:
+        check_sampler(cfg)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     weights = cfg.MODEL.WEIGHTS
     if weights and "://" not in weights and not Path(weights).is_file():
         raise WeightsError(f"MODEL.WEIGHTS {weights} does not exist: give an existing checkpoint file "

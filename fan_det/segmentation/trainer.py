@@ -12,7 +12,7 @@ from functools import partial
 from pathlib import Path
 
 from detectron2.config import CfgNode
-from detectron2.data import MetadataCatalog, build_detection_train_loader
+from detectron2.data import MetadataCatalog
 from detectron2.evaluation import SemSegEvaluator
 from detectron2.solver import LRMultiplier, WarmupParamScheduler
 from fvcore.common.param_scheduler import PolynomialDecayParamScheduler
@@ -37,8 +37,8 @@ class SegmentationTrainer(Trainer):
     """``Trainer`` whose loaders check every label map and whose evaluator is ``SemSegEvaluator``."""
 
     @classmethod
-    def build_train_loader(cls, cfg: CfgNode):
-        return build_detection_train_loader(cfg, mapper=SemSegTrainMapper(cfg))
+    def build_train_mapper(cls, cfg: CfgNode) -> SemSegTrainMapper:
+        return SemSegTrainMapper(cfg)
 
     @classmethod
     def build_evaluator(
