@@ -28,11 +28,12 @@ class LabelError(ValueError):
     """A label map or a dataset's label files that cannot be used; the message names the file and fix."""
 
 
-def read_checked_label(path: str, num_classes: int, ignore_label: int) -> np.ndarray:
-    """The label map at ``path`` (H, W) as int64; ``LabelError`` naming the file and the first value that
-    is neither a class id (0 .. num_classes - 1) nor ``ignore_label``."""
+def read_checked_label(path: str, num_classes: int, ignore_label: int, dtype: type = np.int64) -> np.ndarray:
+    """The label map at ``path`` (H, W) as ``dtype`` (``SemSegEvaluator`` asks for ``int``); ``LabelError``
+    naming the file and the first value that is neither a class id (0 .. num_classes - 1) nor
+    ``ignore_label``."""
     with Image.open(path) as image:
-        label = np.asarray(image, dtype=np.int64)
+        label = np.asarray(image, dtype=dtype)
     if label.ndim != 2:
         raise LabelError(f"label map {path} has shape {label.shape}; a label map is one channel of class ids")
     values = np.unique(label)

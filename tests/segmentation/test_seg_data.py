@@ -56,6 +56,38 @@ def test_a_label_value_outside_the_classes_is_refused_naming_file_and_value(tmp_
         read_checked_label(path, 5, 255)
 
 
+def test_the_trainers_evaluator_scores_a_perfect_prediction_at_100_miou(tmp_path):
+    """``SemSegEvaluator`` reads ground truth through the trainer's checked loader (it passes ``dtype``):
+    predicting each label map exactly gives mIoU 100, one wrong class lowers it."""
+    import torch
+    from detectron2.data import DatasetCatalog
+
+    from fan_det.data.register import register_tiny_datasets
+    from fan_det.detection.config import add_fan_config
+    from fan_det.segmentation.trainer import SegmentationTrainer
+
+    register_tiny_datasets()
+    from detectron2.config import get_cfg
+
+    cfg = add_fan_config(get_cfg())
+    cfg.OUTPUT_DIR = str(tmp_path)
+    dicts = DatasetCatalog.get("fan_synth_seg_val")[:3]
+    scores = []
+    for wrong in (False, True):
+        evaluator = SegmentationTrainer.build_evaluator(cfg, "fan_synth_seg_val", str(tmp_path / str(wrong)))
+        evaluator.reset()
+        for d in dicts:
+            label = torch.as_tensor(np.asarray(Image.open(d["sem_seg_file_name"]), dtype=np.int64))
+            pred = label.clamp(max=len(CLASSES) - 1)
+            if wrong:
+                pred = torch.where(pred == 1, torch.full_like(pred, 2), pred)
+            logits = torch.nn.functional.one_hot(pred, len(CLASSES)).permute(2, 0, 1).float()
+            evaluator.process([d], [{"sem_seg": logits}])
+        scores.append(evaluator.evaluate()["sem_seg"]["mIoU"])
+    assert scores[0] == pytest.approx(100.0)
+    assert scores[1] < 90.0
+
+
 def make_cityscapes(root: Path, train_ids: bool) -> None:
     """A two-image Cityscapes-shaped root (one city per split)."""
     for split in ("train", "val"):
