@@ -6,12 +6,17 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import ClassVar
 
 from fan_det.protocol import SCALE
 from fan_det.runtime.atomic import atomic_write_json
+
+# summaries are written from the same cells in the same process; this absorbs float printing and
+# figures rounded to 4 decimals, ratios of them included (a summary edited by hand differs by far more)
+SUMMARY_TOLERANCE = {"rel_tol": 1e-5, "abs_tol": 1e-4}
+FIGURES = ("stats.", "holdout.")  # the summary blocks made of figures (the rest lists cells or domains)
 
 
 class ResultsError(ValueError):
@@ -114,11 +119,44 @@ class ResultDocument:
             raise ResultsError(f"{self.where}: {key} is {value!r}, not an interval [low, high]")
 
     def require_finite(self, block: dict, where: str) -> None:
-        """Numbers must be finite; a figure that cannot be computed is absent, never null or NaN."""
+        """Figures must be finite numbers (intervals: lists of them); a figure that cannot be computed is
+        absent, never null or NaN, and a string or a flag where a number belongs is refused."""
         for key, value in flat_items(block):
             if value is None or (isinstance(value, float) and not math.isfinite(value)):
                 raise ResultsError(f"{self.where}: {where} {key} is {value!r}; "
                                    "absent figures must be left out")
+            if not all(_is_number(v) for v in (value if isinstance(value, list) else [value])):
+                raise ResultsError(f"{self.where}: {where} {key} is {value!r}, not a finite number; "
+                                   f"rerun {self.WRITER}")
+
+    def require_stats(self, stats: object, where: str) -> None:
+        """``stats`` is ``{task: {stat: number}}`` with finite numbers (a string where a number belongs,
+        or a flag, is refused)."""
+        if not isinstance(stats, dict) or not stats or not all(isinstance(b, dict) for b in stats.values()):
+            raise ResultsError(f"{self.where}: {where} has no stats; rerun {self.WRITER}")
+        self.require_finite(stats, where)
+
+    def require_summary_of(self, recompute: Callable[[], dict], stored: dict) -> None:
+        """``stored`` (the document's summary) equals ``recompute()`` (the same summary from the
+        document's own cells), figure by figure: its ``stats`` and ``holdout`` blocks; intervals aside,
+        which come from resamples, not cells."""
+        try:
+            expected = {k: v for k, v in flat_items(recompute()) if k.startswith(FIGURES)}
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ResultsError(f"{self.where}: its cells cannot be summarised ({exc}); "
+                               f"rerun {self.WRITER}") from None
+        shown = {k: v for k, v in flat_items(stored) if k.startswith(FIGURES) and "_ci" not in k}
+        for key in sorted(expected.keys() | shown.keys()):
+            mine, theirs = shown.get(key), expected.get(key)
+            numbers = _is_number(mine) and _is_number(theirs)
+            if (mine != theirs) if not numbers else not math.isclose(mine, theirs, **SUMMARY_TOLERANCE):
+                raise ResultsError(f"{self.where}: summary {key} is {mine!r}, which disagrees with its cells "
+                                   f"({theirs!r}); "
+                                   f"rerun {self.WRITER}")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def flat_items(obj: dict, prefix: str = "") -> Iterator[tuple[str, object]]:
