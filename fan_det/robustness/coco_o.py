@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 from detectron2.config import CfgNode
-from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.data import DatasetCatalog
 from detectron2.engine import launch
 from detectron2.utils import comm
 from tqdm import tqdm
@@ -30,7 +30,13 @@ from fan_det.robustness.bootstrap import (
     evaluate_per_image,
 )
 from fan_det.robustness.cache import CellCache
-from fan_det.robustness.detector import backbone_name, build_eval_model, config_sha256, model_name
+from fan_det.robustness.detector import (
+    backbone_name,
+    build_eval_model,
+    check_num_classes,
+    config_sha256,
+    model_name,
+)
 from fan_det.robustness.run import (
     check_options,
     dataset_identity,
@@ -93,17 +99,6 @@ def _images_sha256(dataset: str) -> str:
     return sha256_json([sha256_file(f) for f in files])
 
 
-def _check_classes(cfg: CfgNode, dataset: str) -> None:
-    """A detector whose class count differs from the domain's would be scored on the wrong categories."""
-    DatasetCatalog.get(dataset)  # loading sets the metadata's classes
-    classes = len(MetadataCatalog.get(dataset).thing_classes)
-    arch = cfg.MODEL.META_ARCHITECTURE
-    heads = cfg.MODEL.RETINANET.NUM_CLASSES if arch == "RetinaNet" else cfg.MODEL.ROI_HEADS.NUM_CLASSES
-    if heads != classes:
-        raise UsageError(f"{dataset} has {classes} categories but the detector predicts {heads}; evaluate a "
-                         "detector trained on COCO's categories (COCO-O keeps COCO's 80)")
-
-
 def run_coco_o(
     config: str,
     weights: str | None,
@@ -139,7 +134,7 @@ def run_coco_o(
     cfg = detector_config(config, opts, weights, out)
     datasets = _register(root, chosen)
     for dataset in datasets.values():
-        _check_classes(cfg, dataset)
+        check_num_classes(cfg, dataset)
     model, weights_sha256 = eval_model(cfg, seed, weights)
     scoring = {"name": scorer, "version": scorer_version(scorer)}
     identity, keys = {}, {}

@@ -37,6 +37,7 @@ from fan_det.robustness.cache import CellCache
 from fan_det.robustness.detector import (
     backbone_name,
     build_eval_model,
+    check_num_classes,
     config_sha256,
     load_config,
     local_weights,
@@ -206,6 +207,7 @@ of the saved detections (``fan_det.robustness.bootstrap``). Finished cells
     source = (sources.materialised(coco_c_root, cells, seed) if coco_c_root is not None
               else sources.on_the_fly(seed))
     _register(dataset, cells, source)
+    check_num_classes(cfg, dataset)
     model, weights_sha256 = eval_model(cfg, source.seed, weights)
     num_images, dataset_sha256 = dataset_identity(dataset)
     scoring = {"name": scorer, "version": scorer_version(scorer)}
