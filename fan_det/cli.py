@@ -65,12 +65,15 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, *, default_out: str) -> None:
-    """``--name``, ``--seed``, ``--out`` and ``--workers``: the same spelling and meaning in every tool."""
+    """``--name``, ``--seed``, ``--out``, ``--overwrite`` and ``--workers``: the same spelling and meaning in
+    every tool."""
     parser.add_argument("--name", default=None,
                         help="model name in the results and the report (default: derived from the model)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the corruptions and of a random initialisation")
     parser.add_argument("--out", default=default_out, metavar="DIR", help="output folder")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the results of another model (or other settings) in --out")
     parser.add_argument("--workers", type=int, default=None,
                         help="data-loading worker processes per process (default: the tool's own)")
 

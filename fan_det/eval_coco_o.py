@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
                    threads=args.threads, name=args.name, backbone=args.backbone, scorer=args.scorer,
                    bootstrap=args.bootstrap, opts=args.opts, num_gpus=args.num_gpus,
                    num_machines=args.num_machines, machine_rank=args.machine_rank, dist_url=args.dist_url,
-                   command=command_line(PROG))
+                   command=command_line(PROG), overwrite=args.overwrite)
     except UsageError as error:
         fail(str(error))
 

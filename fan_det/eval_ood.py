@@ -17,13 +17,13 @@ from torch.multiprocessing import ProcessRaisedException
 from fan_det.cli import HelpFormatter, add_launch_arguments, add_run_arguments, fail
 from fan_det.ood.classifier import ModelLoadError, default_name, load_model
 from fan_det.ood.distributed import join_torchrun, rank_device, under_torchrun
-from fan_det.ood.document import OutputConflictError
 from fan_det.ood.evaluate import UnreadableImageError
 from fan_det.ood.image_folders import DatasetLayoutError
 from fan_det.ood.pipeline import DATASETS, EvalSettings, run_ood
 from fan_det.ood.preprocess import resolve_preprocessing
 from fan_det.protocol import IMAGENET_V2_VARIANTS
 from fan_det.results import OODResult, ResultsError
+from fan_det.results.folder import OutputConflictError
 from fan_det.runtime.provenance import command_line
 
 PROG = "fan_det.eval_ood"
@@ -67,8 +67,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="which ImageNet-V2 test set --dataset imagenet-v2 is (recorded in ood.json)")
     add_run_arguments(p, default_out=DEFAULT_OUT)
     p.set_defaults(workers=WORKERS)
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace an ood.json of another model (or other settings) in --out")
     p.add_argument("--batch-size", type=int, default=64, help="images per forward pass per process")
     p.add_argument("--amp", action="store_true", help="autocast (float16 on GPU, bfloat16 on CPU)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import ClassVar
 
@@ -93,6 +93,15 @@ class ResultDocument:
         self.require(self.doc, "model", dict)
         self.require(self.doc["model"], "name", str, where="model")
         self.check()
+
+    # the model block's fields that say which model made a document (not where its files were)
+    MODEL_IDENTITY: ClassVar[tuple[str, ...]] = ("name", "backbone", "config_sha256", "weights_sha256",
+                                                 "random_init")
+
+    @classmethod
+    def identity(cls, doc: Mapping) -> dict:
+        """What two documents must share to be results of the same run in one ``--out`` folder."""
+        return {"model": {k: doc.get("model", {}).get(k) for k in cls.MODEL_IDENTITY}}
 
     def check(self) -> None:
         """The kind's own consistency checks (overridden)."""

@@ -39,6 +39,11 @@ class RobustnessResult(ResultDocument):
                     "protocol": dict(protocol), "cells": kept, "summary": summary,
                     "provenance": dict(provenance)})
 
+    @classmethod
+    def identity(cls, doc: Mapping) -> dict:
+        """The model and the dataset: another dataset's results are another run's."""
+        return {**super().identity(doc), "dataset": doc.get("dataset", {}).get("name")}
+
     @property
     def cells(self) -> list[dict]:
         return self.doc["cells"]

@@ -23,6 +23,7 @@ from fan_det.cli import UsageError
 from fan_det.data.coco_o import CocoOLayoutError, register_coco_o
 from fan_det.protocol import CLEAN_CELL, COCO_O_DOMAINS
 from fan_det.results import CocoOResult
+from fan_det.results.folder import results_of_same_model
 from fan_det.robustness.bootstrap import (
     bootstrap_settings,
     dataset_ground_truth,
@@ -119,6 +120,7 @@ def run_coco_o(
     machine_rank: int = 0,
     dist_url: str = "auto",
     command: str | None = None,
+    overwrite: bool = False,
 ) -> CocoOResult | None:
     """Evaluate ``config`` with ``weights`` (None: random from ``seed``) on each COCO-O domain of
     ``coco_o_root`` (the authors' layout: ``<domain>/val2017/`` and
@@ -126,7 +128,8 @@ def run_coco_o(
 
     Fewer than the six domains give a result marked partial. ``bootstrap`` > 0 adds per-domain and mean
     percentile-bootstrap intervals of box AP. With several processes the main machine returns the
-    document, the others None. Raises ``UsageError`` for any input that cannot be evaluated as asked.
+    document, the others None. Raises ``UsageError`` for any input that cannot be evaluated as asked, and
+    ``OutputConflictError`` when ``out`` holds another model's results (unless ``overwrite``).
     """
     chosen = parse_domains(domains)
     check_options(scorer, workers, bootstrap)
@@ -156,6 +159,7 @@ def run_coco_o(
                                  threads=budget.as_dict(), seed=seed,
                                  **({"bootstrap": bootstrap_settings(bootstrap, seed)} if bootstrap else {})),
     }
+    results_of_same_model(CocoOResult, out, document, overwrite)
     job = _Job(cfg=cfg, root=root, datasets=datasets, keys=keys, seed=seed, workers=num_workers,
                threads=budget, scorer=scorer, bootstrap=bootstrap, out=out, document=document)
     if world == 1:

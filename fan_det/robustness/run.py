@@ -26,6 +26,7 @@ from fan_det.metrics.detection import IncompleteGridError
 from fan_det.models.checkpoint import CheckpointMismatchError
 from fan_det.protocol import Cell, parse_severities, plan_cells, resolve_corruptions
 from fan_det.results import RobustnessResult
+from fan_det.results.folder import results_of_same_model
 from fan_det.robustness import source as sources
 from fan_det.robustness.bootstrap import (
     bootstrap_intervals,
@@ -185,6 +186,7 @@ def run_coco_c(
     machine_rank: int = 0,
     dist_url: str = "auto",
     command: str | None = None,
+    overwrite: bool = False,
 ) -> RobustnessResult | None:
     """Evaluate ``config`` with ``weights`` (None: randomly initialised from the seed) on the clean cell
     and every corruption x severity cell; write and return ``out/robustness.json``.
@@ -198,7 +200,8 @@ of the saved detections (``fan_det.robustness.bootstrap``). Finished cells
     are cached under ``out/cells/<key>``, the key hashing the weights, the
     config, the dataset, how the images are made and the scorer. With several processes
     (``num_gpus`` x ``num_machines``, detectron2's ``launch``) the main machine returns the document,
-    the others None. Raises ``UsageError`` for any input that cannot be evaluated as asked.
+    the others None. Raises ``UsageError`` for any input that cannot be evaluated as asked, and
+    ``OutputConflictError`` when ``out`` holds another model's results (unless ``overwrite``).
     """
     cells = _plan(corruptions, severities, allow_partial)
     check_options(scorer, workers, bootstrap)
@@ -231,6 +234,7 @@ of the saved detections (``fan_det.robustness.bootstrap``). Finished cells
         "provenance": provenance(command, scorer=scoring, workers=num_workers, processes=world,
                                  threads=budget.as_dict()),
     }
+    results_of_same_model(RobustnessResult, out, document, overwrite)
     job = _Job(cfg=cfg, dataset=dataset, cells=tuple(cells), source=source, workers=num_workers,
                threads=budget, scorer=scorer, out=out, key=key, document=document,
                allow_partial=allow_partial, bootstrap=bootstrap)
