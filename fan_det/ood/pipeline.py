@@ -111,7 +111,7 @@ def run_ood(loaded: LoadedModel, datasets: Mapping[str, str | Path], preprocessi
             return found
         out = evaluate(loaded.model, ds, subsets=subsets, batch_size=settings.batch_size,
                        workers=settings.workers, amp=settings.amp, strict=settings.strict, device=device,
-                       desc=label)
+                       desc=label, model_name=loaded.name)
         if main:
             cache.save_bytes(entry, encode_outcomes(out))
             cache.log("evaluated", entry)
