@@ -71,7 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--amp", action="store_true", help="autocast (float16 on GPU, bfloat16 on CPU)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                    help="cuda (each process takes its own GPU) or cpu")
-    p.add_argument("--strict", action="store_true", help="stop at an unreadable image instead of skipping it")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="skip an unreadable image and record its path in ood.json instead of stopping")
+    p.add_argument("--strict", action="store_true", help=argparse.SUPPRESS)  # former spelling of the default
     add_launch_arguments(p)
     g = p.add_argument_group("preprocessing overrides (default: timm's data config for the model)")
     g.add_argument("--img-size", type=int, help="square input size (default: the model's)")
@@ -115,7 +117,7 @@ def run(args: argparse.Namespace, datasets: dict[str, Path]) -> OODResult:
                  "interpolation": args.interpolation, "mean": args.mean, "std": args.std}
     preprocessing = resolve_preprocessing(loaded.model, loaded.data_config, overrides)
     settings = EvalSettings(batch_size=args.batch_size, workers=args.workers, amp=args.amp,
-                            strict=args.strict, device=str(rank_device(args.device)),
+                            strict=not args.skip_bad, device=str(rank_device(args.device)),
                             v2_variant=args.v2_variant, overwrite=args.overwrite)
     result = run_ood(loaded, datasets, preprocessing, out_dir(args), settings, command_line(PROG))
     if result.path is not None:
@@ -142,6 +144,8 @@ def check_arguments(args: argparse.Namespace) -> None:
             fail(f"{flag} must be at least 1")
     if args.workers < 0:
         fail("--workers must be 0 or more")
+    if args.strict and args.skip_bad:
+        fail("--strict (stop at an unreadable image, the default) contradicts --skip-bad: drop one")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         fail("--device cuda: no GPU visible (use --device cpu)")
     if args.device.startswith("cuda") and args.num_gpus > torch.cuda.device_count():

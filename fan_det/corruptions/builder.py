@@ -41,6 +41,7 @@ from fan_det.runtime.atomic import TMP_SUFFIX, atomic_write_bytes
 from fan_det.runtime.hashing import sha256_bytes, sha256_file
 from fan_det.runtime.provenance import corruption_library_version, now_iso, package_version
 from fan_det.runtime.threads import ThreadBudget, budgeted_worker_init, plan_threads, thread_env
+from fan_det.runtime.unreadable import unreadable_message
 
 STAGES = ("read", "corrupt", "encode", "write")
 
@@ -377,8 +378,7 @@ def build_coco_c(entries: Sequence[ImageEntry], out: str | Path, corruptions: Se
             if result["skipped"]:
                 path, reason = result["skipped"]
                 if not skip_bad:
-                    raise BuildError(f"cannot use image {path}: {reason} (rerun with --skip-bad to go on "
-                                     "without it)")
+                    raise BuildError(unreadable_message(path, reason))
                 report.skipped[path] = reason
                 manifest["skipped"][path] = reason
                 journal.write(json.dumps({"skipped": path, "reason": reason}) + "\n")

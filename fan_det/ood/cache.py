@@ -26,7 +26,7 @@ def files_fingerprint(samples: Iterable[tuple[str, int]], root: str | Path) -> s
     """Hash of the relative paths, targets, sizes and modification times of a dataset's images."""
     rows = []
     for path, target in samples:
-        st = os.stat(path)
+        st = os.stat(path) if os.path.exists(path) else os.lstat(path)  # a broken link: the link itself
         rows.append((os.path.relpath(path, root), target, st.st_size, st.st_mtime_ns))
     return sha256_json(rows)
 

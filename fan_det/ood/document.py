@@ -65,9 +65,10 @@ def imagenet_c_metrics(cells: Mapping[tuple[str, int], Outcomes], imagenet: Outc
 
 def dataset_entry(path: str | Path, outcomes: list[Outcomes], classes_present: int, metrics: dict,
                   **extra: object) -> dict:
+    skipped = sorted(p for o in outcomes for p, _ in o.skipped)  # under --skip-bad, by path
     return {"path": str(Path(path).resolve()), "num_images": sum(o.num_images for o in outcomes),
-            "num_skipped": sum(len(o.skipped) for o in outcomes), "classes_present": int(classes_present),
-            **extra, "metrics": metrics}
+            "num_skipped": len(skipped), **({"skipped": skipped} if skipped else {}),
+            "classes_present": int(classes_present), **extra, "metrics": metrics}
 
 
 def metrics_for(name: str, outcomes: Mapping[str, Outcomes], imagenet: Outcomes | None) -> dict:

@@ -23,10 +23,11 @@ from fan_det.ood.distributed import merge_shards
 from fan_det.ood.image_folders import ClassImageFolder, collate_skipping
 from fan_det.ood.synsets import NUM_CLASSES
 from fan_det.runtime.finite import check_finite
+from fan_det.runtime.unreadable import SKIP_BAD, unreadable_message
 
 
 class UnreadableImageError(RuntimeError):
-    """Raised under ``strict`` when an image cannot be decoded."""
+    """Raised under ``strict`` (the default: no ``--skip-bad``) when an image cannot be read."""
 
 
 @dataclass
@@ -97,8 +98,7 @@ def evaluate(model: nn.Module, dataset: ClassImageFolder, *, subsets: Mapping[st
             for index, error in batch.skipped:
                 path = dataset.samples[index][0]
                 if strict:
-                    raise UnreadableImageError(f"cannot read {path}: {error} "
-                                               "(drop --strict to skip and count it)")
+                    raise UnreadableImageError(unreadable_message(path, error))
                 tqdm.write(f"warning: skipping unreadable image {path}: {error}")
                 skipped.append((index, error))
             if batch.images is not None:
@@ -119,8 +119,9 @@ def evaluate(model: nn.Module, dataset: ClassImageFolder, *, subsets: Mapping[st
 
 
 def refuse_skipped_under_strict(outcomes: Outcomes) -> None:
-    """A cached result that skipped images does not count under ``--strict``: refuse as a fresh run would."""
+    """A cached result that skipped images does not count without ``--skip-bad``: refuse it as a fresh run
+    would, whichever run skipped them."""
     if outcomes.skipped:
         path, error = outcomes.skipped[0]
-        raise UnreadableImageError(f"cannot read {path}: {error} (drop --strict to skip and count it; "
-                                   f"{len(outcomes.skipped)} unreadable in all)")
+        raise UnreadableImageError(unreadable_message(path, error, f"{SKIP_BAD}; {len(outcomes.skipped)} "
+                                                                   "unreadable in all"))

@@ -48,7 +48,7 @@ class EvalSettings:
     batch_size: int = 64
     workers: int = 4
     amp: bool = False
-    strict: bool = False
+    strict: bool = True  # refuse an unreadable image (False: --skip-bad)
     device: str = "cpu"
     v2_variant: str = IMAGENET_V2_VARIANTS[0]
     overwrite: bool = False
