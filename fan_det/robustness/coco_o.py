@@ -38,6 +38,7 @@ from fan_det.robustness.detector import (
     config_sha256,
     model_name,
 )
+from fan_det.robustness.images import check_images_readable
 from fan_det.robustness.run import (
     check_options,
     dataset_identity,
@@ -138,6 +139,7 @@ def run_coco_o(
     datasets = _register(root, chosen)
     for dataset in datasets.values():
         check_num_classes(cfg, dataset)
+        check_images_readable(dataset)
     model, weights_sha256 = eval_model(cfg, seed, weights)
     scoring = {"name": scorer, "version": scorer_version(scorer)}
     identity, keys = {}, {}

@@ -45,6 +45,7 @@ from fan_det.robustness.detector import (
     model_name,
     resolve_config_path,
 )
+from fan_det.robustness.images import check_images_readable
 from fan_det.robustness.runner import check_plan, evaluate_grid
 from fan_det.robustness.scoring import DEFAULT_SCORER, SCORERS, scorer_version
 from fan_det.robustness.source import ImageSource
@@ -211,6 +212,7 @@ of the saved detections (``fan_det.robustness.bootstrap``). Finished cells
               else sources.on_the_fly(seed))
     _register(dataset, cells, source)
     check_num_classes(cfg, dataset)
+    check_images_readable(dataset)
     model, weights_sha256 = eval_model(cfg, source.seed, weights)
     num_images, dataset_sha256 = dataset_identity(dataset)
     scoring = {"name": scorer, "version": scorer_version(scorer)}

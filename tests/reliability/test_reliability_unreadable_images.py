@@ -79,3 +79,62 @@ def test_build_coco_c_refuses_with_the_same_words(tmp_path, capsys, kind):
     lines = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and f"cannot read image {bad}" in lines[0], err
     assert "rerun with --skip-bad to skip it and record it as skipped" in lines[0]
+
+
+CONFIG = "configs/tiny/retinanet_fan_tiny_hybrid_synth.yaml"  # 4 classes
+SMALL = ["INPUT.MIN_SIZE_TEST", "64", "INPUT.MAX_SIZE_TEST", "96"]
+
+
+@pytest.fixture
+def no_inference(monkeypatch):
+    from fan_det.robustness import coco_o, run
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("inference started with an unreadable image in the dataset")
+    monkeypatch.setattr(run, "_evaluate", refuse)
+    monkeypatch.setattr(coco_o, "_evaluate", refuse)
+
+
+def detection_refusal(capsys, tool, argv, bad) -> None:
+    with pytest.raises(SystemExit) as info:
+        tool(argv)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert info.value.code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    assert f"cannot read image {bad}" in lines[0] and "remove it and its annotations" in lines[0]
+
+
+@pytest.mark.parametrize("kind", [*BAD, "missing"])
+def test_eval_coco_c_refuses_an_unreadable_image_before_inference(tmp_path, capsys, no_inference, kind):
+    from detectron2.data import DatasetCatalog, MetadataCatalog
+
+    from fan_det.eval_coco_c import main as eval_coco_c
+
+    _, images = make_coco(tmp_path / "src", count=3)
+    bad = images / "im001.png"
+    bad.unlink()
+    if kind != "missing":
+        make_bad(kind, bad)
+    name = f"unreadable_{kind.replace(' ', '_')}_{tmp_path.name}"
+    dicts = [{"file_name": str(images / f"im{i:03d}.png"), "image_id": i + 1, "height": 40, "width": 56,
+              "annotations": []} for i in range(3)]
+    DatasetCatalog.register(name, lambda: dicts)
+    MetadataCatalog.get(name).set(thing_classes=["a", "b", "c", "d"])
+    detection_refusal(capsys, eval_coco_c, [
+        "--config", CONFIG, "--random-init", "--dataset", name, "--corruptions", "fog", "--severities", "1",
+        "--allow-partial", "--workers", "0", "--out", str(tmp_path / "o"), *SMALL], bad)
+
+
+def test_eval_coco_o_refuses_an_unreadable_image_before_inference(tmp_path, capsys, no_inference):
+    import shutil
+
+    from fan_det.data.coco_o import build_tiny_coco_o_set
+    from fan_det.eval_coco_o import main as eval_coco_o
+
+    root = tmp_path / "coco_o"
+    shutil.copytree(build_tiny_coco_o_set(), root)  # copies: the shared set is never written
+    bad = sorted((root / "cartoon" / "val2017").iterdir())[1]
+    truncated_png(bad)
+    detection_refusal(capsys, eval_coco_o, [
+        "--config", CONFIG, "--random-init", "--coco-o-root", str(root), "--domains", "cartoon",
+        "--workers", "0", "--out", str(tmp_path / "o"), *SMALL], bad)
