@@ -137,9 +137,6 @@ def run_coco_o(
     out, root = Path(out), str(Path(coco_o_root).resolve())
     cfg = detector_config(config, opts, weights, out)
     datasets = _register(root, chosen)
-    for dataset in datasets.values():
-        check_num_classes(cfg, dataset)
-        check_images_readable(dataset)
     model, weights_sha256 = eval_model(cfg, seed, weights)
     scoring = {"name": scorer, "version": scorer_version(scorer)}
     identity, keys = {}, {}
@@ -151,6 +148,9 @@ def run_coco_o(
                         "domain": domain, **identity[domain], "scorer": scoring}
     num_workers = cfg.DATALOADER.NUM_WORKERS if workers is None else workers
     budget = thread_budget(threads, num_workers)
+    for dataset in datasets.values():
+        check_num_classes(cfg, dataset)
+        check_images_readable(dataset)
     world = num_gpus * num_machines
     document = {
         "model": {"name": name or model_name(cfg, config), "backbone": backbone or backbone_name(cfg),

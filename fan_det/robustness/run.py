@@ -211,13 +211,13 @@ of the saved detections (``fan_det.robustness.bootstrap``). Finished cells
     source = (sources.materialised(coco_c_root, cells, seed) if coco_c_root is not None
               else sources.on_the_fly(seed))
     _register(dataset, cells, source)
-    check_num_classes(cfg, dataset)
-    check_images_readable(dataset)
     model, weights_sha256 = eval_model(cfg, source.seed, weights)
     num_images, dataset_sha256 = dataset_identity(dataset)
     scoring = {"name": scorer, "version": scorer_version(scorer)}
     num_workers = cfg.DATALOADER.NUM_WORKERS if workers is None else workers
     budget = thread_budget(threads, num_workers)
+    check_num_classes(cfg, dataset)
+    check_images_readable(dataset)
     corrupted = [c for c in cells if not c.is_clean]
     protocol = {"corruptions": list(dict.fromkeys(c.corruption for c in corrupted)),
                 "severities": sorted({c.severity for c in corrupted}), **source.protocol(), "scorer": scoring}

@@ -18,10 +18,10 @@ TINY_RCNN = "configs/tiny/faster_rcnn_fan_tiny_hybrid_synth.yaml"  # 4 classes
 
 @pytest.fixture
 def no_inference(monkeypatch):
-    """Building the model is the first step of inference: reaching it means the check came too late."""
+    """Reaching the evaluation itself means the check came too late."""
     def refuse(*args, **kwargs):
-        raise AssertionError("the model was built: the class count was not checked first")
-    monkeypatch.setattr(run, "eval_model", refuse)
+        raise AssertionError("inference started: the class count was not checked first")
+    monkeypatch.setattr(run, "_evaluate", refuse)
 
 
 @pytest.mark.parametrize("config, overrides, key, heads", [
