@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import NoReturn
 
 
@@ -36,17 +37,15 @@ def add_detector_arguments(parser: argparse.ArgumentParser) -> None:
                          help="evaluate a randomly initialised model (seeded by --seed)")
 
 
-def add_detection_run_arguments(parser: argparse.ArgumentParser, *, default_out: str, scorers: Sequence[str],
-                                default_scorer: str) -> None:
-    """What the detector evaluations (COCO-C, COCO-O) share after their inputs: scorer, intervals, the
-    run's name, seed, output and workers, and the backbone."""
-    parser.add_argument("--scorer", choices=scorers, default=default_scorer,
-                        help="COCO AP implementation (they agree within 1e-4; see docs/robustness.md)")
+def add_detection_run_arguments(parser: argparse.ArgumentParser, *, default_out: str,
+                                helps: Mapping[str, str] = MappingProxyType({})) -> None:
+    """What the detector evaluations (COCO-C, COCO-O, segmentation) share after their inputs: intervals,
+    the run's name, seed, output and workers, and the backbone. ``helps``: a tool's own help texts by
+    option dest, as for ``add_run_arguments``."""
     add_bootstrap_argument(parser)
-    add_run_arguments(parser, default_out=default_out)
+    add_run_arguments(parser, default_out=default_out, helps={
+        "workers": "data-loader workers per process; None: the config's DATALOADER.NUM_WORKERS", **helps})
     add_backbone_argument(parser)
-    workers = next(a for a in parser._actions if a.dest == "workers")
-    workers.help = "data-loader workers per process; None: the config's DATALOADER.NUM_WORKERS"
 
 
 def add_config_overrides(parser: argparse.ArgumentParser) -> None:
@@ -64,18 +63,21 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
         return super()._get_help_string(action)
 
 
-def add_run_arguments(parser: argparse.ArgumentParser, *, default_out: str) -> None:
+def add_run_arguments(parser: argparse.ArgumentParser, *, default_out: str,
+                      helps: Mapping[str, str] = MappingProxyType({})) -> None:
     """``--name``, ``--seed``, ``--out``, ``--overwrite`` and ``--workers``: the same spelling and meaning in
-    every tool."""
-    parser.add_argument("--name", default=None,
-                        help="model name in the results and the report (default: derived from the model)")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed of the corruptions and of a random initialisation")
-    parser.add_argument("--out", default=default_out, metavar="DIR", help="output folder")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace the results of another model (or other settings) in --out")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="data-loading worker processes per process (default: the tool's own)")
+    every tool. ``helps``: a tool's own wording by option dest (``name``, ``seed``, ``out``, ``overwrite``,
+    ``workers``)."""
+    texts = {"name": "model name in the results and the report (default: derived from the model)",
+             "seed": "seed of the corruptions and of a random initialisation",
+             "out": "output folder",
+             "overwrite": "replace the results of another model (or other settings) in --out",
+             "workers": "data-loading worker processes per process (default: the tool's own)", **helps}
+    parser.add_argument("--name", default=None, help=texts["name"])
+    parser.add_argument("--seed", type=int, default=0, help=texts["seed"])
+    parser.add_argument("--out", default=default_out, metavar="DIR", help=texts["out"])
+    parser.add_argument("--overwrite", action="store_true", help=texts["overwrite"])
+    parser.add_argument("--workers", type=int, default=None, help=texts["workers"])
 
 
 def add_backbone_argument(parser: argparse.ArgumentParser) -> None:
@@ -101,6 +103,22 @@ def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--machine-rank", type=int, default=0, help="the rank of this machine")
     parser.add_argument("--dist-url", default="auto",
                         help="initialisation URL, e.g. tcp://host:port when several machines take part")
+
+
+def flag_message(error: Exception) -> str:
+    """A library refusal that names options by field (``worded``, e.g. ``OptionError``) with their flags."""
+    worded = getattr(error, "worded", None)
+    return worded(lambda field: "--" + field.replace("_", "-")) if worded else str(error)
+
+
+def launch_job(args: argparse.Namespace, run: Callable, job: object, model: object) -> None:
+    """``run(job, model)`` here, or once per process through detectron2's ``launch`` (then each process
+    builds its own model), as detectron2's tools launch their ``main``."""
+    from detectron2.engine import launch
+
+    one = args.num_gpus * args.num_machines == 1
+    launch(run, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
+           dist_url=args.dist_url, args=(job, model if one else None))
 
 
 def add_threads_argument(parser: argparse.ArgumentParser) -> None:

@@ -14,7 +14,7 @@ import torch
 from detectron2.engine import launch
 from torch.multiprocessing import ProcessRaisedException
 
-from fan_det.cli import HelpFormatter, add_launch_arguments, add_run_arguments, fail
+from fan_det.cli import HelpFormatter, add_launch_arguments, add_run_arguments, fail, flag_message
 from fan_det.ood.classifier import ModelLoadError, default_name, load_model
 from fan_det.ood.distributed import join_torchrun, rank_device, under_torchrun
 from fan_det.ood.evaluate import UnreadableImageError
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> None:
             join_torchrun()
             run(args, datasets)
     except REFUSALS as e:
-        fail(str(e))
+        fail(flag_message(e))
     except ProcessRaisedException as e:  # a spawned rank refused: its last line is the message
         fail(str(e).strip().splitlines()[-1].partition(": ")[2] or str(e))
 

@@ -1,4 +1,4 @@
-"""Train (or evaluate) a FAN detector with detectron2, on one CPU or many GPUs and machines.
+"""Train (or evaluate) a FAN detector or segmenter with detectron2, on one CPU or many GPUs and machines.
 
 The shape of detectron2's ``tools/train_net.py``: parse, ``setup`` the config, ``main`` per process,
 ``launch`` for multi-process / multi-machine DDP (NCCL on GPUs, gloo on CPUs).
@@ -7,23 +7,22 @@ The shape of detectron2's ``tools/train_net.py``: parse, ``setup`` the config, `
 from __future__ import annotations
 
 import argparse
-import difflib
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-import yaml
-from detectron2.config import CfgNode, get_cfg
+from detectron2.config import CfgNode
 from detectron2.engine import default_setup, launch
 from detectron2.utils import comm
 
 from fan_det.cli import HelpFormatter, add_launch_arguments, fail
 from fan_det.data.register import register_tiny_datasets
-from fan_det.detection import Trainer, add_fan_config, check_datasets
+from fan_det.detection import check_datasets
+from fan_det.detection.config_file import ConfigError, load_config
 from fan_det.detection.trainer import configure_torch
 from fan_det.detection.weights import StrictDetectionCheckpointer, WeightsError
 from fan_det.models.checkpoint import CheckpointMismatchError
+from fan_det.segmentation import LabelError, SlidingWindowError, check_segmentation, trainer_for
 
 EXAMPLES = """examples:
   # a FAN-T-Hybrid RetinaNet on the synthetic shapes set, on this CPU (a few minutes), then evaluate it:
@@ -39,10 +38,6 @@ EXAMPLES = """examples:
   # two machines: run on each with its --machine-rank
   python -m fan_det.train --config CFG --num-gpus 8 --num-machines 2 --machine-rank 0 --dist-url tcp://HOST:PORT
 """
-
-
-class ConfigError(ValueError):
-    """A config file or override that cannot be used; the message names the key and the fix."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,54 +59,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _config_keys(cfg: CfgNode, prefix: str = "") -> list[str]:
-    keys = []
-    for key, value in cfg.items():
-        keys += _config_keys(value, f"{prefix}{key}.") if isinstance(value, CfgNode) else [f"{prefix}{key}"]
-    return keys
-
-
-def _unknown_key(error: BaseException, cfg: CfgNode, where: str) -> ConfigError | None:
-    """yacs's 'Non-existent key' error as one line naming the key and the nearest valid one."""
-    match = re.search(r"Non-existent (?:config )?key: ([\w.]+)", str(error))
-    if not match:
-        return None
-    key = match.group(1)
-    near = difflib.get_close_matches(key, _config_keys(cfg), n=1, cutoff=0.6)
-    hint = f"did you mean {near[0]}?" if near else "see docs/detection.md for the keys"
-    return ConfigError(f"unknown config key {key} in {where} ({hint})")
-
-
-def load_config(config_file: str, opts: Sequence[str] = ()) -> CfgNode:
-    """detectron2 defaults + FAN keys + the YAML file + KEY VALUE overrides; ``ConfigError`` on bad input."""
-    if not Path(config_file).is_file():
-        raise ConfigError(f"no config file at {config_file}: give --config a YAML file from configs/")
-    cfg = add_fan_config(get_cfg())
-    try:
-        cfg.merge_from_file(config_file)
-    except (KeyError, AssertionError, ValueError, TypeError, AttributeError, OSError,
-            yaml.YAMLError) as error:
-        raise _unknown_key(error, cfg, config_file) or ConfigError(
-            f"cannot read config {config_file}: {_one_line(error)}") from None
-    if len(opts) % 2:
-        raise ConfigError(f"config overrides must be KEY VALUE pairs, got an odd count: {' '.join(opts)}")
-    try:
-        cfg.merge_from_list(list(opts))
-    except (KeyError, AssertionError, ValueError, TypeError) as error:
-        raise _unknown_key(error, cfg, "the overrides") or ConfigError(
-            f"bad config override: {_one_line(error)}") from None
-    if cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"{config_file} asks for MODEL.DEVICE={cfg.MODEL.DEVICE} but there is no GPU: "
-                          "add `MODEL.DEVICE cpu` to the command")
-    cfg.freeze()
-    return cfg
-
-
-def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error.args[0] if isinstance(error, KeyError) and error.args else error).split())
-    return text or type(error).__name__
-
-
 def setup(args: argparse.Namespace) -> CfgNode:
     cfg = load_config(args.config_file, args.opts)
     default_setup(cfg, args)
@@ -120,7 +67,7 @@ def setup(args: argparse.Namespace) -> CfgNode:
 
 
 # Refusals of the user's input: one `error:` line, exit status 2, never a traceback.
-INPUT_ERRORS = (ConfigError, WeightsError, CheckpointMismatchError)
+INPUT_ERRORS = (ConfigError, WeightsError, CheckpointMismatchError, LabelError, SlidingWindowError)
 
 
 def main(args: argparse.Namespace) -> dict | None:
@@ -136,13 +83,14 @@ def main(args: argparse.Namespace) -> dict | None:
 def _run(args: argparse.Namespace) -> dict | None:
     cfg = setup(args)
     register_tiny_datasets()
+    trainer_cls = trainer_for(cfg)
     if args.eval_only:
-        model = Trainer.build_model(cfg)
+        model = trainer_cls.build_model(cfg)
         checkpointer = StrictDetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR,
                                                    allow_partial=args.allow_partial_weights)
         checkpointer.resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
-        return Trainer.test(cfg, model)
-    trainer = Trainer(cfg, allow_partial_weights=args.allow_partial_weights)
+        return trainer_cls.test(cfg, model)
+    trainer = trainer_cls(cfg, allow_partial_weights=args.allow_partial_weights)
     trainer.resume_or_load(resume=args.resume)
     trainer.train()
     return getattr(trainer, "_last_eval_results", None)  # set by the final evaluation
@@ -156,6 +104,7 @@ def preflight(args: argparse.Namespace) -> CfgNode:
         check_datasets(cfg)
     except KeyError as error:
         raise ConfigError(f"{error.args[0]}: register it or fix DATASETS in the config") from None
+    check_segmentation(cfg)
     weights = cfg.MODEL.WEIGHTS
     if weights and "://" not in weights and not Path(weights).is_file():
         raise WeightsError(f"MODEL.WEIGHTS {weights} does not exist: give an existing checkpoint file "

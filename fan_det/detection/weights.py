@@ -18,11 +18,9 @@ import os
 import pickle
 import re
 import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import timm
 import torch
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.checkpoint.c2_model_loading import align_and_update_state_dicts
@@ -30,20 +28,21 @@ from detectron2.utils import comm
 from fvcore.common.checkpoint import _strip_prefix_if_present
 from torch import nn
 
-from fan_det.detection.backbone import FAN
+from fan_det.detection.backbone import FANBackbone
 from fan_det.models.checkpoint import (
     CheckpointMismatchError,
+    CheckpointNotFoundError,
     KeyReport,
     check_keys,
     load_checked,
     read_checkpoint,
+    resolve_source,
 )
 
 logger = logging.getLogger(__name__)
 
 UNUSED_PREFIXES = ("norm.", "head.")
 NEW_PREFIXES = ("res5_conv.",)
-_EXAMPLES = 3
 
 
 class WeightsError(ValueError):
@@ -51,22 +50,14 @@ class WeightsError(ValueError):
 
 
 def resolve_weights(source: str) -> str:
-    """A local path or URL as given; a timm tag (``fan_small_12_p4_hybrid.<tag>``) becomes its URL."""
-    if Path(source).expanduser().exists():
-        return str(Path(source).expanduser())
-    if "://" in source:
-        return source
+    """``MODEL.FAN.WEIGHTS`` as a path or URL (``fan_det.models.checkpoint.resolve_source``)."""
     try:
-        url = timm.models.get_pretrained_cfg(source).url
-    except Exception:  # timm raises several types for unknown names
-        url = None
-    if not url:
-        raise FileNotFoundError(
-            f"MODEL.FAN.WEIGHTS={source!r} is not an existing file, a URL, nor a timm tag with a URL")
-    return url
+        return resolve_source(source)
+    except CheckpointNotFoundError as error:
+        raise CheckpointNotFoundError(f"MODEL.FAN.WEIGHTS: {error}") from None
 
 
-def load_imagenet_weights(trunk: FAN, source: str) -> KeyReport:
+def load_imagenet_weights(trunk: FANBackbone, source: str) -> KeyReport:
     """Load ``source`` (path, URL or timm tag) into ``trunk``; raise unless only expected keys differ.
 
     Returns the key report (``missing`` = new layers, ``unexpected`` = unused classifier keys), which is
@@ -88,16 +79,6 @@ def load_imagenet_weights(trunk: FAN, source: str) -> KeyReport:
     logger.info("FAN trunk weights from %s: %d tensors loaded, missing (new) %s, unused %s",
                 source, loaded, report.missing, report.unexpected)
     return report
-
-
-def summarize(report: KeyReport, examples: int = _EXAMPLES) -> str:
-    """The key report on one line: counts, and the first few keys of each kind."""
-    parts = []
-    for title, items in (("missing", report.missing), ("unexpected", report.unexpected),
-                         ("wrong shape", [f"{k} {list(a)} vs {list(b)}" for k, a, b in report.mismatched])):
-        shown = ", ".join(items[:examples]) + (", ..." if len(items) > examples else "")
-        parts.append(f"{len(items)} {title}" + (f" (e.g. {shown})" if items else ""))
-    return "; ".join(parts)
 
 
 class _ArraysOnly(pickle.Unpickler):
@@ -178,6 +159,7 @@ class StrictDetectionCheckpointer(DetectionCheckpointer):
                                    "tensor; a checkpoint's 'model' must map names to tensors")
         self._convert_ndarray_to_tensor(state)
         _strip_prefix_if_present(state, "module.")
+        state = trunk_keys_as_backbone(self.model, state)
         if checkpoint.pop("matching_heuristics", False):  # name matching for model-zoo files, done once here
             state = align_and_update_state_dicts(
                 self.model.state_dict(), state, c2_conversion=checkpoint.get("__author__") == "Caffe2")
@@ -189,12 +171,26 @@ class StrictDetectionCheckpointer(DetectionCheckpointer):
         if not report.ok:
             if not self.allow_partial:
                 raise CheckpointMismatchError(
-                    f"{self._source} does not fit the model: {summarize(report)}; check that config and "
+                    f"{self._source} does not fit the model: {report.one_line()}; check that config and "
                     "weights belong together, or allow a partial load (--allow-partial-weights)")
             if comm.is_main_process():
                 print(f"warning: PARTIAL LOAD of {self._source}: only the keys that fit were loaded, "
                       f"the rest keeps its initialisation.\n{report}", file=sys.stderr)
         return super()._load_model(checkpoint)
+
+
+def trunk_keys_as_backbone(model: nn.Module, state: dict[str, Any]) -> dict[str, Any]:
+    """A detector's trunk keys (``backbone.bottom_up.*``, under its pyramid) renamed ``backbone.*`` when
+    ``model``'s backbone is the trunk itself (semantic segmentation), so that the trunk transfers and
+    only the pyramid and heads are left over; otherwise ``state`` unchanged."""
+    own = model.state_dict()
+    if any(k.startswith("backbone.bottom_up.") for k in own):
+        return state
+    if not any(k.startswith("backbone.bottom_up.") for k in state):
+        return state
+    renamed = {"backbone." + k.removeprefix("backbone.bottom_up."): v for k, v in state.items()
+               if k.startswith("backbone.bottom_up.")}
+    return {**{k: v for k, v in state.items() if not k.startswith("backbone.bottom_up.")}, **renamed}
 
 
 def _first_line(error: BaseException) -> str:

@@ -7,10 +7,11 @@ the project parses or writes these files. Layouts: ``docs/schemas.md``.
 
 from fan_det.results.coco_o import CocoOResult
 from fan_det.results.document import ResultDocument, ResultsError
+from fan_det.results.grid import CorruptionGridResult
 from fan_det.results.ood import OODResult
 from fan_det.results.robustness import RobustnessResult, flatten_stats
 
 KINDS: dict[str, type[ResultDocument]] = {cls.KIND: cls for cls in (RobustnessResult, OODResult, CocoOResult)}
 
-__all__ = ["KINDS", "CocoOResult", "OODResult", "ResultDocument", "ResultsError", "RobustnessResult",
-           "flatten_stats"]
+__all__ = ["KINDS", "CocoOResult", "CorruptionGridResult", "OODResult", "ResultDocument", "ResultsError",
+           "RobustnessResult", "flatten_stats"]

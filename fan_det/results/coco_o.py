@@ -14,6 +14,8 @@ class CocoOResult(ResultDocument):
     MAJOR = 1
     FILE_NAME = "coco_o.json"
     WRITER = "python -m fan_det.eval_coco_o"
+    HEADLINE = "AP"
+    HEADLINE_LABEL = "box AP"
 
     @classmethod
     def build(cls, *, model: Mapping, dataset: Mapping, domains: Mapping[str, Mapping],
@@ -44,7 +46,7 @@ class CocoOResult(ResultDocument):
     def check(self) -> None:
         for key, typ in (("dataset", dict), ("domains", dict), ("summary", dict), ("provenance", dict)):
             self.require(self.doc, key, typ)
-        self.require_ap_summary()
+        self.require_headline()
         self.require_finite(self.summary["stats"], "summary")
         self.require_interval(self.stat("AP"), "mean_ci")
         for domain in self.stat("AP").get("per_domain_ci", {}):
@@ -53,7 +55,7 @@ class CocoOResult(ResultDocument):
             raise ResultsError(f"{self.where}: no domains; rerun {self.WRITER}")
         grid = {}
         for domain, record in self.doc["domains"].items():
-            stats = record.get("stats") if isinstance(record, dict) else None
-            self.require_stats(stats, f"domain {domain}")
-            grid[domain] = flatten_stats(stats)
-        self.require_summary_of(lambda: coco_o_summary(grid), self.summary)
+            grid[domain] = record.get("stats") if isinstance(record, dict) else None
+            self.require_stats(grid[domain], f"domain {domain}")
+        self.require_summary_of(lambda: coco_o_summary({d: flatten_stats(s) for d, s in grid.items()}),
+                                self.summary)

@@ -30,6 +30,8 @@ class ResultDocument:
     MAJOR: ClassVar[int]
     FILE_NAME: ClassVar[str]
     WRITER: ClassVar[str]  # the tool that writes this kind, named in refusals
+    HEADLINE: ClassVar[str]  # a summarising kind's headline stat in ``summary.stats`` (e.g. "AP", "mIoU")
+    HEADLINE_LABEL: ClassVar[str]  # how messages and the report name it (e.g. "box AP")
 
     def __init__(self, doc: dict, path: str | os.PathLike | None = None):
         self.doc = doc
@@ -111,11 +113,11 @@ class ResultDocument:
             loc = f"{where}.{key}" if where else key
             raise ResultsError(f"{self.where}: missing or malformed field {loc!r} (expected {typ.__name__})")
 
-    def require_ap_summary(self) -> None:
-        """``summary.stats`` is a mapping that holds AP (both detection documents summarise AP)."""
-        self.require(self.summary, "stats", dict, where="summary")
-        if "AP" not in self.summary["stats"]:
-            raise ResultsError(f"{self.where}: summary.stats has no 'AP'")
+    def require_headline(self) -> None:
+        """``summary.stats`` is a mapping that holds the kind's headline stat."""
+        self.require(self.doc["summary"], "stats", dict, where="summary")
+        if self.HEADLINE not in self.doc["summary"]["stats"]:
+            raise ResultsError(f"{self.where}: summary.stats has no {self.HEADLINE!r}")
 
     def require_interval(self, block: dict, key: str) -> None:
         """An interval, where present, is ``[low, high]`` with low <= high."""
@@ -139,19 +141,20 @@ class ResultDocument:
                                    f"rerun {self.WRITER}")
 
     def require_stats(self, stats: object, where: str) -> None:
-        """``stats`` is ``{task: {stat: number}}`` with finite numbers (a string where a number belongs,
-        or a flag, is refused)."""
-        if not isinstance(stats, dict) or not stats or not all(isinstance(b, dict) for b in stats.values()):
+        """``stats`` is a non-empty mapping of finite numbers (nested by task where a kind nests them): a
+        string where a number belongs, or a flag, is refused."""
+        if not isinstance(stats, dict) or not stats:
             raise ResultsError(f"{self.where}: {where} has no stats; rerun {self.WRITER}")
         self.require_finite(stats, where)
 
-    def require_summary_of(self, recompute: Callable[[], dict], stored: dict) -> None:
+    def require_summary_of(self, recompute: Callable[[], dict], stored: dict,
+                           source: Callable[[str], str] = lambda key: "its cells") -> None:
         """``stored`` (the document's summary) equals ``recompute()`` (the same summary from the
         document's own cells), figure by figure: its ``stats`` and ``holdout`` blocks; intervals aside,
-        which come from resamples, not cells."""
+        which come from resamples, not cells. ``source(key)`` names what a figure comes from in a refusal."""
         try:
             expected = {k: v for k, v in flat_items(recompute()) if k.startswith(FIGURES)}
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise ResultsError(f"{self.where}: its cells cannot be summarised ({exc}); "
                                f"rerun {self.WRITER}") from None
         shown = {k: v for k, v in flat_items(stored) if k.startswith(FIGURES) and "_ci" not in k}
@@ -159,9 +162,8 @@ class ResultDocument:
             mine, theirs = shown.get(key), expected.get(key)
             numbers = _is_number(mine) and _is_number(theirs)
             if (mine != theirs) if not numbers else not math.isclose(mine, theirs, **SUMMARY_TOLERANCE):
-                raise ResultsError(f"{self.where}: summary {key} is {mine!r}, which disagrees with its cells "
-                                   f"({theirs!r}); "
-                                   f"rerun {self.WRITER}")
+                raise ResultsError(f"{self.where}: summary {key} is {mine!r}, which disagrees with "
+                                   f"{source(key)} ({theirs!r}); rerun {self.WRITER}")
 
 
 def _is_number(value: object) -> bool:

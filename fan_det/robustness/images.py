@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from detectron2.data import DatasetCatalog
 from tqdm import tqdm
 
-from fan_det.cli import UsageError
 from fan_det.corruptions.imageio import ImageReadError, read_rgb
+from fan_det.robustness.options import OptionError
 from fan_det.runtime.unreadable import unreadable_message
 
 # A detection score counts every annotated image of the dataset, so an image cannot be skipped alone.
@@ -28,10 +28,10 @@ def _problem(path: str) -> ImageReadError | None:
 
 def check_images_readable(dataset: str) -> None:
     """Decode every image of the registered ``dataset`` once (threads: decoders release the GIL); raise
-    ``UsageError`` naming the first file, in dataset order, that cannot be read."""
+    ``OptionError`` naming the first file, in dataset order, that cannot be read."""
     paths = [d["file_name"] for d in DatasetCatalog.get(dataset)]
     with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
         found = pool.map(_problem, paths)
         for error in tqdm(found, total=len(paths), desc=f"read {dataset}", leave=False):
             if error is not None:
-                raise UsageError(unreadable_message(error.path, error.reason, FIX))
+                raise OptionError(unreadable_message(error.path, error.reason, FIX))

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from fan_det.cli import UsageError
 
-
-class NonFiniteOutputError(UsageError):
+class NonFiniteOutputError(ValueError):
     """A model gave NaN or infinite outputs; the message names the model, the dataset and the batch."""
 
 
@@ -23,4 +21,4 @@ def check_finite(values: torch.Tensor, *, what: str, model: str, dataset: str, b
 def non_finite_message(found: str, *, model: str, dataset: str, batch: int) -> str:
     """The one refusal of every tool: what was found, where, and that nothing of the run was written."""
     return (f"model {model} gave {found} on {dataset}, batch {batch}; nothing of this run was written "
-            "(check the weights for NaN, and try without --amp)")
+            "(check the weights for NaN, and try without mixed precision)")

@@ -7,9 +7,9 @@ import pytest
 from detectron2.config import get_cfg
 from detectron2.data import DatasetCatalog, MetadataCatalog
 
-from fan_det.cli import UsageError
+from fan_det import eval_coco_c as coco_c_tool
 from fan_det.eval_coco_c import main as eval_coco_c
-from fan_det.robustness import run
+from fan_det.robustness.options import OptionError
 
 DATASET = "fan_synth_val_mini"  # 4 categories
 ZOO_RETINANET = "COCO-Detection/retinanet_R_50_FPN_1x.yaml"  # 80 classes
@@ -21,7 +21,7 @@ def no_inference(monkeypatch):
     """Reaching the evaluation itself means the check came too late."""
     def refuse(*args, **kwargs):
         raise AssertionError("inference started: the class count was not checked first")
-    monkeypatch.setattr(run, "_evaluate", refuse)
+    monkeypatch.setattr(coco_c_tool, "run_job", refuse)
 
 
 @pytest.mark.parametrize("config, overrides, key, heads", [
@@ -52,7 +52,7 @@ def test_the_check_is_general_segmentation_names_its_own_key():
     cfg = get_cfg()
     cfg.MODEL.META_ARCHITECTURE = "SemanticSegmentor"
     cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES = 54
-    with pytest.raises(UsageError, match=r"has 3 categories but the detector predicts 54 "
+    with pytest.raises(OptionError, match=r"has 3 categories but the detector predicts 54 "
                                          r"\(MODEL.SEM_SEG_HEAD.NUM_CLASSES\); .* set "
                                          r"MODEL.SEM_SEG_HEAD.NUM_CLASSES 3"):
         check_num_classes(cfg, name)

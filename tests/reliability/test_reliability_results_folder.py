@@ -8,12 +8,13 @@ import json
 import numpy as np
 import pytest
 
+from fan_det import eval_coco_c as coco_c_tool
+from fan_det import eval_coco_o as coco_o_tool
 from fan_det.data.coco_o import build_tiny_coco_o_set
 from fan_det.eval_coco_c import main as eval_coco_c
 from fan_det.eval_coco_o import main as eval_coco_o
 from fan_det.protocol import COCO_O_DOMAINS
 from fan_det.results import CocoOResult, RobustnessResult
-from fan_det.robustness import coco_o, run
 
 CONFIG = "configs/tiny/retinanet_fan_tiny_hybrid_synth.yaml"
 DATASET = "fan_synth_val_mini"
@@ -42,8 +43,8 @@ def other_coco_o() -> dict:
 def evaluations(monkeypatch) -> list[str]:
     """Stand-ins for the evaluation itself (inference onwards): they record that it was reached."""
     reached: list[str] = []
-    monkeypatch.setattr(run, "_evaluate", lambda job, model: reached.append("coco_c"))
-    monkeypatch.setattr(coco_o, "_evaluate", lambda job, model: reached.append("coco_o"))
+    monkeypatch.setattr(coco_c_tool, "run_job", lambda job, model: reached.append("coco_c"))
+    monkeypatch.setattr(coco_o_tool, "run_job", lambda job, model: reached.append("coco_o"))
     return reached
 
 
