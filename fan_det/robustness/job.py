@@ -84,7 +84,10 @@ class Resolved:
 
 def detector_config(options: EvalOptions) -> CfgNode:
     """The evaluation config of ``config`` + ``opts`` with ``weights`` fetched locally."""
-    resolve_config_path(options.config)
+    try:
+        resolve_config_path(options.config)
+    except FileNotFoundError as error:  # its message names the config
+        raise OptionError(str(error)) from None
     try:
         local = local_weights(options.weights) if options.weights else None
     except OSError as error:
