@@ -108,9 +108,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def verify(args: argparse.Namespace) -> int:
     report = verify_coco_c(args.out, args.verify_samples, sample_seed=args.verify_seed,
                            progress=not args.no_progress)
-    for line in report.missing + report.mismatched:
+    shown = 20  # a build stopped early misses thousands: name the first few
+    for line in [f"missing {rel}" for rel in report.missing[:shown]] + report.mismatched:
         print(f"FAIL {line}")
-    verdict = "OK" if report.ok else f"{len(report.missing)} missing, {len(report.mismatched)} differ"
+    if len(report.missing) > shown:
+        print(f"FAIL ... and {len(report.missing) - shown} more missing")
+    problems = []
+    if report.missing:
+        problems.append(f"incomplete: {len(report.missing)} missing (rerun the build to finish it)")
+    if report.mismatched:
+        problems.append(f"{len(report.mismatched)} differ")
+    verdict = "; ".join(problems) or "OK"
     print(f"hashed {report.hashed} files, recomputed {report.checked} (sample seed {report.sample_seed}; "
           f"replay with --verify-seed {report.sample_seed}) in {args.out}: {verdict}")
     return 0 if report.ok else 1

@@ -6,7 +6,9 @@ Progress is journalled (one line per finished file); a rerun replays the journal
 finished files the journal missed, deletes stray temporary files, retries images skipped before and does
 only what is left. The manifest (see ``fan_det.corruptions.manifest``) records the seed, format, library
 versions, each source's content hash and each file's sha256; a rerun with other settings, libraries or
-source pixels is refused.
+source pixels is refused, and so is a writer whose settings differ from any manifest in the folder,
+before, during or after another: each build checks the folder and writes its manifest under the folder's
+lock. A full disk or a file-size limit stops the build with one error, its temporary files removed.
 """
 
 from __future__ import annotations
@@ -29,10 +31,13 @@ from fan_det.corruptions.imageio import ImageReadError, encode_image, read_rgb
 from fan_det.corruptions.manifest import (
     MANIFEST,
     SCHEMA,
+    SHARD_GLOB,
     BuildError,
+    cell_file,
     journal_name,
     load_manifest_file,
     manifest_name,
+    planned_cells,
     replay_journal,
     write_manifest,
 )
@@ -40,6 +45,7 @@ from fan_det.corruptions.shards import assign
 from fan_det.data.identity import ImageKeyError, dataset_root, image_key
 from fan_det.runtime.atomic import TMP_SUFFIX, atomic_write_bytes
 from fan_det.runtime.hashing import sha256_bytes, sha256_file
+from fan_det.runtime.locks import folder_lock
 from fan_det.runtime.provenance import corruption_library_version, now_iso, package_version
 from fan_det.runtime.threads import ThreadBudget, budgeted_worker_init, plan_threads, thread_env
 from fan_det.runtime.unreadable import unreadable_message
@@ -107,10 +113,6 @@ def output_file(file_name: str, fmt: str) -> str:
     if path.is_absolute() or ".." in path.parts or not path.name:
         raise BuildError(f"file_name {file_name!r} must be a relative path inside the image root")
     return str(path.with_suffix("." + fmt))
-
-
-def cell_file(corruption: str, severity: int, file: str) -> str:
-    return f"{corruption}/{severity}/{file}"
 
 
 def load_images(dataset: str, image_root: str | Path | None, fmt: str) -> list[ImageEntry]:
@@ -257,14 +259,16 @@ def _process_image(task: tuple[ImageEntry, list[tuple[str, int]], str, Settings]
 
 def _open_state(out: Path, dataset: str, entries: Sequence[ImageEntry], hashes: dict[str, str | None],
                 settings: Settings, shard: tuple[int, int] | None) -> dict:
-    """Load (or start) this build's manifest, refusing a folder built with other settings, libraries or
-    sources (by content hash, so another --image-root with the same names is caught)."""
+    """Load (or start) this build's manifest, refusing a folder any of whose manifests (whole or shard)
+    has other settings, libraries or sources (by content hash, so another --image-root with the same
+    names is caught). Called under the folder's lock, before this build writes its own manifest."""
     versions = library_versions()
     images = {str(e.image_id): {"source": e.source, "file": e.file, "sha256": hashes[e.source]}
               for e in entries}
-    own = load_manifest_file(out / manifest_name(shard))
-    others = [m for m in (load_manifest_file(out / MANIFEST),) if shard is not None and m is not None]
-    for manifest, path in [(own, out / manifest_name(shard))] + [(m, out / MANIFEST) for m in others]:
+    own_path = out / manifest_name(shard)
+    own = load_manifest_file(own_path)
+    for path in [out / MANIFEST, *sorted(out.glob(SHARD_GLOB))]:  # the whole folder's, shards included
+        manifest = own if path == own_path else load_manifest_file(path)
         if manifest is not None:
             _check_compatible(path, manifest, asdict(settings), versions, images)
     manifest = own or {"schema": SCHEMA, "dataset": dataset, "settings": asdict(settings),
@@ -303,7 +307,7 @@ def _check_compatible(path: Path, manifest: dict, settings: dict, versions: dict
 def _reconcile_with_disk(out: Path, wanted: Iterable[str], manifest: dict) -> None:
     """Make the record match the files: adopt finished files the journal missed (killed between rename
     and journal line), forget recorded files that were deleted since, drop this build's stray temporary
-    files (only those of files it owns: another shard may be writing beside it)."""
+    files."""
     wanted = set(wanted)
     for rel in wanted:
         exists = (out / rel).is_file()
@@ -311,6 +315,13 @@ def _reconcile_with_disk(out: Path, wanted: Iterable[str], manifest: dict) -> No
             del manifest["files"][rel]
         elif rel not in manifest["files"] and exists:
             manifest["files"][rel] = sha256_file(out / rel)
+    _remove_strays(out, wanted)
+
+
+def _remove_strays(out: Path, wanted: Iterable[str]) -> None:
+    """Delete this build's temporary files (only those of files it owns: another shard may be writing
+    beside it)."""
+    wanted = set(wanted)
     for cell_dir in {(out / rel).parent for rel in wanted}:
         if cell_dir.is_dir():
             for stray in cell_dir.glob(f".*{TMP_SUFFIX}"):
@@ -355,21 +366,40 @@ def build_coco_c(entries: Sequence[ImageEntry], out: str | Path, corruptions: Se
     units = plan_units(entries, corruptions, severities, shard)
     mine = [e for e, _ in units]
     hashes = {e.source: source_sha256(e.source) for e in mine}
-    out.mkdir(parents=True, exist_ok=True)
-    manifest = _open_state(out, dataset, mine, hashes, settings, shard)
-    if shard is not None:
-        manifest["shard"] = {"index": shard[0], "count": shard[1], "corruptions": list(corruptions),
-                             "severities": list(severities)}
-    manifest["built"] = {"date": now_iso(), "workers": workers, "threads": budget.as_dict(),
-                         "shard": "whole" if shard is None else f"{shard[0]}/{shard[1]}"}
     wanted = [cell_file(c, s, e.file) for e, cells in units for c, s in cells]
-    report = BuildReport()
-    _reconcile_with_disk(out, wanted, manifest)
-    retry = {e.source for e in mine} & set(manifest["skipped"])
-    for source in retry:  # a skipped image is tried again: it may have been restored
-        del manifest["skipped"][source]
     manifest_path = out / manifest_name(shard)
-    write_manifest(manifest_path, manifest)  # settings are on disk before the first file is
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with folder_lock(out):  # check the folder and claim it as one step: no two writers both pass
+            manifest = _open_state(out, dataset, mine, hashes, settings, shard)
+            manifest["cells"] = sorted({*planned_cells(manifest),
+                                        *((c, s) for c in corruptions for s in severities)})
+            if shard is not None:
+                manifest["shard"] = {"index": shard[0], "count": shard[1], "corruptions": list(corruptions),
+                                     "severities": list(severities)}
+            manifest["built"] = {"date": now_iso(), "workers": workers, "threads": budget.as_dict(),
+                                 "shard": "whole" if shard is None else f"{shard[0]}/{shard[1]}"}
+            _reconcile_with_disk(out, wanted, manifest)
+            retry = {e.source for e in mine} & set(manifest["skipped"])
+            for source in retry:  # a skipped image is tried again: it may have been restored
+                del manifest["skipped"][source]
+            write_manifest(manifest_path, manifest)  # settings are on disk before the first file is
+        report = _write_pending(out, units, manifest, settings, shard, workers, budget, skip_bad, progress)
+        with folder_lock(out):
+            _write_final(manifest_path, manifest)
+        (out / journal_name(shard)).unlink(missing_ok=True)
+    except OSError as error:  # a full disk or a file-size limit, here or in a worker
+        _remove_strays(out, wanted)
+        raise BuildError(f"cannot write {error.filename or out}: {error.strerror or error}; free space or "
+                         "raise the file-size limit (ulimit -f), then rerun the same command to resume"
+                         ) from None
+    return report
+
+
+def _write_pending(out: Path, units: list, manifest: dict, settings: Settings, shard: tuple[int, int] | None,
+                   workers: int, budget: ThreadBudget, skip_bad: bool, progress: bool) -> BuildReport:
+    """Write every file of ``units`` the manifest lacks, journalling each as it lands."""
+    report = BuildReport()
     tasks = []
     for e, cells in units:
         pending = [(c, s) for c, s in cells if cell_file(c, s, e.file) not in manifest["files"]]
@@ -377,8 +407,7 @@ def build_coco_c(entries: Sequence[ImageEntry], out: str | Path, corruptions: Se
         if pending:
             tasks.append((e, pending, str(out), settings))
     total = sum(len(t[1]) for t in tasks)
-    journal_path = out / journal_name(shard)
-    with open(journal_path, "a") as journal, \
+    with open(out / journal_name(shard), "a") as journal, \
             tqdm(total=total, unit="img", desc="COCO-C", disable=not progress, smoothing=0.1) as bar, \
             contextlib.closing(_run(tasks, workers, budget)) as results:
         for result in results:
@@ -398,9 +427,22 @@ def build_coco_c(entries: Sequence[ImageEntry], out: str | Path, corruptions: Se
                 report.seconds[k] += v
             report.written += len(result["files"])
             bar.update(len(result["files"]))
-    write_manifest(manifest_path, manifest)
-    journal_path.unlink(missing_ok=True)
     return report
+
+
+def _write_final(path: Path, manifest: dict) -> None:
+    """Write the finished build's manifest, keeping the files a concurrent build of the same settings
+    recorded there meanwhile; one of other settings there means the folder was taken: refused."""
+    disk = load_manifest_file(path)
+    if disk is not None:
+        if (disk["settings"], disk["versions"]) != (manifest["settings"], manifest["versions"]):
+            raise BuildError(f"{path} was rewritten with other settings during this build: another build "
+                             f"writes into {path.parent}; give each build its own --out folder")
+        for rel, digest in disk["files"].items():
+            if rel not in manifest["files"] and (path.parent / rel).is_file():
+                manifest["files"][rel] = digest
+        manifest["cells"] = sorted({*planned_cells(manifest), *planned_cells(disk)})
+    write_manifest(path, manifest)
 
 
 def _run(tasks: list, workers: int, budget: ThreadBudget) -> Iterator[dict]:

@@ -53,6 +53,25 @@ def _numba_seeder():
     return seed_numba
 
 
+@functools.cache
+def keep_glass_blur_machine_code() -> bool:
+    """Let numba keep ``glass_blur``'s compiled pixel shuffle on disk; True when it can.
+
+    numba compiles that function in every process that first calls it, 3-5 s of CPU (tens of images'
+    worth of the corruption itself), so each spawned builder worker paid it again. With numba's cache
+    (beside the library, or under ``NUMBA_CACHE_DIR``) every later process loads it in about 0.1 s; the
+    machine code, and so every output, is the same. Without a writable cache folder it compiles as before.
+    """
+    from imagecorruptions import corruptions
+
+    shuffle = getattr(corruptions, "_shuffle_pixels_njit_glass_blur", None)
+    try:
+        shuffle.enable_caching()
+    except (AttributeError, RuntimeError):  # another library version, or nowhere to write the cache
+        return False
+    return True
+
+
 @contextlib.contextmanager
 def seeded(value: int) -> Iterator[None]:
     """Seed numpy's global generator and numba's (this thread's) with ``value``; restore numpy's after."""
@@ -100,6 +119,8 @@ def corrupt(image: np.ndarray, corruption: str, severity: int, *, seed: int = 0,
         raise ValueError(f"severity must be 0 (clean) or 1..5, got {severity!r}")
     import imagecorruptions
 
+    if corruption == "glass_blur":
+        keep_glass_blur_machine_code()
     value = derive_seed(seed, key, corruption, severity)
     kwargs = {"seed": value} if corruption in SEED_KEYWORD else {}
     height, width = image.shape[:2]

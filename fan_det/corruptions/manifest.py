@@ -3,16 +3,18 @@
 ``manifest.json`` (schema ``fan_det.coco_c_manifest/2``) holds ``settings`` (seed, format, quality, PNG
 level, seeding recipe), ``versions`` (every library that can change a pixel or a byte), ``images``
 (``{image_id: {source, file, sha256}}``, the source's content hash), ``files``
-(``{"<corruption>/<severity>/<file>": sha256}``), ``skipped`` (``{source: reason}``) and ``built`` (date,
-workers, threads, shards: how it was made, not what). A shard of a build (``--shard K/N`` or a torchrun
-rank) writes ``manifest.shard-K-of-N.json`` instead, merged into ``manifest.json`` afterwards.
+(``{"<corruption>/<severity>/<file>": sha256}``), ``skipped`` (``{source: reason}``), ``cells``
+(``[[corruption, severity], ...]``: every cell a build of the folder was asked for, so that a folder left
+incomplete says so) and ``built`` (date, workers, threads, shards: how it was made, not what). A shard
+of a build (``--shard K/N`` or a torchrun rank) writes ``manifest.shard-K-of-N.json`` instead, merged
+into ``manifest.json`` afterwards.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from fan_det.runtime.atomic import atomic_write_text
@@ -26,6 +28,29 @@ REQUIRED = ("settings", "versions", "images", "files", "skipped")
 
 class BuildError(RuntimeError):
     """A build, merge or verification that cannot go on; the message names the file and the fix."""
+
+
+def cell_file(corruption: str, severity: int, file: str) -> str:
+    return f"{corruption}/{severity}/{file}"
+
+
+def planned_cells(manifest: dict) -> list[tuple[str, int]]:
+    """The cells the folder's builds were asked for (a manifest without ``cells``: those with a file)."""
+    cells = manifest.get("cells")
+    if cells is None:
+        cells = [rel.split("/", 2)[:2] for rel in manifest["files"]]
+    return sorted({(str(c), int(s)) for c, s in cells})
+
+
+def missing_files(root: str | os.PathLike, manifest: dict,
+                  cells: Iterable[tuple[str, int]] | None = None) -> list[str]:
+    """Files of ``cells`` (default: every planned cell) that every image of the manifest should have but
+    that are not recorded or not on disk; images recorded as skipped have none."""
+    root, skipped = Path(root), set(manifest["skipped"])
+    cells = planned_cells(manifest) if cells is None else cells
+    wanted = [cell_file(c, s, info["file"]) for c, s in cells for info in manifest["images"].values()
+              if info["source"] not in skipped]
+    return sorted(rel for rel in wanted if rel not in manifest["files"] or not (root / rel).is_file())
 
 
 def shard_tag(shard: tuple[int, int] | None) -> str:

@@ -18,6 +18,7 @@ from fan_det.corruptions.manifest import (
     BuildError,
     content,
     load_manifest_file,
+    planned_cells,
     write_manifest,
 )
 from fan_det.runtime.hashing import sha256_file
@@ -116,6 +117,7 @@ def _union(found: list[tuple[Path, Path, dict]]) -> dict:
                                  "rebuild one of them from the same sources")
         merged["files"].update(manifest["files"])
         merged["skipped"].update(manifest["skipped"])
+    merged["cells"] = sorted({cell for _, _, manifest in found for cell in planned_cells(manifest)})
     return merged
 
 

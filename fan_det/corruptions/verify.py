@@ -1,4 +1,5 @@
-"""Check a materialised COCO-C: every file against its manifest hash, and a random sample recomputed.
+"""Check a materialised COCO-C: complete for the dataset it was built for, every file against its manifest
+hash, and a random sample recomputed.
 
 Hashing every file is cheap (disk speed) and catches any damaged byte; recomputing from the source is
 what proves the files are the corruptions the manifest claims, so it runs on a sample whose seed comes
@@ -18,7 +19,7 @@ from tqdm import tqdm
 from fan_det.corruptions.builder import Settings
 from fan_det.corruptions.core import corrupt
 from fan_det.corruptions.imageio import ImageReadError, decode_image, read_rgb
-from fan_det.corruptions.manifest import BuildError, read_manifest
+from fan_det.corruptions.manifest import BuildError, missing_files, read_manifest
 from fan_det.runtime.hashing import sha256_file
 
 
@@ -28,7 +29,7 @@ class VerifyReport:
     checked: int  # files recomputed from their source
     sample_seed: int
     sampled: list[str] = field(default_factory=list)  # the files recomputed, sorted
-    missing: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # planned (image x cell) files not built, sorted
     mismatched: list[str] = field(default_factory=list)
 
     @property
@@ -42,8 +43,9 @@ def clock_seed() -> int:
 
 def verify_coco_c(out: str | Path, samples: int | None = 16, *, sample_seed: int | None = None,
                   progress: bool = False) -> VerifyReport:
-    """Hash every manifest file; recompute ``samples`` of them (None: all) chosen with ``sample_seed``
-    (None: from the clock; the report carries it so the same sample can be drawn again).
+    """List every image x planned cell not built (nor skipped); hash every manifest file; recompute
+    ``samples`` of them (None: all) chosen with ``sample_seed`` (None: from the clock; the report carries
+    it so the same sample can be drawn again).
 
     PNG files are compared pixel for pixel (zlib builds may differ in bytes), JPEG files byte for byte.
     A source that is gone or changed since the build raises ``BuildError`` naming it and the fix.
@@ -53,11 +55,12 @@ def verify_coco_c(out: str | Path, samples: int | None = 16, *, sample_seed: int
     settings = Settings(**manifest["settings"])
     seed = clock_seed() if sample_seed is None else sample_seed
     report = VerifyReport(hashed=0, checked=0, sample_seed=seed)
+    report.missing = sorted(set(missing_files(out, manifest)) |
+                            {rel for rel in manifest["files"] if not (out / rel).is_file()})
     intact = []
     for rel in tqdm(sorted(manifest["files"]), desc="hash", unit="file", disable=not progress):
         path = out / rel
         if not path.is_file():
-            report.missing.append(rel)
             continue
         report.hashed += 1
         if sha256_file(path) != manifest["files"][rel]:

@@ -5,14 +5,20 @@ COCO-style dicts carry an ``image_id``; detectron2's semantic-segmentation loade
 give only ``file_name`` and ``sem_seg_file_name``. The key is the ``image_id`` where there is one, else
 the image's path relative to the dataset's image folder (metadata ``image_root``, or ``image_dir`` as the
 Cityscapes loaders record it): the same on every machine, whatever the folder is called there.
+
+The identity covers the images' bytes too (``runtime.file_hashes``, with a memo so unchanged files are
+not read again): images replaced in place under the same names and ground truth change every cache key
+built on it.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
+from fan_det.runtime.file_hashes import content_sha256
 from fan_det.runtime.hashing import sha256_file, sha256_json
 
 ROOT_KEYS = ("image_root", "image_dir")  # where detectron2's registrations record the image folder
@@ -61,10 +67,23 @@ def record_identity(record: Mapping, root: str | None) -> list:
     return row
 
 
-def dataset_identity(dataset: str) -> tuple[int, str]:
-    """Image count and a hash of every image's key, file name and ground truth (not of where files live)."""
+@dataclass(frozen=True)
+class DatasetIdentity:
+    """What a dataset contributes to a cache key and a result's provenance."""
+
+    num_images: int
+    sha256: str  # every image's key, file name and ground truth (not where files live)
+    images_sha256: str  # every image's bytes, in dataset order
+
+
+def dataset_identity(dataset: str, memo_dir: str | os.PathLike) -> DatasetIdentity:
+    """The registered dataset's identity; images unchanged since ``memo_dir``'s memo recorded them are
+    not read again."""
     from detectron2.data import DatasetCatalog
 
     dicts = DatasetCatalog.get(dataset)
     root = dataset_root(dataset)
-    return len(dicts), sha256_json([record_identity(d, root) for d in dicts])
+    return DatasetIdentity(num_images=len(dicts),
+                           sha256=sha256_json([record_identity(d, root) for d in dicts]),
+                           images_sha256=content_sha256([d["file_name"] for d in dicts], memo_dir,
+                                                        desc=f"hash {dataset}"))

@@ -2,8 +2,8 @@
 
 One ``runtime.grid.CellCache`` per evaluation setting (model spec, hash of the weights actually
 evaluated, checkpoint hash, preprocessing, AMP, device type); inside it one cell per dataset folder,
-named by the dataset and a hash of its file list (relative paths, targets, sizes, modification times)
-and of the class subsets scored, whose payload is the per-image outcomes (``OUTCOMES``, an ``.npz``).
+named by the dataset and a hash of its file list (relative paths, targets and the files' bytes) and
+of the class subsets scored, whose payload is the per-image outcomes (``OUTCOMES``, an ``.npz``).
 ``--strict`` is not in the key: a cached entry records the images it skipped, and the caller refuses it
 under ``--strict`` exactly as a fresh run would.
 """
@@ -19,17 +19,17 @@ from pathlib import Path
 import numpy as np
 
 from fan_det.ood.evaluate import Outcomes
+from fan_det.runtime.file_hashes import content_sha256
 from fan_det.runtime.grid import CellCache, Codec
 from fan_det.runtime.hashing import sha256_json
 
 
-def files_fingerprint(samples: Iterable[tuple[str, int]], root: str | Path) -> str:
-    """Hash of the relative paths, targets, sizes and modification times of a dataset's images."""
-    rows = []
-    for path, target in samples:
-        st = os.stat(path) if os.path.exists(path) else os.lstat(path)  # a broken link: the link itself
-        rows.append((os.path.relpath(path, root), target, st.st_size, st.st_mtime_ns))
-    return sha256_json(rows)
+def files_fingerprint(samples: Iterable[tuple[str, int]], root: str | Path, memo_dir: str | Path) -> str:
+    """Hash of the relative paths, targets and bytes of a dataset's images (``runtime.file_hashes``:
+    files unchanged since ``memo_dir``'s memo recorded them are not read again)."""
+    samples = list(samples)
+    rows = [(os.path.relpath(path, root), target) for path, target in samples]
+    return sha256_json([rows, content_sha256([path for path, _ in samples], memo_dir)])
 
 
 def entry_name(desc: str, files: str, subsets: Iterable[str]) -> str:

@@ -135,7 +135,7 @@ def run_ood(loaded: LoadedModel, datasets: Mapping[str, str | Path], preprocessi
 
     def outcomes_of(label: str, ds: ClassImageFolder, subsets: dict,
                     cached_only: bool = False) -> Outcomes | None:
-        entry = entry_name(label, files_fingerprint(ds.samples, ds.root), subsets) if main else ""
+        entry = entry_name(label, files_fingerprint(ds.samples, ds.root, out_dir), subsets) if main else ""
         finished = finish_cell(Folder(label, ds, subsets, entry), task, cache, compute=not cached_only)
         if finished is None:
             return None

@@ -14,9 +14,7 @@ from pathlib import Path
 
 import torch
 from detectron2.config import CfgNode
-from detectron2.data import DatasetCatalog
 from detectron2.utils import comm
-from tqdm import tqdm
 
 from fan_det.data.coco_o import CocoOLayoutError, register_coco_o
 from fan_det.data.identity import dataset_identity
@@ -26,14 +24,13 @@ from fan_det.robustness.bootstrap import (
     bootstrap_settings,
     dataset_ground_truth,
     domain_intervals,
-    evaluate_per_image,
+    match_detections,
 )
 from fan_det.robustness.detector import config_sha256
 from fan_det.robustness.job import check_out, prepare_model
 from fan_det.robustness.options import CocoOptions, OptionError
 from fan_det.robustness.task import DETECTIONS, CocoJob, DatasetCell, scoring
 from fan_det.runtime.grid import CellCache, run_grid
-from fan_det.runtime.hashing import sha256_file, sha256_json
 
 DEFAULT_OUT = "runs/coco_o"
 DATASET_PREFIX = "coco_o"
@@ -69,11 +66,6 @@ def register(root: str, domains: Sequence[str]) -> dict[str, str]:
         raise OptionError(str(error)) from None
 
 
-def _images_sha256(dataset: str) -> str:
-    """Hash of every image file's bytes, in dataset order: a restyled or replaced image changes the key."""
-    dicts = DatasetCatalog.get(dataset)
-    files = tqdm([d["file_name"] for d in dicts], desc=f"hash {dataset}", leave=False)
-    return sha256_json([sha256_file(f) for f in files])
 
 
 @dataclass(frozen=True)
@@ -98,7 +90,7 @@ class CocoOJob(CocoJob):
             return None
         intervals = None
         if self.bootstrap:
-            evaluated = {domain: evaluate_per_image(dataset_ground_truth(cell.dataset),
+            evaluated = {domain: match_detections(dataset_ground_truth(cell.dataset),
                                                     caches[cell].load_payload(CLEAN_CELL.name))
                          for cell, domain in grid.items()}
             intervals = domain_intervals(evaluated, self.bootstrap, seed=self.seed)
@@ -133,9 +125,9 @@ def prepare_coco_o(options: CocoOOptions) -> tuple[CocoOJob, torch.nn.Module]:
     scorer = scoring(options.scorer)
     identity, keys = {}, {}
     for domain, dataset in datasets.items():
-        num_images, annotations_sha256 = dataset_identity(dataset)
-        identity[domain] = {"num_images": num_images, "annotations_sha256": annotations_sha256,
-                            "images_sha256": _images_sha256(dataset)}
+        found = dataset_identity(dataset, options.out)
+        identity[domain] = {"num_images": found.num_images, "annotations_sha256": found.sha256,
+                            "images_sha256": found.images_sha256}
         keys[domain] = {"weights_sha256": resolved.weights_sha256,
                         "config_sha256": config_sha256(resolved.cfg), "domain": domain, **identity[domain],
                         "scorer": scorer}

@@ -28,7 +28,7 @@ from fan_det.robustness.bootstrap import (
     bootstrap_intervals,
     bootstrap_settings,
     dataset_ground_truth,
-    evaluate_per_image,
+    match_detections,
 )
 from fan_det.robustness.detector import config_sha256
 from fan_det.robustness.job import check_out, prepare_model
@@ -122,7 +122,7 @@ class CocoCJob(CocoJob):
         intervals = None
         if self.bootstrap:
             gt = dataset_ground_truth(self.dataset)
-            evaluated = {cell.cell: evaluate_per_image(gt, cache.load_payload(cell.cell.name))
+            evaluated = {cell.cell: match_detections(gt, cache.load_payload(cell.cell.name))
                          for cell in tqdm(grid, desc="bootstrap: per-image matching")}
             intervals = bootstrap_intervals(evaluated, self.bootstrap, seed=self.source.seed)
         result = RobustnessResult.build(**self.document, cells=[f.record for f in finished.values()],
@@ -149,20 +149,24 @@ def prepare_coco_c(options: CocoCOptions) -> tuple[CocoCJob, torch.nn.Module]:
     unreadable image, all before any inference.
     """
     cells = plan(options)
-    source = (sources.materialised(options.coco_c_root, cells, options.seed)
+    source = (sources.materialised(options.coco_c_root, cells, options.seed, options.out)
               if options.coco_c_root is not None else sources.on_the_fly(options.seed))
     resolved = prepare_model(options, source.seed, lambda cfg: register(options.dataset, cells, source))
-    num_images, dataset_sha256 = dataset_identity(options.dataset)
+    identity = dataset_identity(options.dataset, options.out)
     scorer = scoring(options.scorer)
     corrupted = [c for c in cells if not c.is_clean]
     protocol = {"corruptions": list(dict.fromkeys(c.corruption for c in corrupted)),
                 "severities": sorted({c.severity for c in corrupted}), **source.protocol(), "scorer": scorer}
     key = {"weights_sha256": resolved.weights_sha256, "config_sha256": config_sha256(resolved.cfg),
-           "dataset": {"name": options.dataset, "sha256": dataset_sha256}, **source.key(), "scorer": scorer}
+           "dataset": {"name": options.dataset, "sha256": identity.sha256,
+                       "images_sha256": identity.images_sha256},
+           **source.key(), "scorer": scorer}
     if options.bootstrap:
         protocol["bootstrap"] = bootstrap_settings(options.bootstrap, source.seed)
     document = {"model": resolved.model_block(options),
-                "dataset": {"name": options.dataset, "num_images": num_images}, "protocol": protocol,
+                "dataset": {"name": options.dataset, "num_images": identity.num_images,
+                            "images_sha256": identity.images_sha256},
+                "protocol": protocol,
                 "provenance": resolved.provenance(options, scorer=scorer)}
     check_out(RobustnessResult, options, document)
     job = CocoCJob(cfg=resolved.cfg, seed=source.seed, workers=resolved.workers, threads=resolved.threads,

@@ -14,8 +14,10 @@ from pathlib import Path
 
 from fan_det.corruptions import BuildError, read_manifest
 from fan_det.corruptions.builder import MANIFEST, cell_file
+from fan_det.corruptions.manifest import missing_files, planned_cells
 from fan_det.protocol import Cell
 from fan_det.robustness.options import OptionError
+from fan_det.runtime.file_hashes import file_hashes
 from fan_det.runtime.hashing import sha256_json
 from fan_det.runtime.provenance import corruption_library_version
 
@@ -62,9 +64,11 @@ def on_the_fly(seed: int | None) -> ImageSource:
                        imagecorruptions_version=corruption_library_version())
 
 
-def materialised(root: str | os.PathLike, cells: Sequence[Cell], seed: int | None) -> ImageSource:
-    """The COCO-C under ``root`` as its manifest describes it; refuses a ``seed`` other than its own and
-    cells it does not hold."""
+def materialised(root: str | os.PathLike, cells: Sequence[Cell], seed: int | None,
+                 memo_dir: str | os.PathLike) -> ImageSource:
+    """The COCO-C under ``root`` as its manifest describes it; refuses a ``seed`` other than its own, cells
+    it does not hold, missing files and files whose bytes are not the manifest's (hashed through the
+    ``memo_dir`` memo of ``runtime.file_hashes``, so a rerun reads only what changed)."""
     try:
         manifest = read_manifest(root)
     except BuildError as error:
@@ -85,11 +89,43 @@ def materialised(root: str | os.PathLike, cells: Sequence[Cell], seed: int | Non
             continue
         prefix = cell_file(cell.corruption, cell.severity, "")
         chosen = {rel: digest for rel, digest in files.items() if rel.startswith(prefix)}
-        if not chosen:
+        if (cell.corruption, cell.severity) not in planned_cells(manifest):
             raise OptionError(f"cell {cell.corruption}/{cell.severity} is not built in {{coco_c_root}} "
                               f"{root}: build it with python -m fan_det.build_coco_c, or leave it out",
                               "coco_c_root")
         planned.update(chosen)
+    _refuse_incomplete(root, manifest, [(c.corruption, c.severity) for c in cells if not c.is_clean])
+    _refuse_other_bytes(root, planned, memo_dir)
     library = str(versions.get("imagecorruptions", "unknown"))
     return ImageSource(seed=built_seed, imagecorruptions_version=library, root=str(root),
                        settings=dict(settings), versions=dict(versions), files_sha256=sha256_json(planned))
+
+
+def _some(root: str | os.PathLike, files: Sequence[str]) -> str:
+    """The first few of ``files`` (relative to ``root``), for a message."""
+    return ", ".join(str(Path(root) / rel) for rel in files[:3]) + ", ..." * (len(files) > 3)
+
+
+def _refuse_incomplete(root: str | os.PathLike, manifest: dict, cells: Sequence[tuple[str, int]]) -> None:
+    """A build stopped early (or files deleted since) would score the cells on fewer images: refused,
+    naming the built files that are missing."""
+    missing = missing_files(root, manifest, cells)
+    if missing:
+        raise OptionError(f"{{coco_c_root}} {root} is incomplete: {len(missing)} built files missing "
+                          f"({_some(root, missing)}); finish it by rerunning its python -m "
+                          "fan_det.build_coco_c command, or check it with python -m fan_det.build_coco_c "
+                          f"--out {root} --verify", "coco_c_root")
+
+
+def _refuse_other_bytes(root: str | os.PathLike, planned: dict[str, str],
+                        memo_dir: str | os.PathLike) -> None:
+    """Files changed since the build, or left by another build with other settings, are not what the
+    manifest (and so the results and the cache key) says: refused, naming them."""
+    names = sorted(planned)
+    found = file_hashes([Path(root) / rel for rel in names], memo_dir, desc="hash COCO-C files")
+    differ = [rel for rel, digest in zip(names, found, strict=True) if digest != planned[rel]]
+    if differ:
+        raise OptionError(f"{{coco_c_root}} {root}: {len(differ)} files differ from its {MANIFEST} "
+                          f"({_some(root, differ)}): changed since the build or written by another build; "
+                          f"check it with python -m fan_det.build_coco_c --out {root} --verify, and rebuild "
+                          "it in a new folder", "coco_c_root")

@@ -50,7 +50,8 @@ def test_quick_run_passes_every_step_and_names_the_machine(quick_run):
     done, out = quick_run
     assert done.returncode == 0, done.stderr[-3000:]
     assert re.search(r"^machine: CPU .+; torch .+; device cpu$", done.stdout, re.M), done.stdout
-    for step in ("fan_forward", "train_step", "train", "eval_throughput"):
+    for step in ("fan_forward", "train_step", "seg_train_step", "seg_forward", "train", "eval_throughput",
+                 "bootstrap_scale"):
         assert re.search(rf"^== {step}$", done.stdout, re.M), step
         assert re.search(rf"^\({step}: \d+ s\)$", done.stdout, re.M), step
     assert done.stdout.rstrip().endswith(f"all steps passed; outputs in {out}")
@@ -86,6 +87,26 @@ def test_train_step_compares_fan_with_r50_under_bfloat16_autocast(quick_run):
 
 
 @pytest.mark.slow
+def test_segmentation_step_and_forward_compare_fan_with_r50(quick_run):
+    done, out = quick_run
+    assert done.returncode == 0, done.stderr[-3000:]
+    text = (out / "seg_train_step.out").read_text()
+    r50 = re.search(rf"^R50 semantic FPN \(detectron2\)\s+{NUMBER}\s+-$", text, re.M)
+    fan = re.search(rf"^FAN-S-Hybrid SegFormer\s+{NUMBER}\s+-$", text, re.M)
+    ratio = re.search(rf"^ratio FAN / R50: images/s {NUMBER}x$", text, re.M)
+    assert r50 and fan and ratio, text
+    assert close_to_quotient(float(ratio[1]), float(fan[1]), float(r50[1]))
+    text = (out / "seg_forward.out").read_text()
+    rows = {name: float(speed) for name, speed in re.findall(rf"^(.+?)\s+{NUMBER}\s+[\d.]+$", text, re.M)}
+    assert list(rows) == ["R50 semantic FPN (detectron2), whole", "FAN-S-Hybrid SegFormer, whole",
+                          "FAN-S-Hybrid SegFormer, slide 64/48"], text
+    for line in text.splitlines()[2:]:
+        *_, speed, ratio = line.split()
+        assert close_to_quotient(float(ratio), float(speed), rows["R50 semantic FPN (detectron2), whole"])
+    assert text in done.stdout
+
+
+@pytest.mark.slow
 def test_training_run_wrote_its_checkpoint_and_metrics(quick_run):
     done, out = quick_run
     assert done.returncode == 0, done.stderr[-3000:]
@@ -118,6 +139,36 @@ def test_eval_throughput_prints_every_cell_with_the_wait_per_batch(quick_run):
         assert float(speed) > 0 and 0 <= float(wait_share) <= 100 and float(wait_ms) >= 0
         assert close_to_quotient(float(x_base), float(speed), baseline)
         assert close_to_quotient(float(budget_x), float(within), float(speed))
+
+
+@pytest.mark.slow
+def test_bootstrap_step_times_both_methods_on_the_grid_and_names_the_cpu(quick_run):
+    done, out = quick_run
+    assert done.returncode == 0, done.stderr[-3000:]
+    text = (out / "bootstrap_scale.out").read_text()
+    assert text in done.stdout
+
+    def line(pattern: str) -> re.Match:
+        found = re.search(pattern, text, re.M)
+        assert found, (pattern, text)
+        return found
+
+    line(r"^machine: \w+ \w+, CPU .+, \d+ cores; .*runs on the CPU, one thread$")
+    cell = line(r"^cell: 60 images, 8 classes, (\d+) objects \((\d+) crowd\), 1200 detections$")
+    assert int(cell[1]) > int(cell[2])
+    new = line(rf"^weighted sums: 76 cells x 3 resamples in {NUMBER} s wall, {NUMBER} s CPU .*; "
+               rf"{NUMBER} ms CPU per cell and resample; "
+               rf"P \[{NUMBER}, {NUMBER}\], mPC \[{NUMBER}, {NUMBER}\]$")
+    old = line(rf"^re-accumulating: 1 resamples of one cell in .* {NUMBER} ms CPU per cell and resample; "
+               rf"the grid extrapolated: {NUMBER} s CPU")
+    ratio = line(rf"^ratio re-accumulating / weighted sums, CPU per cell and resample: {NUMBER}x$")
+    per_new, per_old = float(new[3]), float(old[1])
+    assert float(new[2]) == pytest.approx(per_new * 76 * 3 / 1000, abs=0.06)  # CPU total = per cell x cells
+    assert float(old[2]) == pytest.approx(per_old * 76 * 3 / 1000, abs=1)  # the extrapolation, as labelled
+    assert close_to_quotient(float(ratio[1]), per_old, per_new)
+    p_lo, p_hi, mpc_lo, mpc_hi = map(float, new.groups()[3:])
+    assert 0 < p_lo <= p_hi < 100 and (mpc_lo, mpc_hi) == pytest.approx((p_lo, p_hi), abs=0.01)  # copies
+    line(rf"^peak RSS {NUMBER} GiB")
 
 
 def test_a_failing_step_stops_the_suite_with_a_nonzero_status(tmp_path):

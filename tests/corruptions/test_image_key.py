@@ -1,6 +1,7 @@
 """The image key: COCO keeps its image ids (same seeds, same files, same dataset hash as before); a
 semantic-segmentation set (no image_id, a label file per image) is keyed by relative path, its labels
-are never corrupted, and its identity covers the label bytes."""
+are never corrupted, and its identity covers the label bytes. The identity also hashes every image's
+bytes, apart from the annotation hash."""
 
 import hashlib
 import json
@@ -81,7 +82,10 @@ def test_a_coco_manifest_keys_images_by_id_and_the_dataset_hash_is_unchanged(coc
     assert sorted(manifest["images"]) == sorted(str(d["image_id"]) for d in dicts[:2])
     old = [(d["image_id"], d["file_name"].split("/")[-1], d.get("annotations", [])) for d in dicts]
     old_hash = hashlib.sha256(json.dumps(old, sort_keys=True, default=str).encode()).hexdigest()
-    assert dataset_identity(coco) == (len(dicts), old_hash)
+    identity = dataset_identity(coco, tmp_path / "memo")
+    assert (identity.num_images, identity.sha256) == (len(dicts), old_hash)
+    files = [hashlib.sha256(open(d["file_name"], "rb").read()).hexdigest() for d in dicts]
+    assert identity.images_sha256 == hashlib.sha256(json.dumps(files).encode()).hexdigest()
 
 
 def test_without_image_id_the_key_is_the_path_inside_the_image_folder(seg):
@@ -119,11 +123,12 @@ def test_a_materialised_segmentation_cell_is_found_by_path_and_keeps_its_labels(
                                       mapper(base)["image"].numpy().transpose(1, 2, 0))
 
 
-def test_the_identity_of_a_segmentation_set_covers_its_label_bytes(seg):
-    before = dataset_identity(SEG)
+def test_the_identity_of_a_segmentation_set_covers_its_label_bytes(seg, tmp_path):
+    before = dataset_identity(SEG, tmp_path)
     label = DatasetCatalog.get(SEG)[1]["sem_seg_file_name"]
     values = np.asarray(Image.open(label)).copy()
     values[0, 0] = (values[0, 0] + 1) % 19
     Image.fromarray(values).save(label)
-    after = dataset_identity(SEG)
-    assert before[0] == after[0] == 3 and before[1] != after[1]
+    after = dataset_identity(SEG, tmp_path)
+    assert before.num_images == after.num_images == 3 and before.sha256 != after.sha256
+    assert before.images_sha256 == after.images_sha256  # the images themselves did not change

@@ -6,26 +6,9 @@ from __future__ import annotations
 import json
 import shutil
 
-import pytest
 from reliability_ood_helpers import TINY, assert_refused, class_folders, run_cli
 
 from fan_det.results import OODResult
-
-
-@pytest.fixture
-def counting(monkeypatch):
-    """Counts the datasets actually evaluated (not taken from the cache)."""
-    import fan_det.ood.pipeline as pipeline
-
-    calls: list[str] = []
-    real = pipeline.evaluate
-
-    def evaluate(*args, **kwargs):
-        calls.append(kwargs["desc"])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(pipeline, "evaluate", evaluate)
-    return calls
 
 
 def _val(tmp_path):

@@ -42,6 +42,8 @@ DIFFERENCES = {
     "crop": (lambda d: d["preprocessing"].update(crop_pct=1.0), "preprocessing.crop_pct"),
     "interpolation": (lambda d: d["preprocessing"].update(interpolation="bilinear"),
                       "preprocessing.interpolation"),
+    "mean": (lambda d: d["preprocessing"].update(mean=[0.485, 0.456, 0.406]), "preprocessing.mean"),
+    "std": (lambda d: d["preprocessing"].update(std=[0.229, 0.224, 0.225]), "preprocessing.std"),
     "checkpoint": (lambda d: d["model"].update(checkpoint_sha256="0" * 64), "model.checkpoint_sha256"),
     "seeded random init": (lambda d: d["model"].update(weights_sha256="1" * 64), "model.weights_sha256"),
     "AMP": (lambda d: d["evaluation"].update(amp=True), "evaluation.amp"),
