@@ -14,6 +14,7 @@ from fan_det.eval_coco_o import main as eval_coco_o
 from fan_det.paths import REPO_ROOT
 from fan_det.robustness.detector import build_eval_model, load_config
 from fan_det.robustness.finite import FiniteDetector
+from fan_det.runtime.file_hashes import MEMO_DIR
 from fan_det.runtime.finite import NonFiniteOutputError
 
 CONFIG = str(REPO_ROOT / "configs" / "tiny" / "retinanet_fan_tiny_hybrid_synth.yaml")
@@ -42,9 +43,10 @@ def refused(capsys, tool, argv) -> str:
 
 
 def written(out) -> list[str]:
-    """Results and cached cell records (the cache's key and log say nothing was evaluated)."""
-    return sorted(p.name for p in out.rglob("*") if p.is_file() and p.name not in ("key.json", "log.jsonl",
-                                                                                    "config.yaml"))
+    """Results and cached cell records (the cache's key and log, and the memo of image hashes, say nothing
+    was evaluated)."""
+    return sorted(p.name for p in out.rglob("*") if p.is_file() and MEMO_DIR not in p.relative_to(out).parts
+                  and p.name not in ("key.json", "log.jsonl", "config.yaml"))
 
 
 def test_eval_coco_c_refuses_non_finite_boxes(tmp_path, capsys, nan_weights):
