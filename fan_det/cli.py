@@ -65,15 +65,18 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
 
 def add_run_arguments(parser: argparse.ArgumentParser, *, default_out: str,
                       helps: Mapping[str, str] = MappingProxyType({})) -> None:
-    """``--name``, ``--seed``, ``--out`` and ``--workers``: the same spelling and meaning in every tool.
-    ``helps``: a tool's own wording by option dest (``name``, ``seed``, ``out``, ``workers``)."""
+    """``--name``, ``--seed``, ``--out``, ``--overwrite`` and ``--workers``: the same spelling and meaning in
+    every tool. ``helps``: a tool's own wording by option dest (``name``, ``seed``, ``out``, ``overwrite``,
+    ``workers``)."""
     texts = {"name": "model name in the results and the report (default: derived from the model)",
              "seed": "seed of the corruptions and of a random initialisation",
              "out": "output folder",
+             "overwrite": "replace the results of another model (or other settings) in --out",
              "workers": "data-loading worker processes per process (default: the tool's own)", **helps}
     parser.add_argument("--name", default=None, help=texts["name"])
     parser.add_argument("--seed", type=int, default=0, help=texts["seed"])
     parser.add_argument("--out", default=default_out, metavar="DIR", help=texts["out"])
+    parser.add_argument("--overwrite", action="store_true", help=texts["overwrite"])
     parser.add_argument("--workers", type=int, default=None, help=texts["workers"])
 
 

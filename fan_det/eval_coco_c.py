@@ -27,6 +27,7 @@ from fan_det.robustness.job import run_job
 from fan_det.robustness.options import OptionError
 from fan_det.robustness.run import DEFAULT_DATASET, DEFAULT_OUT, CocoCOptions, prepare_coco_c
 from fan_det.robustness.scoring import add_scorer_argument
+from fan_det.runtime.finite import NonFiniteOutputError
 from fan_det.runtime.provenance import command_line
 
 PROG = "fan_det.eval_coco_c"
@@ -82,10 +83,10 @@ def main(argv: list[str] | None = None) -> None:
         seed=args.seed, out=args.out, allow_partial=args.allow_partial, workers=args.workers,
         threads=args.threads, name=args.name, backbone=args.backbone, scorer=args.scorer,
         bootstrap=args.bootstrap, opts=tuple(args.opts), processes=args.num_gpus * args.num_machines,
-        command=command_line(PROG))
+        overwrite=args.overwrite, command=command_line(PROG))
     try:
         launch_job(args, run_job, *prepare_coco_c(options))
-    except OptionError as error:
+    except (OptionError, NonFiniteOutputError) as error:
         fail(flag_message(error))
 
 

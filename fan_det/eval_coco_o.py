@@ -29,6 +29,7 @@ from fan_det.robustness.coco_o import DEFAULT_OUT, CocoOOptions, prepare_coco_o
 from fan_det.robustness.job import run_job
 from fan_det.robustness.options import OptionError
 from fan_det.robustness.scoring import add_scorer_argument
+from fan_det.runtime.finite import NonFiniteOutputError
 from fan_det.runtime.provenance import command_line
 
 PROG = "fan_det.eval_coco_o"
@@ -70,10 +71,11 @@ def main(argv: list[str] | None = None) -> None:
         config=args.config, weights=None if args.random_init else args.weights, coco_o_root=args.coco_o_root,
         domains=args.domains, seed=args.seed, out=args.out, workers=args.workers, threads=args.threads,
         name=args.name, backbone=args.backbone, scorer=args.scorer, bootstrap=args.bootstrap,
-        opts=tuple(args.opts), processes=args.num_gpus * args.num_machines, command=command_line(PROG))
+        opts=tuple(args.opts), processes=args.num_gpus * args.num_machines, overwrite=args.overwrite,
+        command=command_line(PROG))
     try:
         launch_job(args, run_job, *prepare_coco_o(options))
-    except OptionError as error:
+    except (OptionError, NonFiniteOutputError) as error:
         fail(flag_message(error))
 
 

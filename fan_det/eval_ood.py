@@ -14,16 +14,16 @@ import torch
 from detectron2.engine import launch
 from torch.multiprocessing import ProcessRaisedException
 
-from fan_det.cli import HelpFormatter, add_launch_arguments, add_run_arguments, fail
+from fan_det.cli import HelpFormatter, add_launch_arguments, add_run_arguments, fail, flag_message
 from fan_det.ood.classifier import ModelLoadError, default_name, load_model
 from fan_det.ood.distributed import join_torchrun, rank_device, under_torchrun
-from fan_det.ood.document import OutputConflictError
 from fan_det.ood.evaluate import UnreadableImageError
 from fan_det.ood.image_folders import DatasetLayoutError
 from fan_det.ood.pipeline import DATASETS, EvalSettings, run_ood
 from fan_det.ood.preprocess import resolve_preprocessing
 from fan_det.protocol import IMAGENET_V2_VARIANTS
 from fan_det.results import OODResult, ResultsError
+from fan_det.results.folder import OutputConflictError
 from fan_det.runtime.provenance import command_line
 
 PROG = "fan_det.eval_ood"
@@ -67,13 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="which ImageNet-V2 test set --dataset imagenet-v2 is (recorded in ood.json)")
     add_run_arguments(p, default_out=DEFAULT_OUT)
     p.set_defaults(workers=WORKERS)
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace an ood.json of another model (or other settings) in --out")
     p.add_argument("--batch-size", type=int, default=64, help="images per forward pass per process")
     p.add_argument("--amp", action="store_true", help="autocast (float16 on GPU, bfloat16 on CPU)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                    help="cuda (each process takes its own GPU) or cpu")
-    p.add_argument("--strict", action="store_true", help="stop at an unreadable image instead of skipping it")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="skip an unreadable image and record its path in ood.json instead of stopping")
+    p.add_argument("--strict", action="store_true", help=argparse.SUPPRESS)  # former spelling of the default
     add_launch_arguments(p)
     g = p.add_argument_group("preprocessing overrides (default: timm's data config for the model)")
     g.add_argument("--img-size", type=int, help="square input size (default: the model's)")
@@ -117,7 +117,7 @@ def run(args: argparse.Namespace, datasets: dict[str, Path]) -> OODResult:
                  "interpolation": args.interpolation, "mean": args.mean, "std": args.std}
     preprocessing = resolve_preprocessing(loaded.model, loaded.data_config, overrides)
     settings = EvalSettings(batch_size=args.batch_size, workers=args.workers, amp=args.amp,
-                            strict=args.strict, device=str(rank_device(args.device)),
+                            strict=not args.skip_bad, device=str(rank_device(args.device)),
                             v2_variant=args.v2_variant, overwrite=args.overwrite)
     result = run_ood(loaded, datasets, preprocessing, out_dir(args), settings, command_line(PROG))
     if result.path is not None:
@@ -144,6 +144,8 @@ def check_arguments(args: argparse.Namespace) -> None:
             fail(f"{flag} must be at least 1")
     if args.workers < 0:
         fail("--workers must be 0 or more")
+    if args.strict and args.skip_bad:
+        fail("--strict (stop at an unreadable image, the default) contradicts --skip-bad: drop one")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         fail("--device cuda: no GPU visible (use --device cpu)")
     if args.device.startswith("cuda") and args.num_gpus > torch.cuda.device_count():
@@ -164,7 +166,7 @@ def main(argv: list[str] | None = None) -> None:
             join_torchrun()
             run(args, datasets)
     except REFUSALS as e:
-        fail(str(e))
+        fail(flag_message(e))
     except ProcessRaisedException as e:  # a spawned rank refused: its last line is the message
         fail(str(e).strip().splitlines()[-1].partition(": ")[2] or str(e))
 

@@ -76,14 +76,19 @@ def resolve_corruptions(spec: str) -> tuple[str, ...]:
 
 
 def parse_severities(spec: str) -> tuple[int, ...]:
-    """``"1-5"``, ``"1,3"`` or ``"2"`` to sorted unique severities in 1..5 (0, clean, is no cell to build)."""
+    """``"1-5"``, ``"1,3"`` or ``"2"`` to sorted unique severities in 1..5 (0, clean, is no cell to build).
+
+    A range needs both ends, low first: ``1-`` and ``5-1`` are refused, never read as something else.
+    """
     values: set[int] = set()
-    try:
-        for part in (p.strip() for p in spec.split(",") if p.strip()):
-            lo, _, hi = part.partition("-")
-            values.update(range(int(lo), int(hi or lo) + 1))
-    except ValueError:
-        raise ValueError(f"bad severities {spec!r}: expected a range like 1-5 or a list like 1,3") from None
+    for part in (p.strip() for p in spec.split(",") if p.strip()):
+        lo, dash, hi = (x.strip() for x in part.partition("-"))
+        if not lo.isdigit() or (dash and not hi.isdigit()):
+            raise ValueError(f"bad severities {spec!r}: {part!r} is not a severity or a range with both "
+                             "ends; expected a range like 1-5 or a list like 1,3")
+        if dash and int(hi) < int(lo):
+            raise ValueError(f"bad severities {spec!r}: range {part!r} runs backwards; write {hi}-{lo}")
+        values.update(range(int(lo), int(hi or lo) + 1))
     if not values or not values <= set(SEVERITIES):
         raise ValueError(f"bad severities {spec!r}: each must be in 1..5")
     return tuple(sorted(values))

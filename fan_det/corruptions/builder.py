@@ -48,6 +48,7 @@ from fan_det.runtime.hashing import sha256_bytes, sha256_file
 from fan_det.runtime.locks import folder_lock
 from fan_det.runtime.provenance import corruption_library_version, now_iso, package_version
 from fan_det.runtime.threads import ThreadBudget, budgeted_worker_init, plan_threads, thread_env
+from fan_det.runtime.unreadable import unreadable_message
 
 STAGES = ("read", "corrupt", "encode", "write")
 
@@ -413,8 +414,7 @@ def _write_pending(out: Path, units: list, manifest: dict, settings: Settings, s
             if result["skipped"]:
                 path, reason = result["skipped"]
                 if not skip_bad:
-                    raise BuildError(f"cannot use image {path}: {reason} (rerun with --skip-bad to go on "
-                                     "without it)")
+                    raise BuildError(unreadable_message(path, reason))
                 report.skipped[path] = reason
                 manifest["skipped"][path] = reason
                 journal.write(json.dumps({"skipped": path, "reason": reason}) + "\n")

@@ -16,11 +16,8 @@ from fan_det.metrics.classification import accuracy, aurra, calibration_error, w
 from fan_det.metrics.imagenet_c import imagenet_c_summary
 from fan_det.ood.evaluate import Outcomes
 from fan_det.protocol import CLASS_SUBSETS, IMAGENET
-from fan_det.results import OODResult, ResultsError
-
-
-class OutputConflictError(ValueError):
-    """``--out`` already holds results that are not this model's (the message names the fix)."""
+from fan_det.results import OODResult
+from fan_det.results.folder import results_of_same_model
 
 
 def with_interval(metrics: dict, key: str, correct: np.ndarray) -> None:
@@ -68,9 +65,10 @@ def imagenet_c_metrics(cells: Mapping[tuple[str, int], Outcomes], imagenet: Outc
 
 def dataset_entry(path: str | Path, outcomes: list[Outcomes], classes_present: int, metrics: dict,
                   **extra: object) -> dict:
+    skipped = sorted(p for o in outcomes for p, _ in o.skipped)  # under --skip-bad, by path
     return {"path": str(Path(path).resolve()), "num_images": sum(o.num_images for o in outcomes),
-            "num_skipped": sum(len(o.skipped) for o in outcomes), "classes_present": int(classes_present),
-            **extra, "metrics": metrics}
+            "num_skipped": len(skipped), **({"skipped": skipped} if skipped else {}),
+            "classes_present": int(classes_present), **extra, "metrics": metrics}
 
 
 def metrics_for(name: str, outcomes: Mapping[str, Outcomes], imagenet: Outcomes | None) -> dict:
@@ -84,32 +82,16 @@ def metrics_for(name: str, outcomes: Mapping[str, Outcomes], imagenet: Outcomes 
     return classification_metrics(name, outcomes[name], imagenet if name != IMAGENET else None)
 
 
-IDENTITY_KEYS = ("name", "spec", "backbone", "checkpoint_sha256", "weights_sha256")
-
-
 def identity(model: Mapping, preprocessing: Mapping, evaluation: Mapping) -> dict:
-    """What must be equal for two runs to share one ``ood.json``: the model, its weights and settings."""
-    return {"model": {k: model.get(k) for k in IDENTITY_KEYS}, "preprocessing": dict(preprocessing),
-            "amp": evaluation.get("amp")}
+    """The new run's blocks, as ``previous_datasets`` compares them with an existing ``ood.json``."""
+    return {"model": dict(model), "preprocessing": dict(preprocessing), "evaluation": dict(evaluation)}
 
 
 def previous_datasets(path: Path, mine: dict, overwrite: bool) -> dict:
     """The datasets an existing ``ood.json`` of the same model holds (kept and updated by this run).
 
     Another model's file (or one with other weights, preprocessing or AMP) is refused unless
-    ``overwrite``, so two models never overwrite each other's results in one folder.
+    ``overwrite``: the rule of every tool, ``fan_det.results.folder``.
     """
-    if overwrite or not path.exists():
-        return {}
-    fix = ("rerun with --overwrite to replace it, or give each model its own --out folder "
-           f"(e.g. {path.parent.parent / 'NAME'})")
-    try:
-        previous = OODResult.load(path)
-    except ResultsError as e:
-        raise OutputConflictError(f"{e}; {fix}") from None
-    theirs = identity(previous.model, previous.preprocessing, previous.doc.get("evaluation", {}))
-    if theirs != mine:
-        differing = [k for k in ("model", "preprocessing", "amp") if theirs[k] != mine[k]]
-        raise OutputConflictError(f"{path} holds results of model {previous.model_name!r} with another "
-                                  f"{' and '.join(differing)}; {fix}")
-    return dict(previous.datasets)
+    previous = results_of_same_model(OODResult, path.parent, mine, overwrite)
+    return {} if previous is None else dict(previous.datasets)

@@ -22,10 +22,12 @@ from fan_det.metrics.classification import masked_outcomes, topk_correct
 from fan_det.ood.distributed import merge_shards
 from fan_det.ood.image_folders import ClassImageFolder, collate_skipping
 from fan_det.ood.synsets import NUM_CLASSES
+from fan_det.runtime.finite import check_finite
+from fan_det.runtime.unreadable import SKIP_BAD, unreadable_message
 
 
 class UnreadableImageError(RuntimeError):
-    """Raised under ``strict`` when an image cannot be decoded."""
+    """Raised under ``strict`` (the default: no ``--skip-bad``) when an image cannot be read."""
 
 
 @dataclass
@@ -38,6 +40,17 @@ class Outcomes:
     @property
     def num_images(self) -> int:
         return int(self.arrays["index"].size)
+
+
+def logits_of(output: object) -> torch.Tensor:
+    """The logits of a forward pass: the tensor itself, or the first element of a tuple or list (the
+    ``(logits, aux)`` convention of models with auxiliary outputs); anything else is refused."""
+    if isinstance(output, (tuple, list)) and output and isinstance(output[0], torch.Tensor):
+        return output[0]
+    if isinstance(output, torch.Tensor):
+        return output
+    raise ValueError(f"the model returned {type(output).__name__}, not logits: it must return an (N, "
+                     f"{NUM_CLASSES}) tensor of ImageNet-1k logits, or a tuple whose first element is one")
 
 
 def outcomes_from_logits(logits: torch.Tensor, targets: torch.Tensor,
@@ -66,8 +79,10 @@ def _empty(subsets: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def evaluate(model: nn.Module, dataset: ClassImageFolder, *, subsets: Mapping[str, np.ndarray] | None = None,
              batch_size: int = 64, workers: int = 4, amp: bool = False, strict: bool = False,
-             device: torch.device | str = "cpu", desc: str = "eval") -> Outcomes:
-    """Evaluate this rank's shard of ``dataset`` and gather every rank's outcomes (all ranks get them)."""
+             device: torch.device | str = "cpu", desc: str = "eval", model_name: str = "") -> Outcomes:
+    """Evaluate this rank's shard of ``dataset`` and gather every rank's outcomes (all ranks get them).
+
+    Non-finite logits raise ``NonFiniteOutputError`` naming ``model_name``, ``desc`` and the batch."""
     device = torch.device(device)
     subsets = dict(subsets or {})
     sampler = InferenceSampler(len(dataset))
@@ -79,19 +94,20 @@ def evaluate(model: nn.Module, dataset: ClassImageFolder, *, subsets: Mapping[st
     with torch.inference_mode(), tqdm(total=len(sampler), desc=desc, unit="img",
                                       disable=not comm.is_main_process(), dynamic_ncols=True,
                                       leave=False) as bar:
-        for batch in loader:
+        for number, batch in enumerate(loader, 1):
             for index, error in batch.skipped:
                 path = dataset.samples[index][0]
                 if strict:
-                    raise UnreadableImageError(f"cannot read {path}: {error} "
-                                               "(drop --strict to skip and count it)")
+                    raise UnreadableImageError(unreadable_message(path, error))
                 tqdm.write(f"warning: skipping unreadable image {path}: {error}")
                 skipped.append((index, error))
             if batch.images is not None:
                 images = batch.images.to(device, non_blocking=True)
                 with torch.autocast(device.type, dtype=amp_dtype, enabled=amp):
-                    logits = model(images)
-                out = outcomes_from_logits(logits.float(), batch.targets.to(device), subsets)
+                    logits = logits_of(model(images)).float()
+                check_finite(logits, what="logits", model=model_name or type(model).__name__, dataset=desc,
+                             batch=number)
+                out = outcomes_from_logits(logits, batch.targets.to(device), subsets)
                 out["index"] = batch.indices.numpy()
                 parts.append(out)
             bar.update(len(batch.targets) + len(batch.skipped))
@@ -103,8 +119,9 @@ def evaluate(model: nn.Module, dataset: ClassImageFolder, *, subsets: Mapping[st
 
 
 def refuse_skipped_under_strict(outcomes: Outcomes) -> None:
-    """A cached result that skipped images does not count under ``--strict``: refuse as a fresh run would."""
+    """A cached result that skipped images does not count without ``--skip-bad``: refuse it as a fresh run
+    would, whichever run skipped them."""
     if outcomes.skipped:
         path, error = outcomes.skipped[0]
-        raise UnreadableImageError(f"cannot read {path}: {error} (drop --strict to skip and count it; "
-                                   f"{len(outcomes.skipped)} unreadable in all)")
+        raise UnreadableImageError(unreadable_message(path, error, f"{SKIP_BAD}; {len(outcomes.skipped)} "
+                                                                   "unreadable in all"))

@@ -100,8 +100,10 @@ def scan_class_folders(root: str | Path, allowed: Collection[str] | None = None,
         if allowed is not None and wnids[target] not in allowed:
             raise DatasetLayoutError(f"{dataset}: folder {folder} ({wnids[target]}) is not one of this "
                                      f"dataset's {len(allowed)} classes")
-        files = sorted(f for f in folder.rglob("*")
-                       if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS and not f.name.startswith("."))
+        # a broken link with an image suffix is a sample, so that it is refused or skipped like any
+        # unreadable image rather than left out without a word
+        files = sorted(f for f in folder.rglob("*") if (f.is_file() or (f.is_symlink() and not f.exists()))
+                       and f.suffix.lower() in IMAGE_EXTENSIONS and not f.name.startswith("."))
         if files:
             present.append(wnids[target])
             samples.extend((str(f), target) for f in files)

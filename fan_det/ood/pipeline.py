@@ -50,7 +50,7 @@ class EvalSettings:
     batch_size: int = 64
     workers: int = 4
     amp: bool = False
-    strict: bool = False
+    strict: bool = True  # refuse an unreadable image (False: --skip-bad)
     device: str = "cpu"
     v2_variant: str = IMAGENET_V2_VARIANTS[0]
     overwrite: bool = False
@@ -72,6 +72,7 @@ class FolderTask:
     model: torch.nn.Module
     settings: EvalSettings
     device: torch.device
+    model_name: str  # named when the model gives non-finite logits
     codec: Codec = OUTCOMES
     share_payload: bool = True  # every rank computes the metrics from the outcomes
 
@@ -84,7 +85,8 @@ class FolderTask:
     def evaluate(self, folder: Folder) -> tuple[dict, Outcomes]:
         s = self.settings
         out = evaluate(self.model, folder.dataset, subsets=folder.subsets, batch_size=s.batch_size,
-                       workers=s.workers, amp=s.amp, strict=s.strict, device=self.device, desc=folder.label)
+                       workers=s.workers, amp=s.amp, strict=s.strict, device=self.device, desc=folder.label,
+                       model_name=self.model_name)
         return {"num_images": out.num_images, "num_skipped": len(out.skipped)}, out
 
 
@@ -129,7 +131,7 @@ def run_ood(loaded: LoadedModel, datasets: Mapping[str, str | Path], preprocessi
            "checkpoint_sha256": loaded.checkpoint_sha256, "amp": settings.amp, "device": device.type}
     cache = open_cache(out_dir, key) if main else None
 
-    task = FolderTask(loaded.model, settings, device)
+    task = FolderTask(loaded.model, settings, device, loaded.name)
 
     def outcomes_of(label: str, ds: ClassImageFolder, subsets: dict,
                     cached_only: bool = False) -> Outcomes | None:

@@ -6,12 +6,17 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import ClassVar
 
 from fan_det.protocol import SCALE
 from fan_det.runtime.atomic import atomic_write_json
+
+# summaries are written from the same cells in the same process; this absorbs float printing and
+# figures rounded to 4 decimals, ratios of them included (a summary edited by hand differs by far more)
+SUMMARY_TOLERANCE = {"rel_tol": 1e-5, "abs_tol": 1e-4}
+FIGURES = ("stats.", "holdout.")  # the summary blocks made of figures (the rest lists cells or domains)
 
 
 class ResultsError(ValueError):
@@ -91,6 +96,15 @@ class ResultDocument:
         self.require(self.doc["model"], "name", str, where="model")
         self.check()
 
+    # the model block's fields that say which model made a document (not where its files were)
+    MODEL_IDENTITY: ClassVar[tuple[str, ...]] = ("name", "backbone", "config_sha256", "weights_sha256",
+                                                 "random_init")
+
+    @classmethod
+    def identity(cls, doc: Mapping) -> dict:
+        """What two documents must share to be results of the same run in one ``--out`` folder."""
+        return {"model": {k: doc.get("model", {}).get(k) for k in cls.MODEL_IDENTITY}}
+
     def check(self) -> None:
         """The kind's own consistency checks (overridden)."""
 
@@ -116,11 +130,44 @@ class ResultDocument:
             raise ResultsError(f"{self.where}: {key} is {value!r}, not an interval [low, high]")
 
     def require_finite(self, block: dict, where: str) -> None:
-        """Numbers must be finite; a figure that cannot be computed is absent, never null or NaN."""
+        """Figures must be finite numbers (intervals: lists of them); a figure that cannot be computed is
+        absent, never null or NaN, and a string or a flag where a number belongs is refused."""
         for key, value in flat_items(block):
             if value is None or (isinstance(value, float) and not math.isfinite(value)):
                 raise ResultsError(f"{self.where}: {where} {key} is {value!r}; "
                                    "absent figures must be left out")
+            if not all(_is_number(v) for v in (value if isinstance(value, list) else [value])):
+                raise ResultsError(f"{self.where}: {where} {key} is {value!r}, not a finite number; "
+                                   f"rerun {self.WRITER}")
+
+    def require_stats(self, stats: object, where: str) -> None:
+        """``stats`` is a non-empty mapping of finite numbers (nested by task where a kind nests them): a
+        string where a number belongs, or a flag, is refused."""
+        if not isinstance(stats, dict) or not stats:
+            raise ResultsError(f"{self.where}: {where} has no stats; rerun {self.WRITER}")
+        self.require_finite(stats, where)
+
+    def require_summary_of(self, recompute: Callable[[], dict], stored: dict,
+                           source: Callable[[str], str] = lambda key: "its cells") -> None:
+        """``stored`` (the document's summary) equals ``recompute()`` (the same summary from the
+        document's own cells), figure by figure: its ``stats`` and ``holdout`` blocks; intervals aside,
+        which come from resamples, not cells. ``source(key)`` names what a figure comes from in a refusal."""
+        try:
+            expected = {k: v for k, v in flat_items(recompute()) if k.startswith(FIGURES)}
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise ResultsError(f"{self.where}: its cells cannot be summarised ({exc}); "
+                               f"rerun {self.WRITER}") from None
+        shown = {k: v for k, v in flat_items(stored) if k.startswith(FIGURES) and "_ci" not in k}
+        for key in sorted(expected.keys() | shown.keys()):
+            mine, theirs = shown.get(key), expected.get(key)
+            numbers = _is_number(mine) and _is_number(theirs)
+            if (mine != theirs) if not numbers else not math.isclose(mine, theirs, **SUMMARY_TOLERANCE):
+                raise ResultsError(f"{self.where}: summary {key} is {mine!r}, which disagrees with "
+                                   f"{source(key)} ({theirs!r}); rerun {self.WRITER}")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def flat_items(obj: dict, prefix: str = "") -> Iterator[tuple[str, object]]:

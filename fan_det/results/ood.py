@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from fan_det.results.document import ResultDocument, ResultsError
 
 
@@ -16,6 +18,14 @@ class OODResult(ResultDocument):
               **extra: object) -> OODResult:
         return cls({"schema": cls.schema(), "scale": "0-100", "model": model, "preprocessing": preprocessing,
                     "datasets": datasets, **extra, "provenance": provenance})
+
+    MODEL_IDENTITY = ("name", "spec", "backbone", "checkpoint_sha256", "weights_sha256")
+
+    @classmethod
+    def identity(cls, doc: Mapping) -> dict:
+        """The model, its weights and settings: preprocessing and AMP change every number."""
+        return {**super().identity(doc), "preprocessing": dict(doc.get("preprocessing", {})),
+                "amp": doc.get("evaluation", {}).get("amp")}
 
     @property
     def datasets(self) -> dict[str, dict]:

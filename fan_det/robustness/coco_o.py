@@ -14,7 +14,6 @@ from pathlib import Path
 
 import torch
 from detectron2.config import CfgNode
-from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.utils import comm
 
 from fan_det.data.coco_o import CocoOLayoutError, register_coco_o
@@ -28,7 +27,7 @@ from fan_det.robustness.bootstrap import (
     match_detections,
 )
 from fan_det.robustness.detector import config_sha256
-from fan_det.robustness.job import prepare_model
+from fan_det.robustness.job import check_out, prepare_model
 from fan_det.robustness.options import CocoOptions, OptionError
 from fan_det.robustness.task import DETECTIONS, CocoJob, DatasetCell, scoring
 from fan_det.runtime.grid import CellCache, run_grid
@@ -67,15 +66,6 @@ def register(root: str, domains: Sequence[str]) -> dict[str, str]:
         raise OptionError(str(error)) from None
 
 
-def _check_classes(cfg: CfgNode, dataset: str) -> None:
-    """A detector whose class count differs from the domain's would be scored on the wrong categories."""
-    DatasetCatalog.get(dataset)  # loading sets the metadata's classes
-    classes = len(MetadataCatalog.get(dataset).thing_classes)
-    arch = cfg.MODEL.META_ARCHITECTURE
-    heads = cfg.MODEL.RETINANET.NUM_CLASSES if arch == "RetinaNet" else cfg.MODEL.ROI_HEADS.NUM_CLASSES
-    if heads != classes:
-        raise OptionError(f"{dataset} has {classes} categories but the detector predicts {heads}; evaluate a "
-                          "detector trained on COCO's categories (COCO-O keeps COCO's 80)")
 
 
 @dataclass(frozen=True)
@@ -127,12 +117,11 @@ def prepare_coco_o(options: CocoOOptions) -> tuple[CocoOJob, torch.nn.Module]:
     root, seed = str(Path(options.coco_o_root).resolve()), options.seed or 0
     datasets: dict[str, str] = {}
 
-    def register_and_check(cfg: CfgNode) -> None:
+    def register_domains(cfg: CfgNode) -> list[str]:
         datasets.update(register(root, chosen))
-        for dataset in datasets.values():
-            _check_classes(cfg, dataset)
+        return list(datasets.values())
 
-    resolved = prepare_model(options, seed, register_and_check)
+    resolved = prepare_model(options, seed, register_domains)
     scorer = scoring(options.scorer)
     identity, keys = {}, {}
     for domain, dataset in datasets.items():
@@ -146,6 +135,7 @@ def prepare_coco_o(options: CocoOOptions) -> tuple[CocoOJob, torch.nn.Module]:
     document = {"model": resolved.model_block(options),
                 "dataset": {"name": "COCO-O", "root": root, "domains": identity},
                 "provenance": resolved.provenance(options, scorer=scorer, seed=seed, **bootstrap)}
+    check_out(CocoOResult, options, document)
     job = CocoOJob(cfg=resolved.cfg, seed=seed, workers=resolved.workers, threads=resolved.threads,
                    bootstrap=options.bootstrap, out=Path(options.out), document=document,
                    scorer=options.scorer, root=root, datasets=datasets, keys=keys)

@@ -7,11 +7,13 @@ half loaded.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from detectron2.config import CfgNode
+from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.modeling import build_model
 
 from fan_det.detection.config_file import load_config as load_detectron2_config
@@ -34,6 +36,31 @@ def load_config(config: str, opts: Sequence[str] = (), weights: str | None = Non
     if not torch.cuda.is_available():
         overrides += ["MODEL.DEVICE", "cpu"]
     return load_detectron2_config(config, overrides)
+
+
+# Per detectron2 meta-architecture: the config keys that set how many classes its heads predict, each with
+# the dataset metadata field listing the classes it must match.
+CLASS_COUNT_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
+    "RetinaNet": (("MODEL.RETINANET.NUM_CLASSES", "thing_classes"),),
+    "GeneralizedRCNN": (("MODEL.ROI_HEADS.NUM_CLASSES", "thing_classes"),),
+    "SemanticSegmentor": (("MODEL.SEM_SEG_HEAD.NUM_CLASSES", "stuff_classes"),),
+}
+
+
+def check_num_classes(cfg: CfgNode, dataset: str) -> None:
+    """Refuse, before any inference, a model whose heads predict another number of classes than the
+    registered ``dataset`` has: fewer would be scored on the wrong categories without a word, more die in
+    the evaluator after the first cell. The message names the config key to change. Architectures
+    without a known class-count key are not checked."""
+    DatasetCatalog.get(dataset)  # loading sets the metadata's classes
+    metadata = MetadataCatalog.get(dataset)
+    for key, field in CLASS_COUNT_KEYS.get(cfg.MODEL.META_ARCHITECTURE, ()):
+        heads = functools.reduce(getattr, key.split("."), cfg)
+        classes = len(getattr(metadata, field, ()))
+        if heads != classes:
+            raise OptionError(f"{dataset} has {classes} categories but the detector predicts {heads} "
+                              f"({key}); evaluate a model trained on this dataset's categories, or set {key} "
+                              f"{classes} in its config")
 
 
 def config_sha256(cfg: CfgNode) -> str:

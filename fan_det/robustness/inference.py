@@ -27,6 +27,7 @@ from tqdm import tqdm
 from fan_det.corruptions import CorruptedDatasetMapper
 from fan_det.data.identity import dataset_root
 from fan_det.protocol import Cell
+from fan_det.robustness.finite import finite_outputs
 from fan_det.robustness.scoring import DEFAULT_SCORER, cell_stats, coco_stats
 from fan_det.runtime.threads import budgeted_worker_init
 
@@ -129,13 +130,15 @@ def evaluate_cell(
     if worker_threads is not None:  # detectron2's test loader takes no worker_init_fn; DataLoader allows it
         loader.worker_init_fn = budgeted_worker_init(worker_threads)
     loader = _TimedLoader(loader, desc=cell.name)
+    cell_label = dataset if cell.is_clean else f"{dataset} {cell.corruption} severity {cell.severity}"
     tasks = ("bbox", "segm") if cfg.MODEL.MASK_ON else ("bbox",)
     # An output folder only where COCOEvaluator must first convert the dataset to COCO json.
     has_json = hasattr(MetadataCatalog.get(dataset), "json_file")
     evaluator = _CellEvaluator(dataset, tasks=tasks, distributed=True,
                                output_dir=None if has_json else cfg.OUTPUT_DIR)
-    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints as it loads the ground truth
-        inference_on_dataset(model, loader, evaluator)
+    checked = finite_outputs(model, model_label=cfg.MODEL.WEIGHTS or "(random init)", dataset=cell_label)
+    with contextlib.redirect_stdout(io.StringIO()), checked as guarded:  # pycocotools prints as it loads
+        inference_on_dataset(guarded, loader, evaluator)
     if not comm.is_main_process():
         return None
     gathered = evaluator.gathered or []

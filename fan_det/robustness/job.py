@@ -9,7 +9,7 @@ evaluated are refused with ``OptionError`` before any work.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,15 +20,18 @@ from detectron2.utils import comm
 from fan_det.detection.weights import WeightsError
 from fan_det.models.checkpoint import CheckpointMismatchError
 from fan_det.results import ResultDocument
+from fan_det.results.folder import OutputConflictError, results_of_same_model
 from fan_det.robustness.detector import (
     backbone_name,
     build_eval_model,
+    check_num_classes,
     config_sha256,
     load_config,
     local_weights,
     model_name,
     resolve_config_path,
 )
+from fan_det.robustness.images import check_images_readable
 from fan_det.robustness.options import EvalOptions, OptionError, check_options
 from fan_det.runtime.atomic import atomic_write_text
 from fan_det.runtime.provenance import provenance
@@ -81,7 +84,10 @@ class Resolved:
 
 def detector_config(options: EvalOptions) -> CfgNode:
     """The evaluation config of ``config`` + ``opts`` with ``weights`` fetched locally."""
-    resolve_config_path(options.config)
+    try:
+        resolve_config_path(options.config)
+    except FileNotFoundError as error:  # its message names the config
+        raise OptionError(str(error)) from None
     try:
         local = local_weights(options.weights) if options.weights else None
     except OSError as error:
@@ -94,13 +100,14 @@ def detector_config(options: EvalOptions) -> CfgNode:
         raise OptionError(f"bad config override in {' '.join(options.opts)}: {error}") from None
 
 
-def prepare_model(options: EvalOptions, seed: int, datasets: Callable[[CfgNode], None]) -> Resolved:
-    """Check the shared options, then the config, the datasets (``datasets(cfg)`` registers and checks
-    them), the model and the thread budget, in that order: the first input that cannot be evaluated is
-    refused, before any work."""
+def prepare_model(options: EvalOptions, seed: int, datasets: Callable[[CfgNode], Sequence[str]]) -> Resolved:
+    """Check the shared options, then the config, the datasets (``datasets(cfg)`` registers them and
+    returns their names), the model, the thread budget, and last each dataset's class count against the
+    model's and its images' readability, in that order: the first input that cannot be evaluated is
+    refused, before any inference."""
     check_options(options)
     cfg = detector_config(options)
-    datasets(cfg)
+    names = datasets(cfg)
     try:
         model, weights_sha256 = build_eval_model(cfg, seed)
     except CheckpointMismatchError as error:
@@ -112,7 +119,19 @@ def prepare_model(options: EvalOptions, seed: int, datasets: Callable[[CfgNode],
         budget = plan_threads(options.threads, workers)
     except ValueError as error:
         raise OptionError(f"{{threads}}: {error}", "threads") from None
+    for dataset in names:
+        check_num_classes(cfg, dataset)
+        check_images_readable(dataset)
     return Resolved(cfg, model, weights_sha256, workers, budget)
+
+
+def check_out(kind: type[ResultDocument], options: EvalOptions, document: Mapping) -> None:
+    """Refuse, before any inference, an ``out`` holding another model's ``kind`` results unless
+    ``overwrite`` (the rule of every tool, ``fan_det.results.folder``)."""
+    try:
+        results_of_same_model(kind, options.out, document, options.overwrite)
+    except OutputConflictError as error:
+        raise OptionError(error.worded(lambda field: f"{{{field}}}"), *OutputConflictError.OPTIONS) from None
 
 
 def run_job(job: EvalJob, model: torch.nn.Module | None = None) -> ResultDocument | None:

@@ -35,6 +35,7 @@ class EvalOptions:
     weights: str | None = None  # checkpoint path or URL; None: random initialisation from ``seed``
     seed: int | None = None  # random init (and the tool's own seeds); None: the tool's default
     out: str = "runs"
+    overwrite: bool = False  # replace another model's results in ``out`` (else refused)
     workers: int | None = None  # loader workers per process; None: the config's DATALOADER.NUM_WORKERS
     threads: int | None = None  # the process's thread budget; None: the cores it may use
     name: str | None = None  # model name in the results; None: from the config

@@ -31,7 +31,7 @@ from fan_det.robustness.bootstrap import (
     match_detections,
 )
 from fan_det.robustness.detector import config_sha256
-from fan_det.robustness.job import prepare_model
+from fan_det.robustness.job import check_out, prepare_model
 from fan_det.robustness.options import CocoOptions, OptionError
 from fan_det.robustness.source import ImageSource
 from fan_det.robustness.task import DETECTIONS, CocoJob, DatasetCell, scoring
@@ -81,8 +81,9 @@ def plan(options: CocoCOptions) -> list[Cell]:
     return cells
 
 
-def register(dataset: str, cells: Sequence[Cell], source: ImageSource) -> None:
-    """Register the tiny sets and the materialised cells with detectron2 (idempotent; once per process)."""
+def register(dataset: str, cells: Sequence[Cell], source: ImageSource) -> list[str]:
+    """Register the tiny sets and the materialised cells with detectron2 (idempotent; once per process);
+    the dataset whose classes and images the model is checked against."""
     register_tiny_datasets()
     if dataset not in DatasetCatalog.list():
         raise OptionError(f"{{dataset}} {dataset} is not registered with detectron2; registered: "
@@ -93,6 +94,7 @@ def register(dataset: str, cells: Sequence[Cell], source: ImageSource) -> None:
         corrupted = [c for c in cells if not c.is_clean]
         register_coco_c(dataset, Path(source.root), sorted({c.corruption for c in corrupted}),
                         sorted({c.severity for c in corrupted}))
+    return [dataset]
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,9 @@ def prepare_coco_c(options: CocoCOptions) -> tuple[CocoCJob, torch.nn.Module]:
     corruption x severity cell; the seed is refused when it contradicts ``coco_c_root``'s. Finished cells
     are cached under ``out/cells/<key>``, the key hashing the weights, the config, the dataset, how the
     images are made and the scorer. ``bootstrap`` > 0 adds percentile-bootstrap intervals of P and mPC
-    (``fan_det.robustness.bootstrap``).
+    (``fan_det.robustness.bootstrap``). An ``out`` holding another model's results is refused unless
+    ``overwrite``; so are a model predicting another number of classes than the dataset has and an
+    unreadable image, all before any inference.
     """
     cells = plan(options)
     source = (sources.materialised(options.coco_c_root, cells, options.seed, options.out)
@@ -164,6 +168,7 @@ def prepare_coco_c(options: CocoCOptions) -> tuple[CocoCJob, torch.nn.Module]:
                             "images_sha256": identity.images_sha256},
                 "protocol": protocol,
                 "provenance": resolved.provenance(options, scorer=scorer)}
+    check_out(RobustnessResult, options, document)
     job = CocoCJob(cfg=resolved.cfg, seed=source.seed, workers=resolved.workers, threads=resolved.threads,
                    bootstrap=options.bootstrap, out=Path(options.out), document=document,
                    scorer=options.scorer, dataset=options.dataset, cells=tuple(cells), source=source, key=key,

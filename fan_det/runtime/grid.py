@@ -138,5 +138,5 @@ def run_grid(cells: Sequence[C], task: CellTask[C], caches: Mapping[C, CellCache
     from detectron2.utils import comm
     from tqdm import tqdm
 
-    bar = tqdm(cells, desc=desc, disable=not comm.is_main_process())
-    return {cell: finish_cell(cell, task, caches[cell] if caches is not None else None) for cell in bar}
+    with tqdm(cells, desc=desc, disable=not comm.is_main_process()) as bar:  # closed on a refusal too
+        return {cell: finish_cell(cell, task, caches[cell] if caches is not None else None) for cell in bar}

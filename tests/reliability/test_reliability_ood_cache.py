@@ -1,4 +1,5 @@
-"""The OOD cache: --strict is never bypassed, new weights or files recompute, a truncated entry is redone."""
+"""The OOD cache: the unreadable-image policy is never bypassed, new weights or files recompute, a
+truncated entry is redone."""
 
 from __future__ import annotations
 
@@ -14,16 +15,17 @@ def _val(tmp_path):
     return class_folders(tmp_path / "val", {0: 2, 5: 2, 999: 1})
 
 
-def test_strict_refuses_a_cached_result_that_skipped_images(tmp_path, capsys, counting):
+def test_a_cached_result_that_skipped_images_is_refused_without_skip_bad(tmp_path, capsys, counting):
     val = _val(tmp_path)
     broken = val / "n01440764" / "broken.jpg"
     broken.write_bytes(b"\xff\xd8 not a jpeg")
     args = ["--model", TINY, "--out", str(tmp_path / "out"), "--dataset", f"imagenet={val}"]
-    assert run_cli(args, capsys)[0] == 0
+    assert run_cli([*args, "--skip-bad"], capsys)[0] == 0
     assert OODResult.load(tmp_path / "out" / "ood.json").datasets["imagenet"]["num_skipped"] == 1
-    code, err = run_cli([*args, "--strict"], capsys)
-    assert_refused(code, err, "broken.jpg", "--strict")
-    assert counting == ["imagenet"]  # the strict rerun was answered from the cache, and still refused
+    for refusing in ([], ["--strict"]):  # the default, and its former spelling
+        code, err = run_cli([*args, *refusing], capsys)
+        assert_refused(code, err, "broken.jpg", "--skip-bad")
+    assert counting == ["imagenet"]  # the reruns were answered from the cache, and still refused
 
 
 def test_new_weights_and_changed_files_are_evaluated_again(tmp_path, capsys, counting):

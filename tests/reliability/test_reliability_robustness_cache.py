@@ -71,7 +71,7 @@ def test_retrained_weights_are_evaluated_again(copy):
     name = next(k for k, v in checkpoint["model"].items() if v.is_floating_point())
     checkpoint["model"][name] = checkpoint["model"][name] + 0.01  # "retrained": same file name, new values
     torch.save(checkpoint, weights)
-    main(_args(weights, out))
+    main(_args(weights, out, "--overwrite"))  # other weights: another model's results, replaced on request
     runs = _events(out)
     assert len(runs) == 2 and all(events == {"evaluated": CELLS} for events in runs.values())
     doc = RobustnessResult.load(out / "robustness.json").doc
@@ -83,7 +83,7 @@ def test_retrained_weights_are_evaluated_again(copy):
                                     ["INPUT.MIN_SIZE_TEST", "80"]])
 def test_a_changed_config_is_evaluated_again(copy, change):
     weights, out = copy
-    main(_args(weights, out, opts=change))
+    main(_args(weights, out, "--overwrite", opts=change))
     runs = _events(out)
     assert len(runs) == 2 and all(events == {"evaluated": CELLS} for events in runs.values())
 

@@ -25,7 +25,11 @@ def with_changes(name: str, change) -> dict:
 
 def _other_ap50(doc):  # the same model, other numbers, still consistent in itself
     doc["cells"][0]["stats"]["bbox"]["AP50"] += 1.0
-    doc["summary"]["stats"]["AP50"]["P"] += 1.0
+    block = doc["summary"]["stats"]["AP50"]
+    block["P"] += 1.0
+    for figures in (block, doc["summary"].get("holdout", {}).get("AP50", {})):
+        if "rPC" in figures:
+            figures["rPC"] = 100 * figures["mPC"] / block["P"]
 
 
 CASES = {
@@ -36,10 +40,10 @@ CASES = {
     "other scale": ("robustness", lambda d: d.update(scale="0-1"), "scale '0-1'"),
     "summary P disagrees with clean cell": (
         "robustness", lambda d: d["summary"]["stats"]["AP"].update(P=d["summary"]["stats"]["AP"]["P"] + 3),
-        "disagrees with the clean cell"),
+        "stats.AP.P is"),
     "per-corruption summary disagrees with cells": (
         "robustness", lambda d: d["summary"]["stats"]["AP"]["per_corruption"].update(fog=99.0),
-        "cells average"),
+        "per_corruption.fog is 99.0, which disagrees with its cells"),
     "same model, other numbers": ("robustness", _other_ap50, "appears twice with different numbers"),
     "other detection dataset": (
         "robustness", lambda d: d.update(model={**d["model"], "name": "other"},

@@ -1,6 +1,8 @@
 """The corruption-grid document is task-general: a kind with another headline stat (mIoU, as a
 segmentation grid will have) summarises, validates and round-trips with no detection name in it."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -52,3 +54,27 @@ def test_the_checks_name_the_kinds_headline():
     del result.summary["stats"]["mIoU"]
     with pytest.raises(ResultsError, match="no 'mIoU'"):
         result.validate()
+
+
+SELF_CHECK_EDITS = {
+    "mPC edited": (lambda d: d["summary"]["stats"]["mIoU"].update(mPC=99.0),
+                   "stats.mIoU.mPC is 99.0, which disagrees with its cells"),
+    "per-corruption edited": (lambda d: d["summary"]["stats"]["mIoU"]["per_corruption"].update(fog=1.5),
+                              "per_corruption.fog is 1.5, which disagrees"),
+    "cell edited": (lambda d: d["cells"][0]["stats"].update(mIoU=d["cells"][0]["stats"]["mIoU"] + 2),
+                    "disagrees with the clean cell's mIoU"),
+    "string in a cell": (lambda d: d["cells"][4]["stats"].update(mIoU="12"), "'12', not a finite number"),
+    "no cells": (lambda d: d.update(cells=[]), "no cells"),
+}
+
+
+@pytest.mark.parametrize("case", SELF_CHECK_EDITS)
+def test_a_miou_grid_checks_its_summary_against_its_cells_on_load(tmp_path, case):
+    edit, says = SELF_CHECK_EDITS[case]
+    path = _build(_cells(np.random.default_rng(5))).dump(tmp_path / "grid.json")
+    doc = json.loads(path.read_text())
+    edit(doc)
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ResultsError) as refused:
+        SegmentationGrid.load(path)
+    assert says in str(refused.value)

@@ -47,8 +47,8 @@ def test_flatten_stats_names_mask_stats_by_task():
     (lambda d: d.update(schema="fan_det.robustness/2"), "unknown schema version"),
     (lambda d: d.update(scale="0-1"), "scale"),
     (lambda d: d["summary"]["stats"]["AP"].update(mPC=math.nan), "absent figures must be left out"),
-    (lambda d: d["summary"]["stats"]["AP"].update(P=99.0), "disagrees with the clean cell"),
-    (lambda d: d["summary"]["stats"]["AP"]["per_corruption"].update(fog=99.0), "its cells average"),
+    (lambda d: d["summary"]["stats"]["AP"].update(P=99.0), "AP.P is 99.0, which disagrees"),
+    (lambda d: d["summary"]["stats"]["AP"]["per_corruption"].update(fog=99.0), "fog is 99.0, which disag"),
     (lambda d: d["cells"].append(dict(d["cells"][0])), "appears twice"),
     (lambda d: d.pop("provenance"), "provenance"),
 ])
