@@ -28,7 +28,15 @@ from fan_det.ood.image_folders import (
     scan_class_folders,
 )
 from fan_det.ood.synsets import imagenet_wnids, subset_wnids
-from fan_det.protocol import BENCHMARK, CLASS_SUBSETS, HOLDOUT, SEVERITIES
+from fan_det.protocol import (
+    ACDC_CONDITIONS,
+    BENCHMARK,
+    CITYSCAPES_NUM_CLASSES,
+    CLASS_SUBSETS,
+    HOLDOUT,
+    IGNORE_LABEL,
+    SEVERITIES,
+)
 
 # Image counts of the official releases (docs/data.md gives the sources).
 OFFICIAL_COUNTS: dict[str, int] = {
@@ -40,8 +48,11 @@ OFFICIAL_COUNTS: dict[str, int] = {
     "imagenet-v2": 10_000,      # per variant, 10 per class
     "coco": 5_000,              # COCO val2017
     "coco-c": 5_000,            # per corruption and severity
+    "acdc": 406,                # validation split: 100 fog, 106 night, 100 rain, 100 snow
 }
 COCO_CATEGORIES = 80
+# The file name suffixes of ACDC's release (Sakaridis et al. 2021).
+ACDC_IMAGE_SUFFIX, ACDC_LABEL_SUFFIX = "_rgb_anon.png", "_gt_labelTrainIds.png"
 SHOWN = 5  # names listed per problem
 
 
@@ -248,6 +259,63 @@ def check_coco_c(root: str | Path, expect: Expectation) -> Verdict:
     return verdict
 
 
+def acdc_pairs(root: str | Path, condition: str,
+               split: str = "val") -> tuple[dict[str, Path], dict[str, Path]]:
+    """``<sequence>/<frame>`` -> image and -> label file of one ACDC condition's split."""
+    root = Path(root)
+
+    def keyed(folder: Path, suffix: str) -> dict[str, Path]:
+        return {str(f.relative_to(folder))[: -len(suffix)]: f for f in sorted(folder.rglob(f"*{suffix}"))}
+
+    return (keyed(root / "rgb_anon" / condition / split, ACDC_IMAGE_SUFFIX),
+            keyed(root / "gt" / condition / split, ACDC_LABEL_SUFFIX))
+
+
+def first_bad_label(files: Sequence[Path], num_classes: int = CITYSCAPES_NUM_CLASSES) -> str | None:
+    """``"<file>: value v"`` for the first label file holding a value that is neither a train id nor 255."""
+    import numpy as np
+    from PIL import Image
+
+    for path in files:
+        values = np.unique(np.asarray(Image.open(path)))
+        bad = values[(values >= num_classes) & (values != IGNORE_LABEL)]
+        if bad.size:
+            return f"{path}: value {int(bad[0])}"
+    return None
+
+
+def check_acdc(root: str | Path, expect: Expectation) -> Verdict:
+    """ACDC's validation split: every condition's images, each with its train-id label file in range."""
+    root = Path(root)
+    verdict = Verdict("acdc", str(root))
+    if not (root / "rgb_anon").is_dir() or not (root / "gt").is_dir():
+        verdict.problems.append("foreign layout: expected rgb_anon/ and gt/ (the two release archives "
+                                "extracted into one folder)")
+        return verdict
+    counts: dict[str, int] = {}
+    for condition in ACDC_CONDITIONS:
+        images, labels = acdc_pairs(root, condition)
+        if not images:
+            verdict.problems.append(f"{condition}: no *{ACDC_IMAGE_SUFFIX} under rgb_anon/{condition}/val")
+            continue
+        unlabelled, orphans = sorted(set(images) - set(labels)), sorted(set(labels) - set(images))
+        if unlabelled:
+            verdict.problems.append(f"{condition}: {len(unlabelled)} image(s) without a *{ACDC_LABEL_SUFFIX} "
+                                    f"file: {_some(unlabelled)}")
+        if orphans:
+            verdict.notes.append(f"{condition}: {len(orphans)} label file(s) without an image: "
+                                 f"{_some(orphans)}")
+        bad = first_bad_label([labels[k] for k in sorted(set(images) & set(labels))])
+        if bad:
+            verdict.problems.append(f"{condition}: a label outside the {CITYSCAPES_NUM_CLASSES} train ids "
+                                    f"and {IGNORE_LABEL}: {bad}")
+        counts[condition] = len(images)
+    verdict.images = sum(counts.values())
+    verdict.summary = ", ".join(f"{c} {n}" for c, n in counts.items()) + " validation images"
+    verdict.check_count(verdict.images, expect.images, "validation images")
+    return verdict
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m fan_det.check_data", formatter_class=HelpFormatter,
@@ -273,8 +341,10 @@ def build_parser() -> argparse.ArgumentParser:
     sets.add_argument("--coco", metavar="DIR", help="COCO val2017 images (with --coco-annotations)")
     sets.add_argument("--coco-annotations", metavar="FILE", help="COCO instances json of --coco")
     sets.add_argument("--coco-c", metavar="DIR", help="a COCO-C built by python -m fan_det.build_coco_c")
+    sets.add_argument("--acdc", metavar="DIR", help="ACDC (rgb_anon/ and gt/ of the release): the val split")
     parser.add_argument("--expect-count", type=int, default=None, metavar="N",
-                        help="expected images per set (per cell for -C sets) instead of the official count")
+                        help="expected images per set (per cell for -C sets, over the four conditions "
+                             "for ACDC) instead of the official count")
     parser.add_argument("--tiny", action="store_true",
                         help="a small copy: check the layout, not the counts or missing classes")
     return parser
@@ -285,7 +355,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     folder_sets = [("imagenet", args.imagenet), ("imagenet-a", args.imagenet_a),
                    ("imagenet-r", args.imagenet_r), ("imagenet-sketch", args.imagenet_sketch),
                    ("imagenet-v2", args.imagenet_v2)]
-    if not any(path for _, path in folder_sets) and not (args.imagenet_c or args.coco or args.coco_c):
+    if not any(path for _, path in folder_sets) and not (args.imagenet_c or args.coco or args.coco_c
+                                                         or args.acdc):
         fail("name at least one set to check, e.g. --imagenet-a DIR (see --help)")
     if bool(args.coco) != bool(args.coco_annotations):
         fail("--coco and --coco-annotations go together: the folder of val2017 images and its json")
@@ -304,6 +375,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         checks.append(lambda: check_coco(args.coco, args.coco_annotations, expect("coco")))
     if args.coco_c:
         checks.append(lambda: check_coco_c(args.coco_c, expect("coco-c")))
+    if args.acdc:
+        checks.append(lambda: check_acdc(args.acdc, expect("acdc")))
     verdicts = [check() for check in checks]
     for verdict in verdicts:
         print("\n".join(verdict.lines()))
