@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fan_det.cli import HelpFormatter, fail
+from fan_det.data.acdc import IMAGE_SUFFIX, LABEL_SUFFIX, acdc_pairs
 from fan_det.ood.image_folders import (
     IMAGE_EXTENSIONS,
     INDEX_LAYOUT,
@@ -51,8 +52,6 @@ OFFICIAL_COUNTS: dict[str, int] = {
     "acdc": 406,                # validation split: 100 fog, 106 night, 100 rain, 100 snow
 }
 COCO_CATEGORIES = 80
-# The file name suffixes of ACDC's release (Sakaridis et al. 2021).
-ACDC_IMAGE_SUFFIX, ACDC_LABEL_SUFFIX = "_rgb_anon.png", "_gt_labelTrainIds.png"
 SHOWN = 5  # names listed per problem
 
 
@@ -259,18 +258,6 @@ def check_coco_c(root: str | Path, expect: Expectation) -> Verdict:
     return verdict
 
 
-def acdc_pairs(root: str | Path, condition: str,
-               split: str = "val") -> tuple[dict[str, Path], dict[str, Path]]:
-    """``<sequence>/<frame>`` -> image and -> label file of one ACDC condition's split."""
-    root = Path(root)
-
-    def keyed(folder: Path, suffix: str) -> dict[str, Path]:
-        return {str(f.relative_to(folder))[: -len(suffix)]: f for f in sorted(folder.rglob(f"*{suffix}"))}
-
-    return (keyed(root / "rgb_anon" / condition / split, ACDC_IMAGE_SUFFIX),
-            keyed(root / "gt" / condition / split, ACDC_LABEL_SUFFIX))
-
-
 def first_bad_label(files: Sequence[Path], num_classes: int = CITYSCAPES_NUM_CLASSES) -> str | None:
     """``"<file>: value v"`` for the first label file holding a value that is neither a train id nor 255."""
     import numpy as np
@@ -296,11 +283,11 @@ def check_acdc(root: str | Path, expect: Expectation) -> Verdict:
     for condition in ACDC_CONDITIONS:
         images, labels = acdc_pairs(root, condition)
         if not images:
-            verdict.problems.append(f"{condition}: no *{ACDC_IMAGE_SUFFIX} under rgb_anon/{condition}/val")
+            verdict.problems.append(f"{condition}: no *{IMAGE_SUFFIX} under rgb_anon/{condition}/val")
             continue
         unlabelled, orphans = sorted(set(images) - set(labels)), sorted(set(labels) - set(images))
         if unlabelled:
-            verdict.problems.append(f"{condition}: {len(unlabelled)} image(s) without a *{ACDC_LABEL_SUFFIX} "
+            verdict.problems.append(f"{condition}: {len(unlabelled)} image(s) without a *{LABEL_SUFFIX} "
                                     f"file: {_some(unlabelled)}")
         if orphans:
             verdict.notes.append(f"{condition}: {len(orphans)} label file(s) without an image: "

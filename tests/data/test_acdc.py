@@ -1,4 +1,4 @@
-"""check_data --acdc: ACDC's layout, every image labelled, label values in range, the release's counts."""
+"""ACDC: check_data --acdc (layout, every image labelled, label values, counts), registration, tiny copy."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from fan_det.check_data import main
+from fan_det.data.acdc import acdc_pairs
 from fan_det.protocol import ACDC_CONDITIONS
 
 
@@ -68,3 +69,40 @@ def test_a_foreign_layout_is_named(capsys, tmp_path):
     (tmp_path / "acdc" / "fog").mkdir(parents=True)
     status, out = run(capsys, "--acdc", str(tmp_path / "acdc"))
     assert status == 1 and "foreign layout: expected rgb_anon/ and gt/" in out
+
+
+def test_tiny_copy_restyles_images_keeps_labels_and_registers(capsys, tmp_path):
+    from detectron2.data import DatasetCatalog, MetadataCatalog
+
+    from fan_det.data.acdc import build_tiny_acdc, register_acdc
+
+    source = _acdc(tmp_path / "source", per_condition=3, seed=4)
+    images, labels = acdc_pairs(source, "fog")
+    records = [{"file_name": str(images[k]), "sem_seg_file_name": str(labels[k])} for k in sorted(images)]
+    out = build_tiny_acdc(records, tmp_path / "tiny", version_key="test")
+    status, text = run(capsys, "--tiny", "--acdc", str(out))
+    assert status == 0, text
+    names = register_acdc(out, ["c"] * 19, prefix="tiny_acdc_test")
+    try:
+        for condition in ACDC_CONDITIONS:
+            dicts = DatasetCatalog.get(names[condition])
+            assert len(dicts) == 3 and MetadataCatalog.get(names[condition]).ignore_label == 255
+            for record, source_record in zip(dicts, records, strict=True):
+                assert Path(record["sem_seg_file_name"]).read_bytes() == Path(
+                    source_record["sem_seg_file_name"]).read_bytes()
+                restyled = np.asarray(Image.open(record["file_name"]), dtype=float)
+                original = np.asarray(Image.open(source_record["file_name"]), dtype=float)
+                assert restyled.shape == original.shape and np.abs(restyled - original).mean() > 5
+    finally:
+        for name in names.values():
+            DatasetCatalog.remove(name)
+            MetadataCatalog.remove(name)
+
+
+def test_registration_refuses_unlabelled_images(tmp_path):
+    from fan_det.data.acdc import AcdcLayoutError, register_acdc
+
+    root = _acdc(tmp_path / "acdc")
+    next((root / "gt" / "snow").rglob("*.png")).unlink()
+    with pytest.raises(AcdcLayoutError, match="1 snow image"):
+        register_acdc(root, ["c"] * 19)
