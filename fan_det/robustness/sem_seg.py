@@ -1,0 +1,88 @@
+"""Score a semantic-segmentation model on one cell: every image's confusion matrix, kept per image.
+
+``ConfusionEvaluator`` is a detectron2 ``DatasetEvaluator``: for each image it reads the label file the
+dataset dict names (never a corrupted copy: corruption touches images only), takes the argmax of the
+model's ``sem_seg`` logits at the image's original size, and keeps the ``(C, C)`` matrix under the
+image's key. Gathered over every rank and put in the dataset's order, the matrices are the cell's payload:
+summed they give the cell's mIoU (``fan_det.metrics.segmentation``), weighted they give a bootstrap
+resample.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from detectron2.evaluation import DatasetEvaluator
+from detectron2.utils import comm
+from PIL import Image
+
+from fan_det.metrics.segmentation import confusion_matrix
+
+
+class LabelError(ValueError):
+    """A label file that cannot be scored (unreadable, another size, a value outside the classes)."""
+
+
+def read_label(path: str) -> np.ndarray:
+    """A label image as integers (PIL directly: detectron2's loader asks numpy 2 for a no-copy array)."""
+    try:
+        with Image.open(path) as label:
+            return np.asarray(label, dtype=np.int64)
+    except OSError as error:
+        raise LabelError(f"cannot read label file {path}: {error}") from None
+
+
+class ConfusionEvaluator(DatasetEvaluator):
+    """Per-image confusion matrices of ``sem_seg`` predictions; ``evaluate`` returns them on the main rank
+    as one ``(N, C, C)`` int64 array in the order of ``keys`` (every image exactly once)."""
+
+    def __init__(self, records: Sequence[Mapping], keys: Sequence[int | str], num_classes: int,
+                 ignore_label: int):
+        self.labels = {r["file_name"]: r["sem_seg_file_name"] for r in records}
+        self.key_of = dict(zip((r["file_name"] for r in records), keys, strict=True))
+        self.keys, self.num_classes, self.ignore_label = list(keys), num_classes, ignore_label
+        self.matrices: dict[int | str, np.ndarray] = {}
+
+    def reset(self) -> None:
+        self.matrices = {}
+
+    def process(self, inputs: Sequence[Mapping], outputs: Sequence[Mapping]) -> None:
+        for record, output in zip(inputs, outputs, strict=True):
+            prediction = output["sem_seg"].argmax(dim=0).cpu().numpy()
+            path = self.labels[record["file_name"]]
+            label = read_label(path)
+            if label.shape != prediction.shape:
+                raise LabelError(f"label file {path} is {label.shape[1]}x{label.shape[0]}, its image "
+                                 f"{prediction.shape[1]}x{prediction.shape[0]}")
+            try:
+                matrix = confusion_matrix(label, prediction, self.num_classes, self.ignore_label)
+            except ValueError as error:
+                raise LabelError(f"label file {path}: {error}") from None
+            self.matrices[self.key_of[record["file_name"]]] = matrix
+
+    def evaluate(self) -> dict | None:
+        gathered = comm.gather(self.matrices, dst=0)
+        if not comm.is_main_process():
+            return None
+        merged: dict[int | str, np.ndarray] = {}
+        for part in gathered:
+            merged.update(part)
+        missing = [k for k in self.keys if k not in merged]
+        if missing or len(merged) != len(self.keys):
+            raise RuntimeError(f"scored {len(merged)} images but the dataset has {len(self.keys)}; "
+                               f"missing e.g. {missing[:5]}")
+        return {"matrices": np.stack([merged[k] for k in self.keys]).astype(np.int64)}
+
+
+def matrices_to_bytes(matrices: np.ndarray) -> bytes:
+    """A cell's ``(N, C, C)`` matrices as compressed ``.npz`` bytes (the cell cache's payload)."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, matrices=np.asarray(matrices, dtype=np.int64))
+    return buffer.getvalue()
+
+
+def matrices_from_bytes(data: bytes) -> np.ndarray:
+    with np.load(io.BytesIO(data)) as archive:
+        return archive["matrices"]
