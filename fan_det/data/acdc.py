@@ -147,3 +147,17 @@ def build_tiny_acdc(records: Sequence[dict], out: str | Path, version_key: str) 
                 shutil.copyfile(record["sem_seg_file_name"], labels / f"frame{i:04d}{LABEL_SUFFIX}")
 
     return build_once(Path(out), build, f"{VERSION}:{version_key}")
+
+
+def build_tiny_acdc_set(source: str = "fan_synth_seg_val") -> tuple[Path, list[str]]:
+    """The demo's and tests' ACDC-shaped set: a registered tiny segmentation set restyled per condition,
+    built once under ``<cache>/datasets/tiny_acdc-<source>``; returns the root and the source's classes."""
+    from detectron2.data import DatasetCatalog, MetadataCatalog
+
+    from fan_det.data.register import register_tiny_datasets
+    from fan_det.paths import datasets_dir
+
+    register_tiny_datasets()
+    records = DatasetCatalog.get(source)
+    root = build_tiny_acdc(records, datasets_dir() / f"tiny_acdc-{source}", version_key=source)
+    return root, list(MetadataCatalog.get(source).stuff_classes)
