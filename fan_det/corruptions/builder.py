@@ -37,6 +37,7 @@ from fan_det.corruptions.manifest import (
     write_manifest,
 )
 from fan_det.corruptions.shards import assign
+from fan_det.data.identity import ImageKeyError, dataset_root, image_key
 from fan_det.runtime.atomic import TMP_SUFFIX, atomic_write_bytes
 from fan_det.runtime.hashing import sha256_bytes, sha256_file
 from fan_det.runtime.provenance import corruption_library_version, now_iso, package_version
@@ -74,7 +75,8 @@ class Settings:
 
 @dataclass(frozen=True)
 class ImageEntry:
-    """One source image: its COCO id (the corruption key), where to read it, its relative output file."""
+    """One source image: its key (``image_key``: the COCO id, else its path in the dataset), where to read
+    it, its relative output file."""
 
     image_id: int | str
     source: str
@@ -153,6 +155,7 @@ def _registered_images(name: str, image_root: str | Path | None) -> list[tuple[i
     except (OSError, AssertionError) as err:
         raise BuildError(f"cannot load dataset {name!r}: {err}") from None
     root = Path(image_root or MetadataCatalog.get(name).get("image_root", "/"))
+    key_root = dataset_root(name)
     pairs = []
     for d in dicts:
         source = Path(d["file_name"])
@@ -160,7 +163,11 @@ def _registered_images(name: str, image_root: str | Path | None) -> list[tuple[i
             rel = source.relative_to(root).as_posix()
         except ValueError:
             rel = source.name
-        pairs.append((d["image_id"], source, rel))
+        try:
+            key = image_key(d, key_root)
+        except ImageKeyError as err:
+            raise BuildError(str(err)) from None
+        pairs.append((key, source, rel))
     return pairs
 
 

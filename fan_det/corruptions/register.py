@@ -1,8 +1,8 @@
 """Register materialised COCO-C cells with detectron2: ``<base>_<corruption>_<severity>``.
 
-Each cell is the base dataset's dicts (same image ids, same annotations) with ``file_name`` pointing at
-the corrupted file; the metadata is the base's (so COCOEvaluator finds the same ground truth) plus
-``corruption`` and ``severity``.
+Each cell is the base dataset's dicts (same image ids, same ground truth) with ``file_name`` pointing at
+the corrupted file (found by the image's ``image_key``, as the manifest records it); the metadata is the
+base's (so COCOEvaluator finds the same ground truth) plus ``corruption`` and ``severity``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from fan_det.corruptions.builder import MANIFEST, cell_file
+from fan_det.data.identity import dataset_root, image_key
 
 logger = logging.getLogger(__name__)
 
@@ -23,8 +24,9 @@ def _cell_loader(base_dataset: str, root: Path, files: dict[str, str], corruptio
         from detectron2.data import DatasetCatalog
 
         dicts, dropped = [], []
+        key_root = dataset_root(base_dataset)
         for d in DatasetCatalog.get(base_dataset):
-            rel = files.get(str(d["image_id"]))
+            rel = files.get(str(image_key(d, key_root)))
             if rel is None:
                 dropped.append(d["file_name"])
                 continue
@@ -62,8 +64,8 @@ def register_coco_c(base_dataset: str, root: Path, corruptions: Iterable[str] | 
     for corruption, severity in wanted:
         if (corruption, str(severity)) not in built:
             raise FileNotFoundError(f"cell {corruption}/{severity} is not built in {root}")
-        files = {image_id: cell_file(corruption, severity, info["file"])
-                 for image_id, info in manifest["images"].items()
+        files = {key: cell_file(corruption, severity, info["file"])
+                 for key, info in manifest["images"].items()
                  if cell_file(corruption, severity, info["file"]) in manifest["files"]}
         name = f"{base_dataset}_{corruption}_{severity}"
         if name not in DatasetCatalog.list():

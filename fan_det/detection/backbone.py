@@ -1,16 +1,20 @@
 """FAN as a detectron2 trunk: the timm model's ``forward_intermediates`` maps named ``res2..res5`` like a
 ResNet's.
 
-Hybrid variants give four maps (spec, "As a detection backbone"): ConvNeXt stage 1 (128 ch, stride 4),
-stage 2 (256 ch, stride 8), the tokens after FAN block ``out_index`` (C ch, stride 16) and the patch tokens
-after the class-attention blocks through a *new* 3x3 stride-2 conv to 768 channels (stride 32). Plain ViT
+Hybrid variants give four maps. In the detection layout (spec, "As a detection backbone"): ConvNeXt stage
+1 (128 ch, stride 4), stage 2 (256 ch, stride 8), the tokens after FAN block ``out_index`` (C ch, stride
+16) and the patch tokens after the class-attention blocks through a *new* 3x3 stride-2 conv to 768
+channels (stride 32). The segmentation layout (the original segmentation code) keeps the first three and
+takes the patch tokens after the class-attention blocks as they are: C channels at stride 16. Plain ViT
 variants have one stride-16 map, ``res4`` (the patch tokens after the class-attention blocks, i.e. the
 last layer as ViTDet uses it); a simple feature pyramid (``fan_det.detection.fpn``) builds the rest.
+Channels and strides come from the timm model's ``feature_info``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 
 import timm
 import torch
@@ -26,6 +30,7 @@ HYBRID_FEATURES = ("res2", "res3", "res4", "res5")
 VIT_FEATURES = ("res4",)
 NORM_MODES = ("BN", "FrozenBN", "SyncBN")
 POS_ENCODINGS = ("classification", "detection")
+LAYOUTS = ("detection", "segmentation")
 
 
 def fan_model_names() -> list[str]:
@@ -33,13 +38,24 @@ def fan_model_names() -> list[str]:
     return timm.list_models("fan_*")
 
 
+def _check_name(model_name: str) -> None:
+    if model_name not in fan_model_names():
+        raise ValueError(f"unknown FAN model {model_name!r}; known: {', '.join(fan_model_names())}")
+
+
+@cache
 def is_hybrid(model_name: str) -> bool:
-    """Hybrid variants have a ConvNeXt stem, hence stride-4/8 maps."""
-    return "_hybrid" in model_name
+    """Hybrid variants have a ConvNeXt stem, hence stride-4/8 maps: their timm model lists its stages in
+    ``feature_info`` before the FAN blocks (asked of a weightless copy on the meta device)."""
+    _check_name(model_name)
+    with torch.device("meta"):
+        return timm.create_model(model_name, pretrained=False).num_stage_features > 0
 
 
-class FAN(Backbone):
+class FANBackbone(Backbone):
     """A FAN trunk returning ``{res2..res5}`` (hybrids) or ``{res4}`` (ViT variants), NCHW.
+
+    ``layout="segmentation"`` (hybrids): ``res5`` is the stride-16 patch-token map itself, no new conv.
 
     Any input size works: the input is zero-padded at the bottom/right to a multiple of
     ``size_divisibility`` d (32 for hybrids, 16 for ViT; what detectron2's ``ImageList`` does anyway), so
@@ -56,21 +72,27 @@ class FAN(Backbone):
         pos_encoding: str = "detection",
         res5_channels: int = 768,
         grad_checkpointing: bool = False,
+        layout: str = "detection",
     ):
         super().__init__()
-        if model_name not in fan_model_names():
-            raise ValueError(f"unknown FAN model {model_name!r}; known: {', '.join(fan_model_names())}")
+        _check_name(model_name)
         if pos_encoding not in POS_ENCODINGS:
             raise ValueError(f"pos_encoding must be one of {POS_ENCODINGS}, got {pos_encoding!r}")
-        available = HYBRID_FEATURES if is_hybrid(model_name) else VIT_FEATURES
-        out_features = tuple(out_features or available)
-        unknown = [f for f in out_features if f not in available]
-        if unknown:
-            raise ValueError(f"{model_name} has no feature(s) {unknown}; it gives {list(available)}")
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
         self.model = timm.create_model(
             model_name, pretrained=False, num_classes=0, drop_path_rate=drop_path_rate,
             pos_encoding=pos_encoding,
         )
+        self.hybrid = self.model.num_stage_features > 0
+        if layout == "segmentation" and not self.hybrid:
+            raise ValueError(f"the segmentation layout needs a hybrid variant; {model_name} has no ConvNeXt "
+                             "stages")
+        available = HYBRID_FEATURES if self.hybrid else VIT_FEATURES
+        out_features = tuple(out_features or available)
+        unknown = [f for f in out_features if f not in available]
+        if unknown:
+            raise ValueError(f"{model_name} has no feature(s) {unknown}; it gives {list(available)}")
         # The classification norm and head are unused here; dropping them keeps every parameter in the
         # loss (DDP needs that) and makes an ImageNet checkpoint's `norm.*`/`head.*` the unused keys.
         self.model.norm = nn.Identity()
@@ -81,20 +103,24 @@ class FAN(Backbone):
         if out_index is not None and not 0 <= out_index < depth:
             raise ValueError(f"out_index must be a FAN block in [0, {depth - 1}], got {out_index}")
         self.model_name = model_name
+        self.layout = layout
         self.out_index = self.model.dense_out_index if out_index is None else out_index
-        self.hybrid = is_hybrid(model_name)
         # feature indices of forward_intermediates: hybrids list their two ConvNeXt stages before the blocks
         taps = {"res2": 0, "res3": 1, "res4": self.model.num_stage_features + self.out_index}
         wanted = sorted((taps[f], f) for f in out_features if self.hybrid and f in taps)
         self._taps = {f: index for index, f in wanted}  # in feature order, as the maps come back
-        dim = self.model.embed_dim
-        if "res5" in out_features:
-            self.res5_conv = nn.Conv2d(dim, res5_channels, kernel_size=3, stride=2, padding=1)
-        channels = {"res2": 128, "res3": 256, "res4": dim, "res5": res5_channels}
-        strides = {"res2": 4, "res3": 8, "res4": 16, "res5": 32}
+        info = self.model.feature_info
+        last = info[-1]  # the last FAN block: what the class-attention blocks give back, channels and stride
+        specs = {f: (info[i]["num_chs"], info[i]["reduction"]) for f, i in taps.items()}
+        specs["res5"] = (last["num_chs"], last["reduction"])
+        if "res5" in out_features and layout == "detection":
+            self.res5_conv = nn.Conv2d(last["num_chs"], res5_channels, kernel_size=3, stride=2, padding=1)
+            specs["res5"] = (res5_channels, 2 * last["reduction"])
+        if not self.hybrid:
+            specs["res4"] = specs["res5"]
         self._out_features = list(out_features)
-        self._out_feature_channels = {f: channels[f] for f in out_features}
-        self._out_feature_strides = {f: strides[f] for f in out_features}
+        self._out_feature_channels = {f: specs[f][0] for f in out_features}
+        self._out_feature_strides = {f: specs[f][1] for f in out_features}
 
     @property
     def size_divisibility(self) -> int:
@@ -113,7 +139,7 @@ class FAN(Backbone):
             # patch tokens after the class-attention blocks (the model's final norm is an identity here)
             grid = tokens_to_map(final[:, 1:], x.shape[-2] // 16, x.shape[-1] // 16)
             if self.hybrid:
-                out["res5"] = self.res5_conv(grid)
+                out["res5"] = self.res5_conv(grid) if self.layout == "detection" else grid
             else:
                 out["res4"] = grid
         return {f: out[f] for f in self._out_features}

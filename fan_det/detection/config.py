@@ -26,6 +26,9 @@ def add_fan_config(cfg: CN) -> CN:
     cfg.MODEL.FAN.NORM = "BN"
     # ImageNet FAN checkpoint for the trunk: a path, a URL or a timm tag ("" = random init).
     cfg.MODEL.FAN.WEIGHTS = ""
+    # "detection": res5 = a new 3x3 stride-2 conv on the final tokens (stride 32); "segmentation" (hybrids,
+    # as the original segmentation code): res5 = the final tokens themselves (C channels, stride 16).
+    cfg.MODEL.FAN.LAYOUT = "detection"
     # Channels of the new 3x3 stride-2 conv that makes res5 from the final tokens.
     cfg.MODEL.FAN.RES5_CHANNELS = 768
     # Norm of the ViTDet simple feature pyramid used for the ViT variants.

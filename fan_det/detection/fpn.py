@@ -15,7 +15,7 @@ from detectron2.modeling.backbone.fpn import LastLevelMaxPool, LastLevelP6P7
 from detectron2.modeling.backbone.vit import SimpleFeaturePyramid
 from torch import nn
 
-from fan_det.detection.backbone import FAN
+from fan_det.detection.backbone import FANBackbone, is_hybrid
 from fan_det.detection.weights import load_imagenet_weights
 
 # Simple-feature-pyramid scale factors on the stride-16 map: P2..P5 and P3..P5.
@@ -36,17 +36,18 @@ class FANSimpleFeaturePyramid(SimpleFeaturePyramid):
         return {"size_divisibility": self._size_divisibility, "square_size": self._square_pad}
 
 
-def build_fan_trunk(cfg: CfgNode) -> FAN:
+def build_fan_trunk(cfg: CfgNode) -> FANBackbone:
     """The FAN trunk from ``cfg.MODEL.FAN``, initialised from ``MODEL.FAN.WEIGHTS`` when set."""
     fan = cfg.MODEL.FAN
-    trunk = FAN(
+    trunk = FANBackbone(
         fan.NAME,
-        fan.OUT_FEATURES if "_hybrid" in fan.NAME else None,
+        fan.OUT_FEATURES if is_hybrid(fan.NAME) else None,
         out_index=None if fan.OUT_INDEX < 0 else fan.OUT_INDEX,
         drop_path_rate=fan.DROP_PATH_RATE,
         pos_encoding=fan.POS_ENCODING,
         res5_channels=fan.RES5_CHANNELS,
         grad_checkpointing=fan.GRAD_CHECKPOINTING,
+        layout=fan.LAYOUT,
     )
     if fan.WEIGHTS:
         load_imagenet_weights(trunk, fan.WEIGHTS)  # before the BN conversion: it renames no keys then
@@ -54,7 +55,7 @@ def build_fan_trunk(cfg: CfgNode) -> FAN:
     return trunk
 
 
-def _check_in_features(trunk: FAN, in_features: list[str], wanted: list[str]) -> None:
+def _check_in_features(trunk: FANBackbone, in_features: list[str], wanted: list[str]) -> None:
     if list(in_features) != wanted:
         raise ValueError(f"MODEL.FPN.IN_FEATURES must be {wanted} for this pyramid, got {list(in_features)}")
     missing = [f for f in wanted if f not in trunk.output_shape()]
@@ -90,3 +91,10 @@ def build_fan_fpn_backbone(cfg: CfgNode, input_shape: ShapeSpec) -> Backbone:
 def build_fan_retinanet_fpn_backbone(cfg: CfgNode, input_shape: ShapeSpec) -> Backbone:
     """P3-P7 for RetinaNet: P6 and P7 come from the stride-32 map (``res5`` or the pyramid's ``p5``)."""
     return _pyramid(cfg, _RETINANET_SCALES, "p6p7")
+
+
+@BACKBONE_REGISTRY.register()
+def build_fan_backbone(cfg: CfgNode, input_shape: ShapeSpec) -> Backbone:
+    """The trunk's own maps, no pyramid: what semantic-segmentation heads take (``MODEL.FAN.LAYOUT``
+    "segmentation" for the original segmentation code's four maps)."""
+    return build_fan_trunk(cfg)

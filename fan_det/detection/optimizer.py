@@ -17,13 +17,13 @@ from detectron2.solver.build import (
 )
 from torch import nn
 
-from fan_det.detection.backbone import FAN
+from fan_det.detection.backbone import FANBackbone
 
 
 def _trunk(model: nn.Module) -> tuple[str | None, int]:
     """Name prefix of the FAN trunk's timm model inside ``model`` and its number of FAN blocks."""
     for name, module in model.named_modules():
-        if isinstance(module, FAN):
+        if isinstance(module, FANBackbone):
             return (f"{name}.model." if name else "model."), len(module.model.blocks)
     return None, 0
 

@@ -30,7 +30,7 @@ from detectron2.utils import comm
 from fvcore.common.checkpoint import _strip_prefix_if_present
 from torch import nn
 
-from fan_det.detection.backbone import FAN
+from fan_det.detection.backbone import FANBackbone
 from fan_det.models.checkpoint import (
     CheckpointMismatchError,
     KeyReport,
@@ -66,7 +66,7 @@ def resolve_weights(source: str) -> str:
     return url
 
 
-def load_imagenet_weights(trunk: FAN, source: str) -> KeyReport:
+def load_imagenet_weights(trunk: FANBackbone, source: str) -> KeyReport:
     """Load ``source`` (path, URL or timm tag) into ``trunk``; raise unless only expected keys differ.
 
     Returns the key report (``missing`` = new layers, ``unexpected`` = unused classifier keys), which is

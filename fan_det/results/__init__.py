@@ -7,6 +7,7 @@ the project parses or writes these files. Layouts: ``docs/schemas.md``.
 
 from fan_det.results.coco_o import CocoOResult
 from fan_det.results.document import ResultDocument, ResultsError
+from fan_det.results.grid import CorruptionGridResult
 from fan_det.results.ood import OODResult
 from fan_det.results.robustness import RobustnessResult, flatten_stats
 from fan_det.results.segmentation import AcdcResult, SegmentationResult
@@ -14,5 +15,5 @@ from fan_det.results.segmentation import AcdcResult, SegmentationResult
 KINDS: dict[str, type[ResultDocument]] = {cls.KIND: cls for cls in (RobustnessResult, OODResult, CocoOResult,
                                                                     SegmentationResult, AcdcResult)}
 
-__all__ = ["KINDS", "AcdcResult", "CocoOResult", "OODResult", "ResultDocument", "ResultsError",
-           "RobustnessResult", "SegmentationResult", "flatten_stats"]
+__all__ = ["KINDS", "AcdcResult", "CocoOResult", "CorruptionGridResult", "OODResult", "ResultDocument",
+           "ResultsError", "RobustnessResult", "SegmentationResult", "flatten_stats"]

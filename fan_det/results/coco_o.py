@@ -16,6 +16,8 @@ class CocoOResult(ResultDocument):
     MAJOR = 1
     FILE_NAME = "coco_o.json"
     WRITER = "python -m fan_det.eval_coco_o"
+    HEADLINE = "AP"
+    HEADLINE_LABEL = "box AP"
 
     @classmethod
     def build(cls, *, model: Mapping, dataset: Mapping, domains: Mapping[str, Mapping],
@@ -46,7 +48,7 @@ class CocoOResult(ResultDocument):
     def check(self) -> None:
         for key, typ in (("dataset", dict), ("domains", dict), ("summary", dict), ("provenance", dict)):
             self.require(self.doc, key, typ)
-        self.require_ap_summary()
+        self.require_headline()
         self.require_finite(self.summary["stats"], "summary")
         self.require_interval(self.stat("AP"), "mean_ci")
         for domain in self.stat("AP").get("per_domain_ci", {}):

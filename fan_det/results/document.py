@@ -25,6 +25,8 @@ class ResultDocument:
     MAJOR: ClassVar[int]
     FILE_NAME: ClassVar[str]
     WRITER: ClassVar[str]  # the tool that writes this kind, named in refusals
+    HEADLINE: ClassVar[str]  # a summarising kind's headline stat in ``summary.stats`` (e.g. "AP", "mIoU")
+    HEADLINE_LABEL: ClassVar[str]  # how messages and the report name it (e.g. "box AP")
 
     def __init__(self, doc: dict, path: str | os.PathLike | None = None):
         self.doc = doc
@@ -97,11 +99,11 @@ class ResultDocument:
             loc = f"{where}.{key}" if where else key
             raise ResultsError(f"{self.where}: missing or malformed field {loc!r} (expected {typ.__name__})")
 
-    def require_ap_summary(self) -> None:
-        """``summary.stats`` is a mapping that holds AP (both detection documents summarise AP)."""
-        self.require(self.summary, "stats", dict, where="summary")
-        if "AP" not in self.summary["stats"]:
-            raise ResultsError(f"{self.where}: summary.stats has no 'AP'")
+    def require_headline(self) -> None:
+        """``summary.stats`` is a mapping that holds the kind's headline stat."""
+        self.require(self.doc["summary"], "stats", dict, where="summary")
+        if self.HEADLINE not in self.doc["summary"]["stats"]:
+            raise ResultsError(f"{self.where}: summary.stats has no {self.HEADLINE!r}")
 
     def require_interval(self, block: dict, key: str) -> None:
         """An interval, where present, is ``[low, high]`` with low <= high."""

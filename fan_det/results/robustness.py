@@ -1,15 +1,10 @@
-"""``robustness.json``: the cells a COCO-C evaluation scored and the summary (P, mPC, rPC) of them."""
+"""``robustness.json``: a detector's COCO-C grid (box and mask stats per cell) and its summary."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
-from fan_det.metrics.detection import coco_c_summary
-from fan_det.results.document import ResultDocument, ResultsError
-
-CELL_KEYS = ("corruption", "severity", "num_images", "seconds", "stats")
-# summaries are written from the same cells in the same process; this only absorbs float printing
-TOLERANCE = 1e-6
+from fan_det.results.grid import CorruptionGridResult
 
 
 def flatten_stats(stats: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
@@ -18,70 +13,14 @@ def flatten_stats(stats: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
             for task, block in stats.items() for k, v in block.items()}
 
 
-class RobustnessResult(ResultDocument):
+class RobustnessResult(CorruptionGridResult):
     KIND = "robustness"
     MAJOR = 1
     FILE_NAME = "robustness.json"
     WRITER = "python -m fan_det.eval_coco_c"
+    HEADLINE = "AP"
+    HEADLINE_LABEL = "box AP"
 
-    @classmethod
-    def build(cls, *, model: Mapping, dataset: Mapping, protocol: Mapping, cells: Sequence[Mapping],
-              allow_partial: bool, provenance: Mapping, intervals: Mapping | None = None) -> RobustnessResult:
-        """The document of finished cell records (keys beyond the schema's dropped) and their summary.
-
-        ``intervals`` (``fan_det.robustness.bootstrap.bootstrap_intervals``) adds box ``P_ci`` / ``mPC_ci``.
-        """
-        kept = [{k: cell[k] for k in CELL_KEYS} for cell in cells]
-        grid = {(c["corruption"], int(c["severity"])): flatten_stats(c["stats"]) for c in kept}
-        summary = coco_c_summary(grid, allow_partial=allow_partial)
-        for key in ("P", "mPC"):
-            if intervals and key in intervals:
-                summary["stats"]["AP"][f"{key}_ci"] = list(intervals[key])
-        return cls({"schema": cls.schema(), "scale": "0-100", "model": dict(model), "dataset": dict(dataset),
-                    "protocol": dict(protocol), "cells": kept, "summary": summary,
-                    "provenance": dict(provenance)})
-
-    @property
-    def cells(self) -> list[dict]:
-        return self.doc["cells"]
-
-    @property
-    def summary(self) -> dict:
-        return self.doc["summary"]
-
-    @property
-    def partial(self) -> bool:
-        return bool(self.summary.get("partial"))
-
-    def stat(self, name: str = "AP") -> dict:
-        """The summary of one stat (``"AP"``, ``"AP50"``, ``"segm/AP"``...): P, mPC, rPC and breakdowns."""
-        return self.summary["stats"].get(name, {})
-
-    def check(self) -> None:
-        for key, typ in (("dataset", dict), ("protocol", dict), ("cells", list), ("summary", dict),
-                         ("provenance", dict)):
-            self.require(self.doc, key, typ)
-        self.require_ap_summary()
-        grid: dict[tuple, dict[str, float]] = {}
-        for cell in self.cells:
-            key = (cell.get("corruption"), cell.get("severity"))
-            if key in grid:
-                raise ResultsError(f"{self.where}: cell {key[0]} severity {key[1]} appears twice")
-            if not isinstance(cell.get("stats"), dict):
-                raise ResultsError(f"{self.where}: cell {key[0]} severity {key[1]} has no stats")
-            grid[key] = flatten_stats(cell["stats"])
-        self.require_finite(self.summary["stats"], "summary")
-        clean, p = grid.get(("clean", 0), {}).get("AP"), self.stat("AP").get("P")
-        if clean is not None and p is not None and abs(clean - p) > TOLERANCE:
-            raise ResultsError(f"{self.where}: summary P {p} disagrees with the clean cell's box AP {clean}")
-        for stat, block in self.summary["stats"].items():
-            for corruption, value in block.get("per_corruption", {}).items():
-                values = [g[stat] for (c, _), g in grid.items() if c == corruption and stat in g]
-                if values and abs(sum(values) / len(values) - value) > TOLERANCE:
-                    raise ResultsError(f"{self.where}: summary {stat} for {corruption} is {value}, "
-                                       f"but its cells average {sum(values) / len(values):.6f}; "
-                                       f"rerun {self.WRITER}")
-        for key in ("P_ci", "mPC_ci"):
-            self.require_interval(self.stat("AP"), key)
-        if not self.partial and self.summary.get("missing"):
-            raise ResultsError(f"{self.where}: summary lists missing cells but is not marked partial")
+    @staticmethod
+    def flat_stats(stats: Mapping) -> dict[str, float]:
+        return flatten_stats(stats)

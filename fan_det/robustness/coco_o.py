@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from fan_det.cli import UsageError
 from fan_det.data.coco_o import CocoOLayoutError, register_coco_o
+from fan_det.data.identity import dataset_identity
 from fan_det.protocol import CLEAN_CELL, COCO_O_DOMAINS
 from fan_det.results import CocoOResult
 from fan_det.robustness.bootstrap import (
@@ -33,7 +34,6 @@ from fan_det.robustness.cache import CellCache
 from fan_det.robustness.detector import backbone_name, build_eval_model, config_sha256, model_name
 from fan_det.robustness.run import (
     check_options,
-    dataset_identity,
     detector_config,
     eval_model,
     thread_budget,

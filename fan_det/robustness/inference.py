@@ -25,6 +25,7 @@ from detectron2.utils import comm
 from tqdm import tqdm
 
 from fan_det.corruptions import CorruptedDatasetMapper
+from fan_det.data.identity import dataset_root
 from fan_det.protocol import Cell
 from fan_det.robustness.scoring import DEFAULT_SCORER, cell_stats, coco_stats
 from fan_det.runtime.threads import budgeted_worker_init
@@ -95,7 +96,7 @@ def cell_inputs(
         name = dataset if cell.is_clean else f"{dataset}_{cell.corruption}_{cell.severity}"
         return DatasetCatalog.get(name), DatasetMapper(cfg, is_train=False)
     mapper = CorruptedDatasetMapper(cfg, is_train=False, corruption=cell.corruption, severity=cell.severity,
-                                    seed=seed)
+                                    seed=seed, root=dataset_root(dataset))
     return DatasetCatalog.get(dataset), mapper
 
 

@@ -20,9 +20,10 @@ from detectron2.utils import comm
 from tqdm import tqdm
 
 from fan_det.cli import UsageError
+from fan_det.data.identity import dataset_identity
 from fan_det.data.register import register_tiny_datasets
 from fan_det.detection.weights import WeightsError
-from fan_det.metrics.detection import IncompleteGridError
+from fan_det.metrics.corruption import IncompleteGridError
 from fan_det.models.checkpoint import CheckpointMismatchError
 from fan_det.protocol import Cell, parse_severities, plan_cells, resolve_corruptions
 from fan_det.results import RobustnessResult
@@ -47,7 +48,6 @@ from fan_det.robustness.runner import check_plan, evaluate_grid
 from fan_det.robustness.scoring import DEFAULT_SCORER, SCORERS, scorer_version
 from fan_det.robustness.source import ImageSource
 from fan_det.runtime.atomic import atomic_write_text
-from fan_det.runtime.hashing import sha256_json
 from fan_det.runtime.provenance import provenance
 from fan_det.runtime.threads import ThreadBudget, apply_threads, plan_threads
 
@@ -124,13 +124,6 @@ def _register(dataset: str, cells: Sequence[Cell], source: ImageSource) -> None:
         corrupted = [c for c in cells if not c.is_clean]
         register_coco_c(dataset, Path(source.root), sorted({c.corruption for c in corrupted}),
                         sorted({c.severity for c in corrupted}))
-
-
-def dataset_identity(name: str) -> tuple[int, str]:
-    """Image count and a hash of image ids, file names and annotations (not of where the files live)."""
-    dicts = DatasetCatalog.get(name)
-    content = [(d["image_id"], Path(d["file_name"]).name, d.get("annotations", [])) for d in dicts]
-    return len(dicts), sha256_json(content)
 
 
 def eval_model(cfg: CfgNode, seed: int, weights: str | None) -> tuple[torch.nn.Module, str]:

@@ -9,7 +9,7 @@ from detectron2.config import CfgNode
 from detectron2.utils import comm
 from tqdm import tqdm
 
-from fan_det.metrics.detection import coco_c_summary
+from fan_det.metrics.corruption import corruption_summary
 from fan_det.protocol import Cell
 from fan_det.robustness.cache import CellCache
 from fan_det.robustness.inference import evaluate_cell
@@ -18,10 +18,10 @@ from fan_det.robustness.inference import evaluate_cell
 def check_plan(cells: Sequence[Cell], allow_partial: bool) -> None:
     """Refuse, before any work, a plan whose summary would be refused: an incomplete grid.
 
-    Applies ``coco_c_summary``'s own rule to the planned cells, so the message names the missing cells.
+    Applies ``corruption_summary``'s own rule to the planned cells, so the message names the missing cells.
     """
     if not allow_partial:
-        coco_c_summary({(c.corruption, c.severity): {"AP": 1.0} for c in cells})
+        corruption_summary({(c.corruption, c.severity): {"AP": 1.0} for c in cells})
 
 
 def evaluate_grid(

@@ -10,7 +10,7 @@ from detectron2.config import get_cfg
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import BACKBONE_REGISTRY
 
-from fan_det.detection import FAN, add_fan_config, fan_model_names, is_hybrid
+from fan_det.detection import FANBackbone, add_fan_config, fan_model_names, is_hybrid
 
 ODD_SIZES = [(97, 131), (70, 45), (161, 64)]
 # spec, "Variants" table: embedding width C per variant
@@ -26,7 +26,7 @@ def test_every_spec_variant_is_offered():
 @pytest.mark.parametrize("name", sorted(WIDTH))
 def test_trunk_maps_match_output_shape(name):
     torch.manual_seed(0)
-    trunk = FAN(name).eval()
+    trunk = FANBackbone(name).eval()
     c = WIDTH[name]
     if is_hybrid(name):
         expected = {"res2": (128, 4), "res3": (256, 8), "res4": (c, 16), "res5": (768, 32)}
@@ -67,7 +67,7 @@ def as_map(tokens, h, w):
 @pytest.mark.parametrize("out_index", [3, None])
 def test_trunk_takes_res4_from_the_configured_block(out_index):
     torch.manual_seed(0)
-    trunk = FAN("fan_tiny_8_p4_hybrid", out_index=out_index).eval()
+    trunk = FANBackbone("fan_tiny_8_p4_hybrid", out_index=out_index).eval()
     block = 7 if out_index is None else out_index  # spec: tiny's default detection block is 7
     assert trunk.out_index == block
     x = torch.randn(1, 3, 64, 96)
@@ -83,7 +83,7 @@ def test_trunk_takes_res4_from_the_configured_block(out_index):
 
 def test_vit_res4_is_the_patch_tokens_after_class_attention():
     torch.manual_seed(0)
-    trunk = FAN("fan_tiny_12_p16_224").eval()
+    trunk = FANBackbone("fan_tiny_12_p16_224").eval()
     x = torch.randn(1, 3, 48, 80)
     seen = {}
     hook = trunk.model.cls_attn_blocks[-1].register_forward_hook(lambda m, i, o: seen.__setitem__("f", o))
@@ -95,7 +95,7 @@ def test_vit_res4_is_the_patch_tokens_after_class_attention():
 
 def test_out_features_in_any_order_keep_their_maps():
     torch.manual_seed(0)
-    trunk = FAN("fan_tiny_8_p4_hybrid", ["res4", "res2"]).eval()
+    trunk = FANBackbone("fan_tiny_8_p4_hybrid", ["res4", "res2"]).eval()
     x = torch.randn(1, 3, 64, 64)
     seen = capture(trunk.model, x, 7)
     with torch.no_grad():
@@ -108,7 +108,7 @@ def test_out_features_in_any_order_keep_their_maps():
 def test_padding_only_adds_cells_at_the_border():
     """An odd-sized input gives the same features as its zero-padded version (what detectron2 feeds)."""
     torch.manual_seed(0)
-    trunk = FAN("fan_tiny_8_p4_hybrid").eval()
+    trunk = FANBackbone("fan_tiny_8_p4_hybrid").eval()
     x = torch.randn(1, 3, 90, 70)
     padded = torch.nn.functional.pad(x, (0, 96 - 70, 0, 96 - 90))
     with torch.no_grad():
@@ -119,13 +119,13 @@ def test_padding_only_adds_cells_at_the_border():
 
 def test_unknown_name_and_feature_are_clear_errors():
     with pytest.raises(ValueError, match="unknown FAN model 'fan_tiny'.*fan_tiny_8_p4_hybrid"):
-        FAN("fan_tiny")
+        FANBackbone("fan_tiny")
     with pytest.raises(ValueError, match="has no feature"):
-        FAN("fan_tiny_12_p16_224", ["res2"])
+        FANBackbone("fan_tiny_12_p16_224", ["res2"])
     with pytest.raises(ValueError, match="out_index"):
-        FAN("fan_tiny_8_p4_hybrid", out_index=8)
+        FANBackbone("fan_tiny_8_p4_hybrid", out_index=8)
     with pytest.raises(ValueError, match="MODEL.FAN.NORM"):
-        FAN("fan_tiny_12_p16_224").convert_norm("GN")
+        FANBackbone("fan_tiny_12_p16_224").convert_norm("GN")
 
 
 def _cfg(name: str, retinanet: bool):

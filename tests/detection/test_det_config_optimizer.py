@@ -8,7 +8,7 @@ from detectron2.config import get_cfg
 from detectron2.modeling import build_model
 from torch import nn
 
-from fan_det.detection import FAN, add_fan_config, build_fan_optimizer, check_datasets, param_groups
+from fan_det.detection import FANBackbone, add_fan_config, build_fan_optimizer, check_datasets, param_groups
 from fan_det.paths import REPO_ROOT
 from fan_det.train import ConfigError, build_parser, load_config
 
@@ -109,7 +109,7 @@ def _reference_lr_wd(model: nn.Module, base_lr: float, wd: float, layer_decay: f
 
     norm_types = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm, D2LayerNorm)
     norm = {id(p) for m in model.modules() if isinstance(m, norm_types) for p in m.parameters(False)}
-    (where, fan), = ((n, m) for n, m in model.named_modules() if isinstance(m, FAN))
+    (where, fan), = ((n, m) for n, m in model.named_modules() if isinstance(m, FANBackbone))
     trunk, depth = f"{where}.model.", len(fan.model.blocks)
     out = {}
     for name, p in model.named_parameters():

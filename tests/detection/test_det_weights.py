@@ -8,7 +8,13 @@ import torch
 from detectron2.config import get_cfg
 from detectron2.layers import FrozenBatchNorm2d
 
-from fan_det.detection import FAN, add_fan_config, build_fan_trunk, load_imagenet_weights, resolve_weights
+from fan_det.detection import (
+    FANBackbone,
+    add_fan_config,
+    build_fan_trunk,
+    load_imagenet_weights,
+    resolve_weights,
+)
 from fan_det.models import CheckpointMismatchError
 
 
@@ -25,7 +31,7 @@ def _imagenet_checkpoint(tmp_path, name: str, wrap: bool = False):
 def test_hybrid_checkpoint_loads_with_expected_extras(tmp_path, wrap):
     path, state = _imagenet_checkpoint(tmp_path, "fan_tiny_8_p4_hybrid", wrap)
     torch.manual_seed(2)
-    trunk = FAN("fan_tiny_8_p4_hybrid")
+    trunk = FANBackbone("fan_tiny_8_p4_hybrid")
     report = load_imagenet_weights(trunk, str(path))
     assert sorted(report.missing) == ["res5_conv.bias", "res5_conv.weight"]
     assert sorted(report.unexpected) == ["head.bias", "head.weight", "norm.bias", "norm.weight"]
@@ -38,7 +44,7 @@ def test_hybrid_checkpoint_loads_with_expected_extras(tmp_path, wrap):
 
 def test_vit_checkpoint_has_nothing_missing(tmp_path):
     path, state = _imagenet_checkpoint(tmp_path, "fan_tiny_12_p16_224")
-    trunk = FAN("fan_tiny_12_p16_224")
+    trunk = FANBackbone("fan_tiny_12_p16_224")
     report = load_imagenet_weights(trunk, str(path))
     assert report.missing == []
     assert sorted(report.unexpected) == ["head.bias", "head.weight", "norm.bias", "norm.weight"]
@@ -48,17 +54,17 @@ def test_vit_checkpoint_has_nothing_missing(tmp_path):
 def test_wrong_variant_is_an_error(tmp_path):
     path, _ = _imagenet_checkpoint(tmp_path, "fan_tiny_12_p16_224")
     with pytest.raises(CheckpointMismatchError, match="fan_tiny_8_p4_hybrid detection trunk"):
-        load_imagenet_weights(FAN("fan_tiny_8_p4_hybrid"), str(path))
+        load_imagenet_weights(FANBackbone("fan_tiny_8_p4_hybrid"), str(path))
 
 
 def test_unexpected_extra_or_missing_key_is_an_error(tmp_path):
     path, state = _imagenet_checkpoint(tmp_path, "fan_tiny_8_p4_hybrid")
     torch.save({**state, "head_dist.weight": torch.randn(3, 3)}, path)
     with pytest.raises(CheckpointMismatchError, match="head_dist.weight"):
-        load_imagenet_weights(FAN("fan_tiny_8_p4_hybrid"), str(path))
+        load_imagenet_weights(FANBackbone("fan_tiny_8_p4_hybrid"), str(path))
     torch.save({k: v for k, v in state.items() if k != "blocks.0.attn.q.weight"}, path)
     with pytest.raises(CheckpointMismatchError, match="blocks.0.attn.q.weight"):
-        load_imagenet_weights(FAN("fan_tiny_8_p4_hybrid"), str(path))
+        load_imagenet_weights(FANBackbone("fan_tiny_8_p4_hybrid"), str(path))
 
 
 def test_config_path_loads_then_freezes_bn(tmp_path):

@@ -1,9 +1,9 @@
-"""coco_c_summary: P, mPC, rPC and the breakdowns, checked against grids computed here by hand."""
+"""corruption_summary: P, mPC, rPC and the breakdowns, checked against grids computed here by hand."""
 
 import numpy as np
 import pytest
 
-from fan_det.metrics import IncompleteGridError, coco_c_summary
+from fan_det.metrics import IncompleteGridError, corruption_summary
 
 # Retyped from docs/metrics.md, independently of fan_det.corruptions.
 FAMILIES = {
@@ -24,7 +24,7 @@ def test_hand_computed_grid():
     for c in BENCHMARK:
         for s in range(1, 6):
             cells[(c, s)] = {"AP": 30.0 - 2 * s + (3.0 if c in FAMILIES["noise"] else 0.0)}
-    summary = coco_c_summary(cells)
+    summary = corruption_summary(cells)
     ap = summary["stats"]["AP"]
     assert summary["partial"] is False and summary["missing"] == []
     assert len(summary["cells_used"]) == 75 and ["clean", 0] not in summary["cells_used"]
@@ -49,7 +49,7 @@ def test_random_grid_with_mask_stats_and_holdout():
             for s in range(1, 6):
                 cells[(c, s)] = dict(zip(ALL_STATS, grid[i, s - 1].tolist(), strict=True))
 
-    summary = coco_c_summary(cells)
+    summary = corruption_summary(cells)
     assert set(summary["stats"]) == set(ALL_STATS) == set(summary["holdout"])
     assert len(summary["cells_used"]) == 95
     for k, name in enumerate(ALL_STATS):
@@ -85,7 +85,7 @@ def test_incomplete_grid_is_refused_with_missing_cells_named():
     cells = _full_grid(np.random.default_rng(1))
     del cells[("clean", 0)], cells[("fog", 3)], cells[("jpeg_compression", 5)]
     with pytest.raises(IncompleteGridError) as info:
-        coco_c_summary(cells)
+        corruption_summary(cells)
     assert info.value.missing == [("clean", 0), ("fog", 3), ("jpeg_compression", 5)]
     for name in ("clean/0", "fog/3", "jpeg_compression/5"):
         assert name in str(info.value)
@@ -95,7 +95,7 @@ def test_incomplete_holdout_is_refused():
     cells = _full_grid(np.random.default_rng(2))
     cells[("spatter", 2)] = {"AP": 20.0, "segm/AP": 18.0}
     with pytest.raises(IncompleteGridError) as info:
-        coco_c_summary(cells)
+        corruption_summary(cells)
     assert ("spatter", 1) in info.value.missing and ("saturate", 5) in info.value.missing
     assert len(info.value.missing) == 19
 
@@ -109,7 +109,7 @@ def test_partial_mode_names_cells_and_averages_only_those():
         ("gaussian_noise", 2): {"AP": g[1]},
         ("fog", 2): {"AP": g[2]},
     }
-    summary = coco_c_summary(cells, allow_partial=True)
+    summary = corruption_summary(cells, allow_partial=True)
     ap = summary["stats"]["AP"]
     assert summary["partial"] is True
     assert summary["cells_used"] == [["gaussian_noise", 1], ["gaussian_noise", 2], ["fog", 2]]
@@ -123,14 +123,14 @@ def test_partial_mode_names_cells_and_averages_only_those():
 
 
 def test_partial_without_clean_has_no_p_or_rpc():
-    summary = coco_c_summary({("snow", 4): {"AP": 12.5}}, allow_partial=True)
+    summary = corruption_summary({("snow", 4): {"AP": 12.5}}, allow_partial=True)
     ap = summary["stats"]["AP"]
     assert ["clean", 0] in summary["missing"]
     assert "P" not in ap and "rPC" not in ap and ap["mPC"] == 12.5
 
 
 def test_complete_grid_with_allow_partial_is_not_partial():
-    summary = coco_c_summary(_full_grid(np.random.default_rng(4)), allow_partial=True)
+    summary = corruption_summary(_full_grid(np.random.default_rng(4)), allow_partial=True)
     assert summary["partial"] is False and summary["missing"] == []
 
 
@@ -145,4 +145,4 @@ def test_complete_grid_with_allow_partial_is_not_partial():
 )
 def test_malformed_cells_are_refused(cells):
     with pytest.raises(ValueError):
-        coco_c_summary(cells, allow_partial=True)
+        corruption_summary(cells, allow_partial=True)
