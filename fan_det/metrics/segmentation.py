@@ -93,12 +93,13 @@ def retention(corrupted: float, clean: float) -> float:
 def protocol_summary(cells: Mapping[Cell, float], protocol: Protocol, allow_partial: bool = False) -> dict:
     """A protocol's figures from per-cell values (mIoU, 0-100), ``("clean", 0)`` the clean cell.
 
-    ``mean``: the mean over the protocol's corruptions of each corruption's mean over its severities;
-    ``retention`` = mean / clean in percent; ``per_corruption``, ``per_family`` (mean of its corruptions'
-    means) and ``per_severity`` (mean over the corruptions at that severity). Cells outside the protocol
-    do not enter. A missing protocol cell raises ``IncompleteProtocolError`` unless ``allow_partial``: then
-    ``partial`` is true, ``missing`` names the cells and each mean is over the cells present. A figure
-    that cannot be computed is absent, never zero.
+    The names are those of every corruption grid (``fan_det.metrics.corruption``): ``P`` the clean mIoU,
+    ``mPC`` the mean over the protocol's corruptions of each corruption's mean over its severities,
+    ``rPC`` = mPC / P in percent (the retention); ``per_corruption``, ``per_family`` (mean of its
+    corruptions' means) and ``per_severity`` (mean over the corruptions at that severity). Cells outside
+    the protocol do not enter. A missing protocol cell raises ``IncompleteProtocolError`` unless
+    ``allow_partial``: then ``partial`` is true, ``missing`` names the cells and each mean is over the
+    cells present. A figure that cannot be computed is absent, never zero.
     """
     missing = [cell for cell in [CLEAN, *protocol.cells] if cell not in cells]
     if missing and not allow_partial:
@@ -107,11 +108,11 @@ def protocol_summary(cells: Mapping[Cell, float], protocol: Protocol, allow_part
                       for c in protocol.corruptions if any((c, s) in cells for s in protocol.severities)}
     out: dict = {"protocol": protocol.name, "partial": bool(missing), "missing": [list(c) for c in missing]}
     if CLEAN in cells:
-        out["clean"] = cells[CLEAN]
+        out["P"] = cells[CLEAN]
     if per_corruption:
-        out["mean"] = fmean(per_corruption.values())
-        if out.get("clean", 0) > 0:
-            out["retention"] = retention(out["mean"], out["clean"])
+        out["mPC"] = fmean(per_corruption.values())
+        if out.get("P", 0) > 0:
+            out["rPC"] = retention(out["mPC"], out["P"])
     out["per_corruption"] = per_corruption
     out["per_family"] = {f: fmean(per_corruption[c] for c in names if c in per_corruption)
                          for f, names in protocol.families.items() if any(c in per_corruption for c in names)}
@@ -153,12 +154,12 @@ def percentile_interval(values: np.ndarray, level: float = LEVEL) -> list[float]
 
 def bootstrap_grid(per_image: Mapping[Cell, np.ndarray], protocol: Protocol, resamples: int, seed: int = 0,
                    level: float = LEVEL) -> dict:
-    """Percentile intervals of clean mIoU, the protocol's mean mIoU and retention.
+    """Percentile intervals of clean mIoU (``P``), the protocol's mean mIoU (``mPC``), retention (``rPC``).
 
     ``per_image`` maps a cell to its ``(N, C, C)`` per-image confusion matrices, the same N images in the
     same order in every cell. One draw of images serves every cell of a resample, so clean and corrupted
-    figures move together as on another draw of the test set. ``clean`` needs the clean cell, ``mean`` the
-    protocol's full grid, ``retention`` both; a figure without its cells is absent.
+    figures move together as on another draw of the test set. ``P`` needs the clean cell, ``mPC`` the
+    protocol's full grid, ``rPC`` both; a figure without its cells is absent.
     """
     counts = {m.shape[0] for m in per_image.values()}
     if len(counts) != 1:
@@ -166,14 +167,14 @@ def bootstrap_grid(per_image: Mapping[Cell, np.ndarray], protocol: Protocol, res
     weights = resample_weights(counts.pop(), resamples, seed)
     draws: dict[str, np.ndarray] = {}
     if CLEAN in per_image:
-        draws["clean"] = resampled_miou(per_image[CLEAN], weights)
+        draws["P"] = resampled_miou(per_image[CLEAN], weights)
     if all(cell in per_image for cell in protocol.cells):
         per_corruption = [np.mean([resampled_miou(per_image[(c, s)], weights) for s in protocol.severities],
                                   axis=0) for c in protocol.corruptions]
-        draws["mean"] = np.mean(per_corruption, axis=0)
-        if "clean" in draws:
+        draws["mPC"] = np.mean(per_corruption, axis=0)
+        if "P" in draws:
             with np.errstate(invalid="ignore", divide="ignore"):
-                draws["retention"] = 100.0 * draws["mean"] / draws["clean"]
+                draws["rPC"] = 100.0 * draws["mPC"] / draws["P"]
     out = {name: i for name, values in draws.items() if (i := percentile_interval(values, level))}
     return {**out, **bootstrap_settings(resamples, seed, level)}
 

@@ -7,82 +7,70 @@ from collections.abc import Mapping, Sequence
 from statistics import fmean
 
 from fan_det.metrics.segmentation import protocol_summary
-from fan_det.protocol import ACDC_CONDITIONS, PROTOCOLS
+from fan_det.protocol import ACDC_CONDITIONS, CLEAN_CELL, PROTOCOLS
 from fan_det.results.document import ResultDocument, ResultsError
+from fan_det.results.grid import CELL_KEYS, CorruptionGridResult
 
-CELL_KEYS = ("corruption", "severity", "num_images", "seconds", "stats")
-INTERVALS = ("clean", "mean", "retention")
 # summaries are written from the same cells in the same process; this only absorbs float printing
 TOLERANCE = 1e-6
 
 
-class SegmentationResult(ResultDocument):
+class SegmentationResult(CorruptionGridResult):
+    """A corruption grid whose headline is mIoU, summarised under a named protocol (``fan-city-c``, ...):
+    ``summary.stats.mIoU`` holds P (clean mIoU), mPC (the protocol's mean mIoU under corruption) and rPC
+    (retention, %), as every grid document does."""
+
     KIND = "segmentation"
     MAJOR = 1
     FILE_NAME = "segmentation.json"
     WRITER = "python -m fan_det.eval_city_c"
     HEADLINE = "mIoU"
+    HEADLINE_LABEL = "mIoU"
+    INTERVALS = ("P", "mPC", "rPC")
+
+    @staticmethod
+    def flat_stats(stats: Mapping) -> dict[str, float]:
+        """The summary's stat of a cell: its mIoU (per-class IoU stays in the cell)."""
+        return {"mIoU": stats["mIoU"]} if "mIoU" in stats else {}
 
     @classmethod
-    def build(cls, *, model: Mapping, dataset: Mapping, protocol: str, settings: Mapping,
-              cells: Sequence[Mapping], allow_partial: bool, provenance: Mapping,
+    def build(cls, *, model: Mapping, dataset: Mapping, protocol: Mapping, cells: Sequence[Mapping],
+              allow_partial: bool, provenance: Mapping,
               intervals: Mapping | None = None) -> SegmentationResult:
         """The document of finished cell records (``stats`` from ``metrics.segmentation.cell_stats``) and
-        the summary of ``protocol`` over them; ``settings`` (seed, mode, corruption library...) join the
-        protocol's record. ``intervals`` (``bootstrap_grid``) adds ``clean_ci``, ``mean_ci``,
-        ``retention_ci`` and its settings under ``protocol.bootstrap``."""
+        the summary under ``protocol["name"]``; the protocol's definition joins the other settings in
+        ``protocol`` (seed, mode, corruption library...). ``intervals`` (``bootstrap_grid``) adds
+        ``P_ci``, ``mPC_ci``, ``rPC_ci`` and its settings under ``protocol.bootstrap``."""
+        definition = PROTOCOLS[protocol["name"]]
         kept = [{k: cell[k] for k in CELL_KEYS} for cell in cells]
-        summary = protocol_summary({(c["corruption"], int(c["severity"])): c["stats"]["mIoU"] for c in kept},
-                                   PROTOCOLS[protocol], allow_partial=allow_partial)
-        record = {**PROTOCOLS[protocol].record(), **settings}
-        for key in INTERVALS:
+        figures = protocol_summary({(c["corruption"], int(c["severity"])): c["stats"]["mIoU"] for c in kept},
+                                   definition, allow_partial=allow_partial)
+        head = {k: figures.pop(k) for k in ("protocol", "partial", "missing")}
+        for key in cls.INTERVALS:
             if intervals and key in intervals:
-                summary[f"{key}_ci"] = list(intervals[key])
+                figures[f"{key}_ci"] = list(intervals[key])
+        record = {**definition.record(), **protocol}
         if intervals:
             record["bootstrap"] = {k: intervals[k] for k in ("method", "resamples", "seed", "level")}
         return cls({"schema": cls.schema(), "scale": "0-100", "model": dict(model), "dataset": dict(dataset),
-                    "protocol": record, "cells": kept, "summary": summary, "provenance": dict(provenance)})
-
-    @property
-    def cells(self) -> list[dict]:
-        return self.doc["cells"]
-
-    @property
-    def summary(self) -> dict:
-        return self.doc["summary"]
+                    "protocol": record, "cells": kept, "summary": {**head, "stats": {cls.HEADLINE: figures}},
+                    "provenance": dict(provenance)})
 
     @property
     def protocol(self) -> dict:
         return self.doc["protocol"]
 
-    @property
-    def partial(self) -> bool:
-        return bool(self.summary.get("partial"))
-
     def check(self) -> None:
-        for key, typ in (("dataset", dict), ("protocol", dict), ("cells", list), ("summary", dict),
-                         ("provenance", dict)):
+        for key, typ in (("dataset", dict), ("protocol", dict), ("cells", list), ("summary", dict)):
             self.require(self.doc, key, typ)
         self.require(self.doc["dataset"], "classes", list, where="dataset")
         self._check_protocol()
-        grid = self._check_cells()
-        self.require_finite(self.summary, "summary")
-        clean, shown = grid.get(("clean", 0)), self.summary.get("clean")
-        if clean is not None and (shown is None or abs(clean - shown) > TOLERANCE):
-            raise ResultsError(f"{self.where}: summary clean mIoU {shown} disagrees with the clean cell's "
-                               f"{clean}; rerun {self.WRITER}")
-        for corruption, value in self.summary.get("per_corruption", {}).items():
-            values = [v for (c, s), v in grid.items() if c == corruption and s in self.protocol["severities"]]
-            if not values or abs(fmean(values) - value) > TOLERANCE:
-                raise ResultsError(f"{self.where}: summary mIoU for {corruption} is {value}, but its cells "
-                                   f"average {fmean(values) if values else 'nothing'}; rerun {self.WRITER}")
-        mean, ret = self.summary.get("mean"), self.summary.get("retention")
-        if None not in (mean, ret, shown) and abs(100 * mean / shown - ret) > TOLERANCE:
-            raise ResultsError(f"{self.where}: retention {ret} is not mean / clean ({mean} / {shown})")
-        for key in INTERVALS:
-            self.require_interval(self.summary, f"{key}_ci")
-        if not self.partial and self.summary.get("missing"):
-            raise ResultsError(f"{self.where}: summary lists missing cells but is not marked partial")
+        self._check_cells()
+        super().check()
+        block = self.stat()
+        p, mpc, rpc = block.get("P"), block.get("mPC"), block.get("rPC")
+        if None not in (p, mpc, rpc) and abs(100 * mpc / p - rpc) > TOLERANCE:
+            raise ResultsError(f"{self.where}: rPC {rpc} is not mPC / P ({mpc} / {p})")
 
     def _check_protocol(self) -> None:
         name = self.protocol.get("name")
@@ -96,19 +84,20 @@ class SegmentationResult(ResultDocument):
         if self.summary.get("protocol") != name:
             raise ResultsError(f"{self.where}: summary is of protocol {self.summary.get('protocol')!r}, "
                                f"the file's is {name!r}")
+        cells = [(c.get("corruption"), c.get("severity")) for c in self.cells]
+        outside = [f"{c}/{s}" for c, s in cells
+                   if (c, s) != CLEAN_CELL and (c not in known.corruptions or s not in known.severities)]
+        if outside:
+            raise ResultsError(f"{self.where}: cells {outside[:5]} are not in protocol {name!r}")
 
-    def _check_cells(self) -> dict[tuple, float]:
-        """Each cell once, its mIoU the mean of its per-class IoU over the dataset's classes."""
+    def _check_cells(self) -> None:
+        """Each cell's mIoU is the mean of its per-class IoU, over classes the dataset has."""
         classes = set(self.doc["dataset"]["classes"])
-        grid: dict[tuple, float] = {}
         for cell in self.cells:
-            key = (cell.get("corruption"), cell.get("severity"))
-            where = f"cell {key[0]} severity {key[1]}"
-            if key in grid:
-                raise ResultsError(f"{self.where}: {where} appears twice")
+            where = f"cell {cell.get('corruption')} severity {cell.get('severity')}"
             stats = cell.get("stats")
-            if not isinstance(stats, dict) or not isinstance(stats.get("IoU"), dict) \
-                    or not isinstance(stats.get("mIoU"), (int, float)):
+            if not (isinstance(stats, dict) and isinstance(stats.get("IoU"), dict)
+                    and isinstance(stats.get("mIoU"), (int, float))):
                 raise ResultsError(f"{self.where}: {where} has no mIoU and per-class IoU")
             unknown = sorted(set(stats["IoU"]) - classes)
             if unknown:
@@ -116,8 +105,6 @@ class SegmentationResult(ResultDocument):
             if stats["IoU"] and abs(fmean(stats["IoU"].values()) - stats["mIoU"]) > TOLERANCE:
                 raise ResultsError(f"{self.where}: {where}'s mIoU {stats['mIoU']} is not the mean of its "
                                    f"per-class IoU; rerun {self.WRITER}")
-            grid[key] = stats["mIoU"]
-        return grid
 
 
 class AcdcResult(ResultDocument):

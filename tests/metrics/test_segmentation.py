@@ -121,8 +121,8 @@ def test_retention_and_protocol_means_hand_values():
     cells = {("clean", 0): 80.0, ("fog", 1): 60.0, ("fog", 3): 40.0, ("snow", 1): 30.0, ("snow", 3): 10.0,
              ("frost", 1): 5.0}  # outside the protocol: never averaged in
     out = seg.protocol_summary(cells, TINY)
-    assert out["clean"] == 80.0 and out["per_corruption"] == {"fog": 50.0, "snow": 20.0}
-    assert out["mean"] == 35.0 and out["retention"] == pytest.approx(43.75)
+    assert out["P"] == 80.0 and out["per_corruption"] == {"fog": 50.0, "snow": 20.0}
+    assert out["mPC"] == 35.0 and out["rPC"] == pytest.approx(43.75)
     assert out["per_severity"] == {"1": 45.0, "3": 25.0} and out["per_family"] == {"weather": 35.0}
     assert out["partial"] is False and out["protocol"] == "tiny"
     assert seg.retention(40.0, 80.0) == 50.0
@@ -136,10 +136,10 @@ def test_incomplete_grid_refused_or_marked_partial():
         seg.protocol_summary(cells, TINY)
     out = seg.protocol_summary(cells, TINY, allow_partial=True)
     assert out["partial"] and out["missing"] == [["snow", 3]]
-    assert out["per_corruption"] == {"fog": 50.0, "snow": 30.0} and out["mean"] == 40.0
+    assert out["per_corruption"] == {"fog": 50.0, "snow": 30.0} and out["mPC"] == 40.0
     no_clean = seg.protocol_summary({k: v for k, v in cells.items() if k != ("clean", 0)}, TINY,
                                     allow_partial=True)
-    assert "clean" not in no_clean and "retention" not in no_clean
+    assert "P" not in no_clean and "rPC" not in no_clean
 
 
 def test_the_three_protocols():
@@ -160,9 +160,9 @@ def test_bootstrap_of_identical_images_is_a_point():
     per_image = {("clean", 0): np.stack([m] * 4), ("fog", 1): np.stack([m // 2 + np.eye(2, dtype=int)] * 4)}
     fog = 100.0  # [[2, 0], [0, 3]]: every pixel right
     out = seg.bootstrap_grid(per_image, one_cell, resamples=20, seed=1)
-    assert out["clean"] == pytest.approx([point, point])
-    assert out["mean"] == pytest.approx([fog, fog])
-    assert out["retention"] == pytest.approx([100 * fog / point] * 2)
+    assert out["P"] == pytest.approx([point, point])
+    assert out["mPC"] == pytest.approx([fog, fog])
+    assert out["rPC"] == pytest.approx([100 * fog / point] * 2)
     assert out["resamples"] == 20 and out["seed"] == 1 and out["level"] == 0.95
 
 
@@ -184,9 +184,9 @@ def test_bootstrap_equals_resampling_pixels():
         clean.append(_pixel_miou(gt, np.concatenate([clean_pred[i].ravel() for i in row]), 4)[0])
         fog.append(_pixel_miou(gt, np.concatenate([fog_pred[i].ravel() for i in row]), 4)[0])
     clean, fog = np.array(clean), np.array(fog)
-    for key, values in (("clean", clean), ("mean", fog), ("retention", 100 * fog / clean)):
+    for key, values in (("P", clean), ("mPC", fog), ("rPC", 100 * fog / clean)):
         assert out[key] == pytest.approx([np.percentile(values, 2.5), np.percentile(values, 97.5)], abs=1e-9)
-    assert out["clean"][0] < out["clean"][1]
+    assert out["P"][0] < out["P"][1]
 
 
 def test_bootstrap_needs_one_image_count_and_full_grids():
@@ -194,7 +194,7 @@ def test_bootstrap_needs_one_image_count_and_full_grids():
     with pytest.raises(ValueError, match="different image counts"):
         seg.bootstrap_grid(per_image, TINY, resamples=5)
     out = seg.bootstrap_grid({("clean", 0): np.ones((3, 2, 2), dtype=int)}, TINY, resamples=5)
-    assert "clean" in out and "mean" not in out and "retention" not in out
+    assert "P" in out and "mPC" not in out and "rPC" not in out
     with pytest.raises(ValueError, match="at least 2"):
         seg.bootstrap_grid({("clean", 0): np.ones((3, 2, 2), dtype=int)}, TINY, resamples=1)
 

@@ -28,21 +28,21 @@ def _cells(protocol: str = "fan-city-c", seed: int = 0) -> list[dict]:
 def _doc(cells=None, protocol="fan-city-c", intervals=None, allow_partial=False) -> SegmentationResult:
     return SegmentationResult.build(
         model={"name": "m"}, dataset={"name": "d", "num_images": 4, "classes": CLASSES},
-        protocol=protocol, settings={"seed": 0, "mode": "on-the-fly"}, cells=cells or _cells(protocol),
+        protocol={"name": protocol, "seed": 0, "mode": "on-the-fly"}, cells=cells or _cells(protocol),
         allow_partial=allow_partial, provenance={"command": "x"}, intervals=intervals)
 
 
 def test_summary_is_the_protocol_mean_of_the_cells_and_round_trips(tmp_path):
     cells = _cells()
-    doc = _doc(cells, intervals={"clean": [1.0, 2.0], "mean": [0.5, 1.5], "retention": [40.0, 60.0],
+    doc = _doc(cells, intervals={"P": [1.0, 2.0], "mPC": [0.5, 1.5], "rPC": [40.0, 60.0],
                                  "method": "percentile bootstrap over images", "resamples": 9, "seed": 0,
                                  "level": 0.95})
     clean = cells[0]["stats"]["mIoU"]
     means = [np.mean([x["stats"]["mIoU"] for x in cells if x["corruption"] == c])
              for c in PROTOCOLS["fan-city-c"].corruptions]
-    assert doc.summary["clean"] == clean and doc.summary["mean"] == pytest.approx(np.mean(means))
-    assert doc.summary["retention"] == pytest.approx(100 * np.mean(means) / clean)
-    assert doc.summary["retention_ci"] == [40.0, 60.0] and doc.protocol["bootstrap"]["resamples"] == 9
+    assert doc.stat()["P"] == clean and doc.stat()["mPC"] == pytest.approx(np.mean(means))
+    assert doc.stat()["rPC"] == pytest.approx(100 * np.mean(means) / clean)
+    assert doc.stat()["rPC_ci"] == [40.0, 60.0] and doc.protocol["bootstrap"]["resamples"] == 9
     assert doc.protocol["name"] == "fan-city-c" and doc.protocol["severities"] == [1, 2, 3]
     assert doc.protocol["seed"] == 0 and "payload" not in doc.cells[0]
     loaded = SegmentationResult.load(doc.dump(tmp_path / "segmentation.json"))
@@ -50,22 +50,27 @@ def test_summary_is_the_protocol_mean_of_the_cells_and_round_trips(tmp_path):
     assert KINDS["segmentation"] is SegmentationResult and KINDS["acdc"] is AcdcResult
 
 
+def _miou(d):
+    return d["summary"]["stats"]["mIoU"]
+
+
 def _set_first_corrupted(d, **values):
     d["cells"][1]["stats"].update(values)
 
 
 @pytest.mark.parametrize(("edit", "message"), [
-    (lambda d: d["summary"].update(clean=1.0), "disagrees with the clean cell"),
-    (lambda d: d["summary"]["per_corruption"].update(gaussian_noise=1.0), "its cells average"),
-    (lambda d: d["summary"].update(retention=1.0), "not mean / clean"),
-    (lambda d: d["summary"].update(mean=math.nan), "absent figures must be left out"),
-    (lambda d: d["summary"].update(clean_ci=[3.0, 1.0]), "not an interval"),
+    (lambda d: _miou(d).update(P=1.0), "disagrees with the clean cell"),
+    (lambda d: _miou(d)["per_corruption"].update(gaussian_noise=1.0), "its cells average"),
+    (lambda d: _miou(d).update(rPC=1.0), "not mPC / P"),
+    (lambda d: _miou(d).update(mPC=math.nan), "absent figures must be left out"),
+    (lambda d: _miou(d).update(P_ci=[3.0, 1.0]), "not an interval"),
+    (lambda d: d["cells"].append({**d["cells"][1], "severity": 5}), "not in protocol"),
     (lambda d: d["protocol"].update(name="coco-c"), "unknown protocol"),
     (lambda d: d["protocol"].update(severities=[1, 2, 3, 4, 5]), "other severities"),
     (lambda d: d["cells"].append(copy.deepcopy(d["cells"][0])), "appears twice"),
     (lambda d: _set_first_corrupted(d, mIoU=99.0), "not the mean of its per-class IoU"),
     (lambda d: _set_first_corrupted(d, IoU={"tree": 5.0}), "the dataset lacks"),
-    (lambda d: d["cells"][1].pop("stats"), "no mIoU"),
+    (lambda d: d["cells"][1]["stats"].pop("IoU"), "no mIoU"),
     (lambda d: d["dataset"].pop("classes"), "dataset.classes"),
 ])
 def test_inconsistent_documents_are_refused(tmp_path, edit, message):
