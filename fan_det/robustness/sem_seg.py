@@ -11,14 +11,22 @@ resample.
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from detectron2.evaluation import DatasetEvaluator
+import torch
+from detectron2.config import CfgNode
+from detectron2.data import MetadataCatalog, build_detection_test_loader
+from detectron2.evaluation import DatasetEvaluator, inference_on_dataset
 from detectron2.utils import comm
 from PIL import Image
 
-from fan_det.metrics.segmentation import confusion_matrix
+from fan_det.data.identity import dataset_keys
+from fan_det.metrics.segmentation import cell_stats, confusion_matrix
+from fan_det.protocol import IGNORE_LABEL, Cell
+from fan_det.robustness.inference import TimedLoader, cell_inputs
+from fan_det.runtime.threads import budgeted_worker_init
 
 
 class LabelError(ValueError):
@@ -86,3 +94,35 @@ def matrices_to_bytes(matrices: np.ndarray) -> bytes:
 def matrices_from_bytes(data: bytes) -> np.ndarray:
     with np.load(io.BytesIO(data)) as archive:
         return archive["matrices"]
+
+
+def dataset_classes(dataset: str) -> tuple[list[str], int]:
+    """A registered semantic-segmentation set's class names (``stuff_classes``) and ignore label."""
+    meta = MetadataCatalog.get(dataset)
+    classes = meta.get("stuff_classes")
+    if not classes:
+        raise LabelError(f"dataset {dataset} records no stuff_classes: it is not a semantic-segmentation set")
+    return list(classes), int(meta.get("ignore_label", IGNORE_LABEL))
+
+
+def evaluate_sem_seg_cell(model: torch.nn.Module, cfg: CfgNode, dataset: str, cell: Cell, *, seed: int,
+                          materialised: bool, num_workers: int,
+                          worker_threads: int | None = None) -> dict | None:
+    """Run inference over one cell on every rank; on the main rank return ``stats`` (``cell_stats`` of
+    the summed matrix), ``matrices`` (``(N, C, C)`` per image, in the dataset's order), ``num_images``,
+    ``seconds`` and ``data_wait_seconds``; None on the other ranks."""
+    start = time.perf_counter()
+    classes, ignore = dataset_classes(dataset)
+    records, mapper = cell_inputs(cfg, dataset, cell, seed=seed, materialised=materialised)
+    loader = build_detection_test_loader(records, mapper=mapper, num_workers=num_workers)
+    if worker_threads is not None:
+        loader.worker_init_fn = budgeted_worker_init(worker_threads)
+    loader = TimedLoader(loader, desc=cell.name)
+    evaluator = ConfusionEvaluator(records, dataset_keys(dataset), len(classes), ignore)
+    result = inference_on_dataset(model, loader, evaluator)
+    if not comm.is_main_process():
+        return None
+    matrices = result["matrices"]
+    return {"stats": cell_stats(matrices.sum(axis=0), classes), "matrices": matrices,
+            "num_images": len(matrices), "seconds": time.perf_counter() - start,
+            "data_wait_seconds": loader.wait_seconds}
