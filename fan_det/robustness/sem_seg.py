@@ -1,4 +1,5 @@
-"""Score a semantic-segmentation model on one cell: every image's confusion matrix, kept per image.
+"""Score a semantic-segmentation model on one cell: every image's confusion matrix, kept per image, as a
+grid task (``SemSegTask``) of a detectron2 evaluation job (``SemSegJob``).
 
 ``ConfusionEvaluator`` is a detectron2 ``DatasetEvaluator``: for each image it reads the label file the
 dataset dict names (never a corrupted copy: corruption touches images only), takes the argmax of the
@@ -13,6 +14,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -26,6 +28,10 @@ from fan_det.data.identity import dataset_keys
 from fan_det.metrics.segmentation import cell_stats, confusion_matrix
 from fan_det.protocol import IGNORE_LABEL, Cell
 from fan_det.robustness.inference import TimedLoader, cell_inputs
+from fan_det.robustness.job import EvalJob
+from fan_det.robustness.options import OptionError
+from fan_det.robustness.task import DatasetCell
+from fan_det.runtime.grid import Codec
 from fan_det.runtime.threads import budgeted_worker_init
 
 
@@ -126,3 +132,60 @@ def evaluate_sem_seg_cell(model: torch.nn.Module, cfg: CfgNode, dataset: str, ce
     return {"stats": cell_stats(matrices.sum(axis=0), classes), "matrices": matrices,
             "num_images": len(matrices), "seconds": time.perf_counter() - start,
             "data_wait_seconds": loader.wait_seconds}
+
+
+MATRICES = Codec("matrices", ".npz", matrices_to_bytes, matrices_from_bytes)
+
+
+def check_classes(cfg: CfgNode, dataset: str) -> list[str]:
+    """The dataset's classes, refusing a model that predicts another number of them (before inference)."""
+    from detectron2.data import DatasetCatalog
+
+    DatasetCatalog.get(dataset)  # loading may set the metadata's classes
+    try:
+        classes, _ = dataset_classes(dataset)
+    except LabelError as error:
+        raise OptionError(f"{{dataset}}: {error}", "dataset") from None
+    predicted = cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES
+    if predicted != len(classes):
+        raise OptionError(f"{dataset} has {len(classes)} classes but the model predicts {predicted} "
+                          "(MODEL.SEM_SEG_HEAD.NUM_CLASSES); evaluate a model trained on this dataset's classes")
+    return classes
+
+
+@dataclass(frozen=True)
+class SemSegTask:
+    """A grid task (``fan_det.runtime.grid``): inference over a cell on every rank, the per-image confusion
+    matrices as the payload and the cell's mIoU and per-class IoU as its record."""
+
+    model: torch.nn.Module
+    cfg: CfgNode
+    seed: int
+    materialised: bool
+    num_workers: int
+    worker_threads: int | None
+    codec: Codec = MATRICES
+    share_payload: bool = False  # the bootstrap reads the matrices back from the cache
+
+    def cell_name(self, cell: DatasetCell) -> str:
+        return cell.cell.name
+
+    def log_entry(self, cell: DatasetCell) -> list:
+        return [cell.dataset, *cell.cell]
+
+    def evaluate(self, cell: DatasetCell) -> tuple[dict, np.ndarray] | None:
+        record = evaluate_sem_seg_cell(self.model, self.cfg, cell.dataset, cell.cell, seed=self.seed,
+                                       materialised=self.materialised, num_workers=self.num_workers,
+                                       worker_threads=self.worker_threads)
+        if record is None:
+            return None
+        matrices = record.pop("matrices")
+        return {"corruption": cell.cell.corruption, "severity": cell.cell.severity, **record}, matrices
+
+
+@dataclass(frozen=True)
+class SemSegJob(EvalJob):
+    """An evaluation job scored by confusion matrices."""
+
+    def task(self, model: torch.nn.Module, materialised: bool) -> SemSegTask:
+        return SemSegTask(model, self.cfg, self.seed, materialised, self.workers, self.threads.per_worker or None)
