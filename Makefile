@@ -5,6 +5,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 STAMP := $(VENV)/.fan_det-setup
+# every target keeps fetched and built files in the checkout's .cache/ (fan_det's own default is the
+# user's cache folder); a FAN_DET_CACHE set by the caller still wins
+FAN_DET_CACHE ?= $(CURDIR)/.cache
+export FAN_DET_CACHE
 LOG := $(VENV)/setup.log
 ARCH := $(shell uname -m)
 # torch/torchvision pairs that install on these machines (x86_64: CUDA build, runs on the CPU too).

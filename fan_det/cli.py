@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import NoReturn
 
 
@@ -37,16 +38,16 @@ def add_detector_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_detection_run_arguments(parser: argparse.ArgumentParser, *, default_out: str, scorers: Sequence[str],
-                                default_scorer: str) -> None:
+                                default_scorer: str, helps: Mapping[str, str] = MappingProxyType({})) -> None:
     """What the detector evaluations (COCO-C, COCO-O) share after their inputs: scorer, intervals, the
-    run's name, seed, output and workers, and the backbone."""
+    run's name, seed, output and workers, and the backbone. ``helps``: a tool's own help texts by option
+    dest, as for ``add_run_arguments``."""
     parser.add_argument("--scorer", choices=scorers, default=default_scorer,
                         help="COCO AP implementation (they agree within 1e-4; see docs/robustness.md)")
     add_bootstrap_argument(parser)
-    add_run_arguments(parser, default_out=default_out)
+    add_run_arguments(parser, default_out=default_out, helps={
+        "workers": "data-loader workers per process; None: the config's DATALOADER.NUM_WORKERS", **helps})
     add_backbone_argument(parser)
-    workers = next(a for a in parser._actions if a.dest == "workers")
-    workers.help = "data-loader workers per process; None: the config's DATALOADER.NUM_WORKERS"
 
 
 def add_config_overrides(parser: argparse.ArgumentParser) -> None:
@@ -64,15 +65,18 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
         return super()._get_help_string(action)
 
 
-def add_run_arguments(parser: argparse.ArgumentParser, *, default_out: str) -> None:
-    """``--name``, ``--seed``, ``--out`` and ``--workers``: the same spelling and meaning in every tool."""
-    parser.add_argument("--name", default=None,
-                        help="model name in the results and the report (default: derived from the model)")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed of the corruptions and of a random initialisation")
-    parser.add_argument("--out", default=default_out, metavar="DIR", help="output folder")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="data-loading worker processes per process (default: the tool's own)")
+def add_run_arguments(parser: argparse.ArgumentParser, *, default_out: str,
+                      helps: Mapping[str, str] = MappingProxyType({})) -> None:
+    """``--name``, ``--seed``, ``--out`` and ``--workers``: the same spelling and meaning in every tool.
+    ``helps``: a tool's own wording by option dest (``name``, ``seed``, ``out``, ``workers``)."""
+    texts = {"name": "model name in the results and the report (default: derived from the model)",
+             "seed": "seed of the corruptions and of a random initialisation",
+             "out": "output folder",
+             "workers": "data-loading worker processes per process (default: the tool's own)", **helps}
+    parser.add_argument("--name", default=None, help=texts["name"])
+    parser.add_argument("--seed", type=int, default=0, help=texts["seed"])
+    parser.add_argument("--out", default=default_out, metavar="DIR", help=texts["out"])
+    parser.add_argument("--workers", type=int, default=None, help=texts["workers"])
 
 
 def add_backbone_argument(parser: argparse.ArgumentParser) -> None:

@@ -192,7 +192,8 @@ def run_demo(plan: Plan, say: Callable[[str], None] = print) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fan_det.demo", description=__doc__, epilog=EXAMPLE,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "runs" / "demo", help="output folder")
+    parser.add_argument("--out", type=Path, default=Path("runs/demo"),
+                        help="output folder (default: %(default)s, under the working directory)")
     parser.add_argument("--quick", action="store_true",
                         help="1 training iteration, one corruption cell, ImageNet-A and one ImageNet-C cell "
                         "(results labelled partial)")

@@ -55,16 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="materialised COCO-C (python -m fan_det.build_coco_c); None: corrupt on the fly")
     parser.add_argument("--allow-partial", action="store_true",
                         help="accept an incomplete grid; the summary is marked partial and names its cells")
-    add_detection_run_arguments(parser, default_out=DEFAULT_OUT, scorers=SCORERS,
-                                default_scorer=DEFAULT_SCORER)
-    parser.set_defaults(seed=None)
     helps = {  # the shared helpers' texts, made specific to this tool
         "name": "model name in the results and the report; None: from the config",
         "seed": "corruption seed and random-init seed; None: 0 on the fly, and the seed that built "
                 "--coco-c-root (another value is refused)",
     }
-    for action in parser._actions:
-        action.help = helps.get(action.dest, action.help)
+    add_detection_run_arguments(parser, default_out=DEFAULT_OUT, scorers=SCORERS,
+                                default_scorer=DEFAULT_SCORER, helps=helps)
+    parser.set_defaults(seed=None)
     parser.add_argument("--num-workers", dest="workers", type=int, help=argparse.SUPPRESS)  # former spelling
     add_threads_argument(parser)
     add_launch_arguments(parser)

@@ -51,10 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="COCO-O root: <domain>/val2017/ and <domain>/annotations/instances_val2017.json")
     parser.add_argument("--domains", default="all",
                         help="'all' or comma-separated domains; fewer than six give a partial result")
+    seed = "seed of a random initialisation and of the bootstrap resamples"
     add_detection_run_arguments(parser, default_out=DEFAULT_OUT, scorers=SCORERS,
-                                default_scorer=DEFAULT_SCORER)
-    seed = next(a for a in parser._actions if a.dest == "seed")
-    seed.help = "seed of a random initialisation and of the bootstrap resamples"
+                                default_scorer=DEFAULT_SCORER, helps={"seed": seed})
     add_threads_argument(parser)
     add_launch_arguments(parser)
     add_config_overrides(parser)

@@ -7,20 +7,18 @@ The shape of detectron2's ``tools/train_net.py``: parse, ``setup`` the config, `
 from __future__ import annotations
 
 import argparse
-import difflib
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-import yaml
-from detectron2.config import CfgNode, get_cfg
+from detectron2.config import CfgNode
 from detectron2.engine import default_setup, launch
 from detectron2.utils import comm
 
 from fan_det.cli import HelpFormatter, add_launch_arguments, fail
 from fan_det.data.register import register_tiny_datasets
-from fan_det.detection import Trainer, add_fan_config, check_datasets
+from fan_det.detection import Trainer, check_datasets
+from fan_det.detection.config_file import ConfigError, load_config
 from fan_det.detection.trainer import configure_torch
 from fan_det.detection.weights import StrictDetectionCheckpointer, WeightsError
 from fan_det.models.checkpoint import CheckpointMismatchError
@@ -41,10 +39,6 @@ EXAMPLES = """examples:
 """
 
 
-class ConfigError(ValueError):
-    """A config file or override that cannot be used; the message names the key and the fix."""
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m fan_det.train", description=__doc__, epilog=EXAMPLES, formatter_class=HelpFormatter)
@@ -62,54 +56,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("opts", nargs=argparse.REMAINDER, default=[],
                         help="config overrides as KEY VALUE pairs, e.g. SOLVER.MAX_ITER 100")
     return parser
-
-
-def _config_keys(cfg: CfgNode, prefix: str = "") -> list[str]:
-    keys = []
-    for key, value in cfg.items():
-        keys += _config_keys(value, f"{prefix}{key}.") if isinstance(value, CfgNode) else [f"{prefix}{key}"]
-    return keys
-
-
-def _unknown_key(error: BaseException, cfg: CfgNode, where: str) -> ConfigError | None:
-    """yacs's 'Non-existent key' error as one line naming the key and the nearest valid one."""
-    match = re.search(r"Non-existent (?:config )?key: ([\w.]+)", str(error))
-    if not match:
-        return None
-    key = match.group(1)
-    near = difflib.get_close_matches(key, _config_keys(cfg), n=1, cutoff=0.6)
-    hint = f"did you mean {near[0]}?" if near else "see docs/detection.md for the keys"
-    return ConfigError(f"unknown config key {key} in {where} ({hint})")
-
-
-def load_config(config_file: str, opts: Sequence[str] = ()) -> CfgNode:
-    """detectron2 defaults + FAN keys + the YAML file + KEY VALUE overrides; ``ConfigError`` on bad input."""
-    if not Path(config_file).is_file():
-        raise ConfigError(f"no config file at {config_file}: give --config a YAML file from configs/")
-    cfg = add_fan_config(get_cfg())
-    try:
-        cfg.merge_from_file(config_file)
-    except (KeyError, AssertionError, ValueError, TypeError, AttributeError, OSError,
-            yaml.YAMLError) as error:
-        raise _unknown_key(error, cfg, config_file) or ConfigError(
-            f"cannot read config {config_file}: {_one_line(error)}") from None
-    if len(opts) % 2:
-        raise ConfigError(f"config overrides must be KEY VALUE pairs, got an odd count: {' '.join(opts)}")
-    try:
-        cfg.merge_from_list(list(opts))
-    except (KeyError, AssertionError, ValueError, TypeError) as error:
-        raise _unknown_key(error, cfg, "the overrides") or ConfigError(
-            f"bad config override: {_one_line(error)}") from None
-    if cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"{config_file} asks for MODEL.DEVICE={cfg.MODEL.DEVICE} but there is no GPU: "
-                          "add `MODEL.DEVICE cpu` to the command")
-    cfg.freeze()
-    return cfg
-
-
-def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error.args[0] if isinstance(error, KeyError) and error.args else error).split())
-    return text or type(error).__name__
 
 
 def setup(args: argparse.Namespace) -> CfgNode:

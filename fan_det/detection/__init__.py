@@ -1,12 +1,11 @@
 """FAN as detectron2 backbones: trunk, feature pyramids, config keys, optimizer, ImageNet initialisation.
 
 Importing this package registers ``build_fan_backbone``, ``build_fan_fpn_backbone`` and
-``build_fan_retinanet_fpn_backbone`` in detectron2's ``BACKBONE_REGISTRY`` and the names of the tiny
-datasets (``fan_synth_train``, ...), whose loaders build them on first use: importing builds, downloads
-and writes nothing.
+``build_fan_retinanet_fpn_backbone`` in detectron2's ``BACKBONE_REGISTRY``, and nothing else: datasets are
+registered by ``fan_det.data.register.register_tiny_datasets()`` where they are needed (training, the
+evaluation tools).
 """
 
-from fan_det.data.register import register_tiny_datasets
 from fan_det.detection.backbone import FANBackbone, fan_model_names, is_hybrid
 from fan_det.detection.config import add_fan_config
 from fan_det.detection.fpn import (
@@ -45,5 +44,3 @@ __all__ = [
     "param_groups",
     "resolve_weights",
 ]
-
-register_tiny_datasets()

@@ -18,11 +18,9 @@ import os
 import pickle
 import re
 import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import timm
 import torch
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.checkpoint.c2_model_loading import align_and_update_state_dicts
@@ -33,17 +31,18 @@ from torch import nn
 from fan_det.detection.backbone import FANBackbone
 from fan_det.models.checkpoint import (
     CheckpointMismatchError,
+    CheckpointNotFoundError,
     KeyReport,
     check_keys,
     load_checked,
     read_checkpoint,
+    resolve_source,
 )
 
 logger = logging.getLogger(__name__)
 
 UNUSED_PREFIXES = ("norm.", "head.")
 NEW_PREFIXES = ("res5_conv.",)
-_EXAMPLES = 3
 
 
 class WeightsError(ValueError):
@@ -51,19 +50,11 @@ class WeightsError(ValueError):
 
 
 def resolve_weights(source: str) -> str:
-    """A local path or URL as given; a timm tag (``fan_small_12_p4_hybrid.<tag>``) becomes its URL."""
-    if Path(source).expanduser().exists():
-        return str(Path(source).expanduser())
-    if "://" in source:
-        return source
+    """``MODEL.FAN.WEIGHTS`` as a path or URL (``fan_det.models.checkpoint.resolve_source``)."""
     try:
-        url = timm.models.get_pretrained_cfg(source).url
-    except Exception:  # timm raises several types for unknown names
-        url = None
-    if not url:
-        raise FileNotFoundError(
-            f"MODEL.FAN.WEIGHTS={source!r} is not an existing file, a URL, nor a timm tag with a URL")
-    return url
+        return resolve_source(source)
+    except CheckpointNotFoundError as error:
+        raise CheckpointNotFoundError(f"MODEL.FAN.WEIGHTS: {error}") from None
 
 
 def load_imagenet_weights(trunk: FANBackbone, source: str) -> KeyReport:
@@ -88,16 +79,6 @@ def load_imagenet_weights(trunk: FANBackbone, source: str) -> KeyReport:
     logger.info("FAN trunk weights from %s: %d tensors loaded, missing (new) %s, unused %s",
                 source, loaded, report.missing, report.unexpected)
     return report
-
-
-def summarize(report: KeyReport, examples: int = _EXAMPLES) -> str:
-    """The key report on one line: counts, and the first few keys of each kind."""
-    parts = []
-    for title, items in (("missing", report.missing), ("unexpected", report.unexpected),
-                         ("wrong shape", [f"{k} {list(a)} vs {list(b)}" for k, a, b in report.mismatched])):
-        shown = ", ".join(items[:examples]) + (", ..." if len(items) > examples else "")
-        parts.append(f"{len(items)} {title}" + (f" (e.g. {shown})" if items else ""))
-    return "; ".join(parts)
 
 
 class _ArraysOnly(pickle.Unpickler):
@@ -189,7 +170,7 @@ class StrictDetectionCheckpointer(DetectionCheckpointer):
         if not report.ok:
             if not self.allow_partial:
                 raise CheckpointMismatchError(
-                    f"{self._source} does not fit the model: {summarize(report)}; check that config and "
+                    f"{self._source} does not fit the model: {report.one_line()}; check that config and "
                     "weights belong together, or allow a partial load (--allow-partial-weights)")
             if comm.is_main_process():
                 print(f"warning: PARTIAL LOAD of {self._source}: only the keys that fit were loaded, "

@@ -1,15 +1,14 @@
 """Classification metrics for the OOD benchmarks (definitions: ``docs/metrics.md``).
 
-Pure functions of numbers (numpy only). Per-image outcomes (``topk_correct``, ``masked_outcomes``) are
-separated from the aggregates (``accuracy``, ``calibration_error``, ``aurra``) so an evaluation can keep
-a few bytes per image instead of the logits, gather them across processes, and aggregate once.
-Aggregates are on the 0-100 scale.
+Pure functions of numbers (numpy; scipy for the Wilson interval). Per-image outcomes (``topk_correct``,
+``masked_outcomes``) are separated from the aggregates (``accuracy``, ``calibration_error``, ``aurra``) so
+an evaluation can keep a few bytes per image instead of the logits, gather them across processes, and
+aggregate once. Aggregates are on the 0-100 scale.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from statistics import NormalDist
 
 import numpy as np
 
@@ -136,17 +135,17 @@ def wilson_interval(successes: int, total: int, confidence: float = 0.95) -> tup
     """Wilson score interval (Wilson 1927) of a binomial proportion ``successes / total``, 0-100 scale.
 
     With ``p = successes / total`` and ``z`` the two-sided normal quantile of ``confidence`` (1.96 for
-    95%): ``(p + z^2/2n -+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)``. Unlike the normal approximation
-    it stays inside [0, 100] and is not degenerate at 0 or all correct.
+    95%): ``(p + z^2/2n -+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)``, as
+    ``scipy.stats.binomtest(...).proportion_ci(method="wilson")`` computes it. Unlike the normal
+    approximation it stays inside [0, 100] and is not degenerate at 0 or all correct.
     """
     if total <= 0 or not 0 <= successes <= total:
         raise ValueError(f"a proportion needs 0 <= successes <= total and total > 0, got {successes}/{total}")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    p, n = successes / total, total
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    lower = 0.0 if successes == 0 else max(0.0, centre - half)  # exact at the ends (centre == half there)
-    upper = 1.0 if successes == total else min(1.0, centre + half)
+    from scipy.stats import binomtest  # seconds to import: only where an interval is computed
+
+    ci = binomtest(successes, total).proportion_ci(confidence_level=confidence, method="wilson")
+    lower = 0.0 if successes == 0 else float(ci.low)  # exact at the ends (centre == half there)
+    upper = 1.0 if successes == total else float(ci.high)
     return 100.0 * lower, 100.0 * upper

@@ -1,4 +1,9 @@
-"""Reading FAN checkpoints and loading them with a readable key report.
+"""Finding, reading and strictly loading checkpoints, with a readable key report.
+
+``checkpoint_file`` is where every tool's weights come from: a path as given, a timm pretrained tag as
+its URL, an ``http(s)`` URL downloaded once into ``<cache>/checkpoints/<hash of the URL>/<file name>``
+(two URLs ending in the same file name never share a file; a timm/torch.hub-style ``-<sha256 prefix>.``
+in the name is verified), any other URL scheme (``detectron2://``) through iopath's ``PathManager``.
 
 The authors' files are believed to be flat state_dicts, but training checkpoints wrap them (`model`,
 `state_dict`, `state_dict_ema`, `model_ema`) and DistributedDataParallel (or torch.compile) prefixes
@@ -10,18 +15,27 @@ unexpected and wrong-shape keys, instead of PyTorch's one long line.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.error import URLError
+from urllib.parse import urlparse
 
 import torch
-from timm.models import clean_state_dict, load_state_dict
+from timm.models import clean_state_dict, get_pretrained_cfg, load_state_dict
 from torch import nn
 
+from fan_det.paths import cache_root
+from fan_det.runtime.hashing import sha256_file, sha256_json
+
 __all__ = [
+    "CheckpointFetchError",
     "CheckpointMismatchError",
+    "CheckpointNotFoundError",
     "KeyReport",
     "check_keys",
+    "checkpoint_file",
     "load_checked",
     "read_checkpoint",
     "unwrap_state_dict",
@@ -32,10 +46,21 @@ __all__ = [
 _WRAPPER_KEYS = ("state_dict_ema", "model_ema", "state_dict", "model")
 _EMA_KEYS = ("state_dict_ema", "model_ema")
 _MAX_LISTED = 20
+_EXAMPLES = 3
+# torch.hub's convention (``torch.hub.HASH_REGEX``): ``name-<first hex digits of the sha256>.ext``
+HASH_IN_NAME = re.compile(r"-([a-f0-9]{8,64})\.")
 
 
 class CheckpointMismatchError(RuntimeError):
     """A checkpoint does not fit a model; the message is the readable `KeyReport`."""
+
+
+class CheckpointNotFoundError(FileNotFoundError):
+    """A checkpoint source that is no file, no URL and no timm tag with a URL."""
+
+
+class CheckpointFetchError(OSError):
+    """A checkpoint URL that cannot be downloaded, or whose download fails the hash its name carries."""
 
 
 @dataclass
@@ -74,6 +99,73 @@ class KeyReport:
                 lines.append(f"    ... and {len(items) - _MAX_LISTED} more")
         return "\n".join(lines)
 
+    def one_line(self, examples: int = _EXAMPLES) -> str:
+        """Counts and the first few keys of each kind, on one line."""
+        parts = []
+        for title, items in (("missing", self.missing), ("unexpected", self.unexpected),
+                             ("wrong shape", [f"{k} {list(a)} vs {list(b)}" for k, a, b in self.mismatched])):
+            shown = ", ".join(items[:examples]) + (", ..." if len(items) > examples else "")
+            parts.append(f"{len(items)} {title}" + (f" (e.g. {shown})" if items else ""))
+        return "; ".join(parts)
+
+
+def resolve_source(source: str) -> str:
+    """A local path or URL as given; a timm tag (``fan_small_12_p4_hybrid.<tag>``) becomes its URL."""
+    if Path(source).expanduser().exists():
+        return str(Path(source).expanduser())
+    if "://" in source:
+        return source
+    try:
+        url = get_pretrained_cfg(source).url
+    except Exception:  # timm raises several types for unknown names
+        url = None
+    if not url:
+        raise CheckpointNotFoundError(f"no checkpoint file at {source}, and it is no URL nor a timm tag with "
+                                      "a URL")
+    return url
+
+
+def download_once(url: str) -> Path:
+    """Download ``url`` once into a folder named by the URL's hash; verify a sha256 prefix in its name."""
+    name = Path(urlparse(url).path).name or "checkpoint.pth"
+    target = cache_root() / "checkpoints" / sha256_json(url)[:16] / name
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            torch.hub.download_url_to_file(url, str(target), progress=True)
+        except (URLError, OSError, ValueError) as e:
+            raise CheckpointFetchError(f"{url}: download failed ({e}); check the URL or pass a local "
+                                       "file") from None
+    expected = HASH_IN_NAME.search(name)
+    if expected and not sha256_file(target).startswith(expected.group(1)):
+        target.unlink()
+        raise CheckpointFetchError(f"{url}: the downloaded file's sha256 does not start with "
+                                   f"{expected.group(1)} as its name says; the download was corrupt or the "
+                                   "file changed: deleted it, rerun to download again")
+    return target
+
+
+def checkpoint_file(source: str | Path) -> Path:
+    """The checkpoint as a local file: a path, a timm tag's URL or a URL, downloaded once (module doc).
+
+    Raises ``CheckpointNotFoundError`` for a path that does not exist and ``CheckpointFetchError`` when
+    a URL cannot be fetched (offline, say) or fails its hash.
+    """
+    resolved = resolve_source(str(source))
+    scheme = urlparse(resolved).scheme if "://" in resolved else ""
+    if scheme in ("http", "https"):
+        return download_once(resolved)
+    if scheme:
+        from detectron2.utils.file_io import PathManager  # iopath's, with detectron2's URL handlers
+
+        try:
+            return Path(PathManager.get_local_path(resolved))
+        except OSError as e:
+            raise CheckpointFetchError(f"{resolved}: cannot fetch ({type(e).__name__}: {e})") from None
+    if not Path(resolved).is_file():
+        raise CheckpointNotFoundError(f"no checkpoint file at {resolved}")
+    return Path(resolved)
+
 
 def unwrap_state_dict(checkpoint: Any, use_ema: bool = True) -> dict[str, torch.Tensor]:
     """Return the flat state_dict inside a checkpoint object, `module.` / `_orig_mod.` prefixes removed."""
@@ -89,16 +181,9 @@ def unwrap_state_dict(checkpoint: Any, use_ema: bool = True) -> dict[str, torch.
 
 
 def read_checkpoint(path_or_url: str | Path, use_ema: bool = True) -> dict[str, torch.Tensor]:
-    """Load a checkpoint file (timm's loader: .pth, .safetensors, timm training checkpoints) or a URL
-    (cached by torch.hub) onto the CPU as a flat state_dict; never runs code from the file."""
-    source = str(path_or_url)
-    if source.startswith(("http://", "https://")):
-        checkpoint = torch.hub.load_state_dict_from_url(
-            source, map_location="cpu", weights_only=True, check_hash=False
-        )
-        return unwrap_state_dict(checkpoint, use_ema=use_ema)
-    if not Path(source).is_file():
-        raise FileNotFoundError(f"no checkpoint file at {source}")
+    """Load a checkpoint (path, URL or timm tag: ``checkpoint_file``; timm's loader: .pth, .safetensors,
+    timm training checkpoints) onto the CPU as a flat state_dict; never runs code from the file."""
+    source = str(checkpoint_file(path_or_url))
     try:
         state_dict = load_state_dict(source, use_ema=use_ema, weights_only=True)
     except AttributeError:  # timm's loader calls .items() on whatever the file (or its wrapper) holds

@@ -3,32 +3,23 @@
 A callable returns an ``nn.Module`` or ``(nn.Module, data_config)``; its weights are its own business
 (recorded as not randomly initialised; a ``"checkpoint"`` path in its data config is recorded with
 its hash). A ``--checkpoint`` (path or URL) is loaded strictly and its file hash recorded. A URL is
-downloaded once into ``<cache>/checkpoints/<hash of the URL>/<file name>``, so two URLs ending in the
-same file name never share a file; a timm-style ``-<sha256 prefix>.`` in the file name is verified.
+downloaded once into the cache, its hash checked (``fan_det.models.checkpoint.checkpoint_file``).
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
-import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from urllib.error import URLError
-from urllib.parse import urlparse
 
 import timm
 import torch
 from timm.models import set_pretrained_check_hash
 from torch import nn
 
-from fan_det.paths import cache_root
-from fan_det.runtime.hashing import sha256_file, sha256_json, sha256_state_dict
-
-# torch.hub's convention (``torch.hub.HASH_REGEX``): ``name-<first hex digits of the sha256>.ext``
-HASH_IN_NAME = re.compile(r"-([a-f0-9]{8,64})\.")
-_LISTED_KEYS = 5
+from fan_det.runtime.hashing import sha256_file, sha256_state_dict
 
 
 class ModelLoadError(ValueError):
@@ -128,34 +119,16 @@ def _timm_backbone(spec: str, model: nn.Module, pretrained: bool) -> str:
     return spec
 
 
-def fetch_checkpoint(url: str) -> Path:
-    """Download ``url`` once into a folder named by the URL's hash; verify a sha256 prefix in its name."""
-    name = Path(urlparse(url).path).name or "checkpoint.pth"
-    target = cache_root() / "checkpoints" / sha256_json(url)[:16] / name
-    if not target.is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            torch.hub.download_url_to_file(url, str(target), progress=True)
-        except (URLError, OSError, ValueError) as e:
-            raise ModelLoadError(f"--checkpoint {url}: download failed ({e}); check the URL or pass a "
-                                 "local file") from None
-    expected = HASH_IN_NAME.search(name)
-    if expected and not sha256_file(target).startswith(expected.group(1)):
-        target.unlink()
-        raise ModelLoadError(f"--checkpoint {url}: the downloaded file's sha256 does not start with "
-                             f"{expected.group(1)} as its name says; the download was corrupt or the file "
-                             "changed: deleted it, rerun to download again")
-    return target
-
-
 def local_checkpoint(path_or_url: str) -> Path:
-    """A URL is downloaded (once); a path must be a file."""
-    if urlparse(path_or_url).scheme in ("http", "https"):
-        return fetch_checkpoint(path_or_url)
-    path = Path(path_or_url)
-    if not path.is_file():
-        raise ModelLoadError(f"--checkpoint {path_or_url}: no such file")
-    return path
+    """``--checkpoint`` as a local file (``fan_det.models.checkpoint.checkpoint_file``)."""
+    from fan_det.models.checkpoint import CheckpointFetchError, CheckpointNotFoundError, checkpoint_file
+
+    try:
+        return checkpoint_file(path_or_url)
+    except CheckpointNotFoundError:
+        raise ModelLoadError(f"--checkpoint {path_or_url}: no such file") from None
+    except CheckpointFetchError as e:
+        raise ModelLoadError(f"--checkpoint {e}") from None
 
 
 def _read_state_dict(path: Path, source: str) -> dict[str, torch.Tensor]:
@@ -174,18 +147,16 @@ def _read_state_dict(path: Path, source: str) -> dict[str, torch.Tensor]:
 
 def _load_checkpoint(model: nn.Module, spec: str, source: str) -> str:
     """Load ``source`` strictly into ``model``; returns the file's sha256."""
-    from fan_det.models.checkpoint import check_keys
+    from fan_det.models.checkpoint import CheckpointMismatchError, check_keys, load_checked
 
     path = local_checkpoint(source)
     state_dict = _read_state_dict(path, source)
-    report = check_keys(model, state_dict)
-    if not report.ok:
-        listed = [*report.missing, *report.unexpected, *(k for k, _, _ in report.mismatched)][:_LISTED_KEYS]
-        raise ModelLoadError(f"--checkpoint {source} does not fit {spec}: {len(report.missing)} missing, "
-                             f"{len(report.unexpected)} unexpected, {len(report.mismatched)} wrong-shape "
-                             "keys "
-                             f"(e.g. {', '.join(listed)}); pass the checkpoint of this architecture")
-    model.load_state_dict(state_dict, strict=True)
+    try:
+        load_checked(model, state_dict)
+    except CheckpointMismatchError:
+        report = check_keys(model, state_dict)
+        raise ModelLoadError(f"--checkpoint {source} does not fit {spec}: {report.one_line()}; pass the "
+                             "checkpoint of this architecture") from None
     return sha256_file(path)
 
 

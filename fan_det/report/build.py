@@ -6,14 +6,34 @@ import json
 import sys
 from pathlib import Path
 
+from fan_det.report import plots
 from fan_det.report.content import build_report
 from fan_det.report.inputs import load_coco_o, load_inputs
-from fan_det.report.plots import draw_all
 from fan_det.report.references import load_references
 from fan_det.report.render import to_html, to_markdown
+from fan_det.report.sections.effective import effective_figures
 from fan_det.report.sections.provenance import run_info
 
 FIGURES = "figures"
+
+
+def draw_all(report: dict) -> dict[str, tuple[str, bytes]]:
+    """``{figure id: (caption, PNG bytes)}`` for every figure the report's content allows."""
+    with plots.plain_text():
+        figures = {}
+        det = report["detection"]["models"]
+        if det:
+            figures["det-heatmap"] = (
+                "Box AP per corruption and severity (heat map; holdout below, not in mPC)",
+                plots.heatmap(det))
+            figures["det-severity"] = ("Box AP against severity per corruption family (holdout apart)",
+                                       plots.severity_curves(det))
+        glance = [t for t in report["ood"]["tables"] if t["id"] == "ood-glance"]
+        if glance:
+            figures["ood-bars"] = ("Top-1 per OOD dataset and model, with 95% intervals where measured",
+                                   plots.ood_bars(glance[0]))
+        effective = effective_figures(report["ood"]["models"], report["effective_robustness"])
+        return figures | {fig_id: (caption, plots.png(fig)) for fig_id, (caption, fig) in effective.items()}
 
 
 def write_report(

@@ -2,23 +2,29 @@
 
 - a corruption x severity heat map of box AP per detection model, holdout corruptions in their own panel;
 - box AP against severity per corruption family (severity 0 = clean), one panel per family, holdout apart;
-- OOD top-1 per dataset and model.
+- OOD top-1 per dataset and model;
+- effective robustness: timm's reference cloud, its fitted line and our models, on transformed axes.
 """
 
 from __future__ import annotations
 
 import io
 import textwrap
+from collections.abc import Mapping
+from pathlib import Path
 
 import matplotlib
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
+from fan_det.metrics.effective_robustness import as_accuracy, from_transformed, predict, to_transformed
 from fan_det.protocol import BENCHMARK, FAMILIES, HOLDOUT, SEVERITIES
-from fan_det.report.sections.effective import effective_figures
+from fan_det.report.effective_robustness import SHIFTS, reference_lines, reference_pairs
 
 
-def _png(fig: Figure) -> bytes:
+def png(fig: Figure) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     return buf.getvalue()
@@ -76,7 +82,7 @@ def heatmap(models: list[dict]) -> bytes:
                 ax.set_xlabel("severity", fontsize=7)
     if image is not None:
         fig.colorbar(image, ax=axes.ravel().tolist(), label="box AP (0-100)", shrink=0.6)
-    return _png(fig)
+    return png(fig)
 
 
 def severity_curves(models: list[dict]) -> bytes:
@@ -106,12 +112,12 @@ def severity_curves(models: list[dict]) -> bytes:
     fig.legend(
         handles, labels, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(models), 3)
     )
-    return _png(fig)
+    return png(fig)
 
 
 def ood_bars(glance: dict) -> bytes:
     """``ood_bars_figure`` as PNG bytes."""
-    return _png(ood_bars_figure(glance))
+    return png(ood_bars_figure(glance))
 
 
 def ood_bars_figure(glance: dict) -> Figure:
@@ -142,27 +148,75 @@ def ood_bars_figure(glance: dict) -> Figure:
     return fig
 
 
-def draw_all(report: dict) -> dict[str, tuple[str, bytes]]:
-    """``{figure id: (caption, PNG bytes)}`` for every figure the report's content allows."""
-    with plain_text():
-        return _draw_all(report)
+_TICKS = (0.1, 0.5, 1, 2, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 98, 99, 99.5, 99.9)
+# a model beyond this range (a randomly initialised one at 0%) is drawn at its edge, labelled with its
+# accuracies, instead of stretching the transformed axes until the reference cloud is a dot
+SHOWN_RANGE = (1.0, 99.0)
 
 
-def _draw_all(report: dict) -> dict[str, tuple[str, bytes]]:
-    figures = {}
-    det = report["detection"]["models"]
-    if det:
-        figures["det-heatmap"] = (
-            "Box AP per corruption and severity (heat map; holdout below, not in mPC)",
-            heatmap(det),
-        )
-        figures["det-severity"] = (
-            "Box AP against severity per corruption family (holdout apart)",
-            severity_curves(det),
-        )
-    glance = [t for t in report["ood"]["tables"] if t["id"] == "ood-glance"]
-    if glance:
-        figures["ood-bars"] = ("Top-1 per OOD dataset and model, with 95% intervals where measured",
-                               ood_bars(glance[0]))
-    effective = effective_figures(report["ood"]["models"], report["effective_robustness"])
-    return figures | {fig_id: (caption, _png(fig)) for fig_id, (caption, fig) in effective.items()}
+def _scale_axis(ax, which: str, lo: float, hi: float, transform: str) -> tuple[float, float]:
+    """Transformed scale on ``which`` ("x"/"y") over transformed [lo, hi] (5% padding), accuracy ticks."""
+    pad = 0.05 * (hi - lo)
+    limits = tuple(float(from_transformed(v, transform)) for v in (lo - pad, hi + pad))
+    getattr(ax, f"set_{which}scale")("function", functions=(lambda a: to_transformed(a, transform),
+                                                            lambda z: from_transformed(z, transform)))
+    axis = getattr(ax, f"{which}axis")
+    axis.set_major_locator(FixedLocator([t for t in _TICKS if limits[0] <= t <= limits[1]]))
+    axis.set_minor_locator(NullLocator())
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    return limits
+
+
+def effective_robustness_figure(shift: str, user_points: Mapping[str, tuple[float, float]],
+                                transform: str = "logit") -> Figure:
+    """The reference cloud (grey, gid ``reference-cloud``), its fitted line and the user's models.
+
+    ``user_points``: label -> (ID top-1, OOD top-1), 0-100, the ID accuracy as the shift pairs it.
+    Labels are drawn as plain text (``parse_math=False``: a ``$`` never starts mathtext). A model outside
+    ``SHOWN_RANGE`` on either axis is drawn at the range's edge as a triangle, its label giving its values.
+    """
+    pairs = reference_pairs(shift)  # refuses an unknown shift
+    s, line = SHIFTS[shift], reference_lines(transform)[shift]
+    labels = list(user_points)
+    user = as_accuracy([user_points[k] for k in labels], "user points").reshape(-1, 2)
+    shown = np.clip(user, *SHOWN_RANGE)
+    off_scale = np.any(shown != user, axis=1)
+    xs = to_transformed(np.concatenate([pairs.id_acc, shown[:, 0]]), transform)
+    ys = to_transformed(np.concatenate([pairs.ood_acc, shown[:, 1]]), transform)
+
+    fig = Figure(figsize=(6.0, 4.8))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    xlim = _scale_axis(ax, "x", xs.min(), xs.max(), transform)
+    ylim = _scale_axis(ax, "y", ys.min(), ys.max(), transform)
+    ax.scatter(pairs.id_acc, pairs.ood_acc, s=5, c="0.7", linewidths=0, gid="reference-cloud",
+               label=f"timm models (n = {line.n_models})")
+    grid = from_transformed(np.linspace(*to_transformed(xlim, transform), 100), transform)
+    ax.plot(grid, predict(line, grid), color="C0", lw=1.5,
+            label=f"fit: {transform}(OOD) = {line.slope:.2f} {transform}(ID) "
+                  f"{'+' if line.intercept >= 0 else '-'} {abs(line.intercept):.2f}, R2 = {line.r2:.2f}")
+    ax.plot(grid, grid, color="0.4", lw=0.8, ls="--", label="y = x")
+    ax.scatter(shown[~off_scale, 0], shown[~off_scale, 1], s=28, c="C3", edgecolors="k", linewidths=0.5,
+               zorder=3, gid="user-models")
+    ax.scatter(shown[off_scale, 0], shown[off_scale, 1], s=36, marker="v", c="C3", edgecolors="k",
+               linewidths=0.5, zorder=3, gid="user-models-off-scale")
+    for label, (x, y), (id_acc, ood_acc), off in zip(labels, shown, user, off_scale, strict=True):
+        text = f"{label} (off scale: {id_acc:.1f}, {ood_acc:.1f})" if off else label
+        ax.annotate(text, (x, y), xytext=(4, 4), textcoords="offset points", fontsize=8, parse_math=False)
+    ax.set_xlim(xlim)
+    ax.set_ylim(ylim)
+    ax.set_xlabel(f"ID top-1 (%), {s.id_label} [{transform} scale]")
+    ax.set_ylabel(f"OOD top-1 (%), {s.title} [{transform} scale]")
+    ax.set_title(f"Effective robustness on {s.title}")
+    ax.legend(loc="upper left", fontsize=7, frameon=False)
+    ax.grid(True, lw=0.3, alpha=0.5)
+    fig.tight_layout()
+    return fig
+
+
+def effective_robustness_plot(shift: str, user_points: Mapping[str, tuple[float, float]], path: str | Path,
+                              transform: str = "logit") -> Figure:
+    """Write ``effective_robustness_figure(...)`` as a PNG to ``path``; returns the figure drawn."""
+    fig = effective_robustness_figure(shift, user_points, transform)
+    fig.savefig(path, format="png", dpi=110)
+    return fig

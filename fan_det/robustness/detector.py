@@ -11,45 +11,28 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from detectron2 import model_zoo
-from detectron2.config import CfgNode, get_cfg
+from detectron2.config import CfgNode
 from detectron2.modeling import build_model
-from detectron2.utils.file_io import PathManager
 
-from fan_det.detection import add_fan_config  # importing it registers the FAN backbones
-from fan_det.detection.weights import StrictDetectionCheckpointer, summarize
-from fan_det.models.checkpoint import CheckpointMismatchError
+from fan_det.detection.config_file import load_config as load_detectron2_config
+from fan_det.detection.config_file import resolve_config_path
+from fan_det.detection.weights import StrictDetectionCheckpointer
+from fan_det.models.checkpoint import CheckpointMismatchError, checkpoint_file
 from fan_det.runtime.hashing import sha256_file, sha256_json, sha256_state_dict
 
 
-def resolve_config_path(config: str) -> str:
-    """A YAML file path, or a model-zoo path such as ``COCO-Detection/retinanet_R_50_FPN_1x.yaml``."""
-    if Path(config).is_file():
-        return str(config)
-    try:
-        return model_zoo.get_config_file(config)
-    except RuntimeError:
-        raise FileNotFoundError(
-            f"--config {config!r} is neither a file nor a detectron2 model-zoo config "
-            "(e.g. COCO-Detection/retinanet_R_50_FPN_1x.yaml)"
-        ) from None
-
-
 def load_config(config: str, opts: Sequence[str] = (), weights: str | None = None) -> CfgNode:
-    """detectron2 config with the FAN keys, merged from ``config`` then ``opts``, set up for evaluation.
+    """The config as training loads it (``fan_det.detection.config_file``), set up for evaluation.
 
     ``MODEL.WEIGHTS`` becomes ``weights`` ("" for random init) and the FAN trunk's ImageNet checkpoint is
     dropped: the detector's own weights replace every parameter anyway. Without CUDA the device is CPU.
+    ``FileNotFoundError`` names a config that is neither a file nor in the model zoo.
     """
-    cfg = add_fan_config(get_cfg())
-    cfg.merge_from_file(resolve_config_path(config))
-    cfg.merge_from_list(list(opts))
-    cfg.MODEL.WEIGHTS = weights or ""
-    cfg.MODEL.FAN.WEIGHTS = ""
+    resolve_config_path(config)
+    overrides = [*opts, "MODEL.WEIGHTS", weights or "", "MODEL.FAN.WEIGHTS", ""]
     if not torch.cuda.is_available():
-        cfg.MODEL.DEVICE = "cpu"
-    cfg.freeze()
-    return cfg
+        overrides += ["MODEL.DEVICE", "cpu"]
+    return load_detectron2_config(config, overrides)
 
 
 def config_sha256(cfg: CfgNode) -> str:
@@ -83,14 +66,15 @@ def backbone_name(cfg: CfgNode) -> str:
 
 
 def local_weights(weights: str) -> str:
-    """The checkpoint as a local file: a path as given, a URL downloaded (once) by detectron2's PathManager.
+    """The checkpoint as a local file (``fan_det.models.checkpoint.checkpoint_file``: a URL is downloaded
+    once into the cache).
 
     Raises ``FileNotFoundError`` for a path that does not exist and ``OSError`` when a URL cannot be
     fetched (offline, say).
     """
     if "://" not in weights and not Path(weights).is_file():
         raise FileNotFoundError(f"--weights {weights} does not exist")
-    return PathManager.get_local_path(weights)
+    return str(checkpoint_file(weights))
 
 
 def build_eval_model(cfg: CfgNode, seed: int) -> tuple[torch.nn.Module, str]:
@@ -111,6 +95,6 @@ def build_eval_model(cfg: CfgNode, seed: int) -> tuple[torch.nn.Module, str]:
         checkpointer.load(cfg.MODEL.WEIGHTS, checkpointables=[])
     except CheckpointMismatchError:
         raise CheckpointMismatchError(
-            f"does not fit the model of this config: {summarize(checkpointer.last_report)}; evaluate it with "
+            f"does not fit the model of this config: {checkpointer.last_report.one_line()}; evaluate it with "
             "the config it was trained with") from None
     return model, sha256_file(cfg.MODEL.WEIGHTS)

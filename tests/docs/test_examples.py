@@ -356,7 +356,8 @@ def runnable() -> list[Command]:
 def run_as_written(text: str, cwd: Path = REPO, **extra_env: str) -> subprocess.CompletedProcess:
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # `python` is the venv's
     env = {**os.environ, "PATH": path, **extra_env}
-    env.pop("FAN_DET_CACHE", None)  # the examples name the default cache, .cache/ in the repository
+    # the examples name .cache/ in the checkout, where the Makefile points the cache (FAN_DET_CACHE)
+    env["FAN_DET_CACHE"] = str(cwd / ".cache")
     return subprocess.run(["bash", "-c", text], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 

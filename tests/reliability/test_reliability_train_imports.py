@@ -53,9 +53,20 @@ def test_train_help_shows_every_default(offline_empty_cache):
         assert default in help_text, default
 
 
-def test_importing_fan_det_detection_registers_names_but_builds_and_writes_nothing(offline_empty_cache):
+def test_importing_fan_det_detection_registers_no_dataset(offline_empty_cache):
     env, tmp = offline_empty_cache
-    code = ("import fan_det.detection\nfrom detectron2.data import DatasetCatalog, MetadataCatalog\n"
+    code = ("import fan_det.detection\nfrom detectron2.data import DatasetCatalog\n"
+            "print(sorted(n for n in DatasetCatalog.list() if n.startswith('fan_')))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp / "cwd", env={**os.environ, **env},
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_registering_the_tiny_sets_names_them_but_builds_and_writes_nothing(offline_empty_cache):
+    env, tmp = offline_empty_cache
+    code = ("from fan_det.data.register import register_tiny_datasets\nregister_tiny_datasets()\n"
+            "from detectron2.data import DatasetCatalog, MetadataCatalog\n"
             "print(sorted(n for n in DatasetCatalog.list() if n.startswith('fan_')))\n"
             "print(MetadataCatalog.get('fan_synth_val').thing_classes)")
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp / "cwd", env={**os.environ, **env},

@@ -11,14 +11,17 @@ import hashlib
 import json
 import math
 import statistics
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from fan_det.metrics import effective_robustness as fit
 from fan_det.protocol import OOD_DATASETS
 from fan_det.report import effective_robustness as er
+from fan_det.report.plots import SHOWN_RANGE
+from fan_det.report.plots import effective_robustness_plot as plot
+from fan_det.report.references import eval_dir
 
 FILES = {
     "results-imagenet.csv", "results-imagenet-a.csv", "results-imagenet-a-clean.csv",
@@ -36,7 +39,7 @@ CLIP = 1e-4  # fraction: 0.01 accuracy points
 
 
 def data_dir() -> Path:
-    return Path(str(er.reference_dir()))
+    return Path(str(eval_dir() / "reference" / "timm_results"))
 
 
 def rows(name: str) -> list[dict[str, str]]:
@@ -122,7 +125,7 @@ def test_fit_recovers_a_known_line_from_random_points(transform):
     rng = np.random.default_rng(0)
     ids = rng.uniform(40, 95, 30)
     oods = [INVERSE[transform](1.3 * FORWARD[transform](a) - 0.7) for a in ids]
-    line = er.fit_line(ids, oods, transform)
+    line = fit.fit_line(ids, oods, transform)
     assert (line.slope, line.intercept) == (pytest.approx(1.3, rel=1e-9), pytest.approx(-0.7, rel=1e-9))
     assert line.n_models == 30 and line.r2 == pytest.approx(1.0)
 
@@ -134,29 +137,29 @@ def test_effective_robustness_is_zero_on_the_line_and_signed_off_it(shift, trans
     rng = np.random.default_rng(1)
     for id_acc in rng.uniform(30, 99, 5):
         on = INVERSE[transform](line.slope * FORWARD[transform](id_acc) + line.intercept)
-        assert er.predict(line, id_acc) == pytest.approx(on, abs=1e-9)
-        assert abs(er.effective_robustness(line, id_acc, on)) < 1e-9
+        assert fit.predict(line, id_acc) == pytest.approx(on, abs=1e-9)
+        assert abs(fit.effective_robustness(line, id_acc, on)) < 1e-9
         if on <= 99:
-            assert er.effective_robustness(line, id_acc, on + 1) == pytest.approx(1.0, abs=1e-9)
+            assert fit.effective_robustness(line, id_acc, on + 1) == pytest.approx(1.0, abs=1e-9)
         if on >= 1:
-            assert er.effective_robustness(line, id_acc, on - 1) == pytest.approx(-1.0, abs=1e-9)
+            assert fit.effective_robustness(line, id_acc, on - 1) == pytest.approx(-1.0, abs=1e-9)
     ids = rng.uniform(30, 99, 7)
     ons = np.array([INVERSE[transform](line.slope * FORWARD[transform](a) + line.intercept) for a in ids])
-    np.testing.assert_allclose(er.effective_robustness(line, ids, ons + 0.5), 0.5, atol=1e-9)
+    np.testing.assert_allclose(fit.effective_robustness(line, ids, ons + 0.5), 0.5, atol=1e-9)
 
 
 def test_accuracies_at_0_and_100_are_clipped_to_finite_predictions():
-    line = er.fit_line([50, 70, 90], [20, 40, 70])
-    np.testing.assert_allclose(er.to_transformed([0, 100]), [logit(0), logit(100)], rtol=1e-12)
-    assert math.isfinite(er.predict(line, 0)) and math.isfinite(er.predict(line, 100))
-    assert er.predict(line, 0) == pytest.approx(INVERSE["logit"](line.slope * logit(0) + line.intercept))
+    line = fit.fit_line([50, 70, 90], [20, 40, 70])
+    np.testing.assert_allclose(fit.to_transformed([0, 100]), [logit(0), logit(100)], rtol=1e-12)
+    assert math.isfinite(fit.predict(line, 0)) and math.isfinite(fit.predict(line, 100))
+    assert fit.predict(line, 0) == pytest.approx(INVERSE["logit"](line.slope * logit(0) + line.intercept))
 
 
 @pytest.mark.parametrize("call", [
-    lambda: er.fit_line([50, 60], [10, 20], transform="log"),
-    lambda: er.fit_line([50, 160], [10, 20]),
-    lambda: er.fit_line([50], [10]),
-    lambda: er.fit_line([50, 60], [10, float("nan")]),
+    lambda: fit.fit_line([50, 60], [10, 20], transform="log"),
+    lambda: fit.fit_line([50, 160], [10, 20]),
+    lambda: fit.fit_line([50], [10]),
+    lambda: fit.fit_line([50, 60], [10, float("nan")]),
     lambda: er.reference_pairs("imagenet-c"),
     lambda: er.summarise({"m": {"imagenet": 80, "imagenet-sketch": -3}}),
 ])
@@ -219,7 +222,7 @@ def test_accuracies_from_an_ood_json_pair_r_with_its_in200_accuracy():
 def test_plot_draws_every_paired_model_and_plain_text_labels(tmp_path):
     points = {"FAN $\\frac$ (ours)": (93.0, 45.0), "cost $5": (80.0, 30.0)}
     path = tmp_path / "er.png"
-    fig = er.plot("imagenet-r", points, path)
+    fig = plot("imagenet-r", points, path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     ax = fig.axes[0]
     by_gid = {c.get_gid(): c.get_offsets() for c in ax.collections}
@@ -234,8 +237,8 @@ def test_plot_draws_every_paired_model_and_plain_text_labels(tmp_path):
 
 def test_a_model_at_0_percent_is_drawn_at_the_edge_without_stretching_the_axes(tmp_path):
     """A random-weights model (0%, 0%) beside a trained one: the axes stay near the reference cloud."""
-    both = er.plot("imagenet-r", {"trained": (80.0, 30.0), "random": (0.0, 0.0)}, tmp_path / "b.png").axes[0]
-    low, high = er.SHOWN_RANGE
+    both = plot("imagenet-r", {"trained": (80.0, 30.0), "random": (0.0, 0.0)}, tmp_path / "b.png").axes[0]
+    low, high = SHOWN_RANGE
     for get in ("get_xlim", "get_ylim"):
         lo, hi = getattr(both, get)()
         assert 0.5 < lo < low and hi < 99.5  # 0% itself would put lo near the 0.01 clip
@@ -246,22 +249,21 @@ def test_a_model_at_0_percent_is_drawn_at_the_edge_without_stretching_the_axes(t
 
 
 def test_plot_of_imagenet_a_in_probit_has_1555_points(tmp_path):
-    fig = er.plot("imagenet-a", {}, tmp_path / "a.png", transform="probit")
+    fig = plot("imagenet-a", {}, tmp_path / "a.png", transform="probit")
     cloud = next(c for c in fig.axes[0].collections if c.get_gid() == "reference-cloud")
     assert len(cloud.get_offsets()) == len(joined("imagenet-a")) == 1555
 
 
-def test_probit_without_scipy_uses_the_standard_library(monkeypatch):
-    monkeypatch.setitem(sys.modules, "scipy.special", None)  # import now raises ImportError
+def test_probit_fit_equals_polyfit_on_the_standard_library_quantiles():
     data = joined("imagenet-v2")
     x = np.array([probit(i) for i, _, _ in data])
     y = np.array([probit(o) for _, o, _ in data])
     slope, intercept = np.polyfit(x, y, 1)
-    line = er.fit_line([i for i, _, _ in data], [o for _, o, _ in data], "probit")
+    line = fit.fit_line([i for i, _, _ in data], [o for _, o, _ in data], "probit")
     assert line.slope == pytest.approx(slope, rel=1e-9)
     assert line.intercept == pytest.approx(intercept, rel=1e-9)
     expected = INVERSE["probit"](slope * probit(75.0) + intercept)
-    assert er.predict(line, 75.0) == pytest.approx(expected, abs=1e-9)
+    assert fit.predict(line, 75.0) == pytest.approx(expected, abs=1e-9)
 
 
 def test_reference_provenance_names_files_by_hash_and_the_fitted_lines():

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from fan_det.report import effective_robustness as er
+from fan_det.report import plots
 from fan_det.report.sections.common import model_row
 from fan_det.report.tables import column, table
 
@@ -48,5 +49,5 @@ def effective_figures(ood_models: list[dict], effective: dict) -> dict[str, tupl
         points = {m["display"]: (e["id_acc"], e["ood_acc"]) for m in ood_models
                   if (e := effective["models"][m["name"]].get(shift))}
         caption = f"Effective robustness on {er.SHIFTS[shift].title}: ours against timm's models and line"
-        figures[f"er-{shift}"] = (caption, er.figure(shift, points, TRANSFORM))
+        figures[f"er-{shift}"] = (caption, plots.effective_robustness_figure(shift, points, TRANSFORM))
     return figures
