@@ -24,7 +24,13 @@ from fan_det.cli import (
     launch_job,
 )
 from fan_det.protocol import PROTOCOLS
-from fan_det.robustness.city_c import DEFAULT_DATASET, DEFAULT_OUT, DEFAULT_PROTOCOL, CityCOptions, prepare_city_c
+from fan_det.robustness.city_c import (
+    DEFAULT_DATASET,
+    DEFAULT_OUT,
+    DEFAULT_PROTOCOL,
+    CityCOptions,
+    prepare_city_c,
+)
 from fan_det.robustness.job import run_job
 from fan_det.robustness.options import OptionError
 from fan_det.runtime.provenance import command_line
@@ -42,7 +48,8 @@ EXAMPLES = f"""examples:
       --dataset fan_synth_seg_val --corruptions fog --allow-partial --city-c-root runs/city_c/synth_fog \\
       --workers 0 --out runs/city_c_stored MODEL.SEM_SEG_HEAD.NUM_CLASSES 5 INPUT.MIN_SIZE_TEST 128
   # a FAN-S-Hybrid SegFormer on Cityscapes-C as the FAN authors evaluate it, on 8 GPUs, trained first by
-  #   python -m fan_det.train --config configs/Cityscapes/segformer_fan_small_hybrid.yaml --num-gpus 8 OUTPUT_DIR runs/seg_s
+  #   python -m fan_det.train --config configs/Cityscapes/segformer_fan_small_hybrid.yaml \\
+  #       --num-gpus 8 OUTPUT_DIR runs/seg_s
   python -m {PROG} --config configs/Cityscapes/segformer_fan_small_hybrid.yaml \\
       --weights runs/seg_s/model_final.pth --protocol fan-city-c --num-gpus 8 --workers 4 \\
       --bootstrap 200 --out runs/city_c_fan_s
@@ -55,7 +62,8 @@ def build_parser() -> ToolParser:
                         formatter_class=HelpFormatter)
     add_detector_arguments(parser)
     parser.add_argument("--dataset", default=DEFAULT_DATASET,
-                        help="registered detectron2 semantic-segmentation set (its stuff_classes are scored)")
+                        help="registered detectron2 semantic-segmentation set (its stuff_classes are "
+                             "scored)")
     parser.add_argument("--protocol", default=DEFAULT_PROTOCOL, choices=list(PROTOCOLS),
                         help="the corruption protocol: its cells and how they are averaged (docs/metrics.md)")
     parser.add_argument("--corruptions", default=None,
@@ -64,7 +72,8 @@ def build_parser() -> ToolParser:
     parser.add_argument("--severities", default=None,
                         help="some of the protocol's severities, e.g. 1,3; None: all of them")
     parser.add_argument("--city-c-root", default=None, metavar="DIR",
-                        help="materialised copy (python -m fan_det.build_corrupted); None: corrupt on the fly")
+                        help="materialised copy (python -m fan_det.build_corrupted); None: corrupt on the "
+                             "fly")
     parser.add_argument("--allow-partial", action="store_true",
                         help="accept fewer cells than the protocol's; the summary is marked partial and "
                              "names the missing cells")
@@ -72,8 +81,8 @@ def build_parser() -> ToolParser:
     parser.set_defaults(seed=None)
     for action in parser._actions:
         if action.dest == "seed":
-            action.help = ("corruption seed and random-init seed; None: 0 on the fly, and the seed that built "
-                           "--city-c-root (another value is refused)")
+            action.help = ("corruption seed and random-init seed; None: 0 on the fly, and the seed that "
+                           "built --city-c-root (another value is refused)")
     add_threads_argument(parser)
     add_launch_arguments(parser)
     add_config_overrides(parser)

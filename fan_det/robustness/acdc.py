@@ -30,9 +30,10 @@ from fan_det.robustness.task import DatasetCell
 from fan_det.runtime.grid import CellCache, run_grid
 
 DEFAULT_OUT = "runs/acdc"
+# Cityscapes' 19 train ids, in id order: the classes of ACDC's labels
 CITYSCAPES_CLASSES = ("road", "sidewalk", "building", "wall", "fence", "pole", "traffic light",
-                      "traffic sign", "vegetation", "terrain", "sky", "person", "rider", "car", "truck", "bus",
-                      "train", "motorcycle", "bicycle")  # Cityscapes' 19 train ids, in id order
+                      "traffic sign", "vegetation", "terrain", "sky", "person", "rider", "car", "truck",
+                      "bus", "train", "motorcycle", "bicycle")
 TINY_SOURCE = "fan_synth_seg_val"
 
 
@@ -54,8 +55,8 @@ def parse_conditions(conditions: str | Sequence[str]) -> tuple[str, ...]:
         return ACDC_CONDITIONS
     unknown = [n for n in names if n not in ACDC_CONDITIONS]
     if unknown or not names:
-        raise OptionError(f"{{conditions}}: unknown ACDC condition(s) {', '.join(unknown) or '(none given)'}; "
-                          f"choose 'all' or some of {', '.join(ACDC_CONDITIONS)}", "conditions")
+        raise OptionError(f"{{conditions}}: unknown ACDC condition(s) {', '.join(unknown) or '(none given)'}"
+                          f"; choose 'all' or some of {', '.join(ACDC_CONDITIONS)}", "conditions")
     return tuple(c for c in ACDC_CONDITIONS if c in names)
 
 
@@ -91,7 +92,8 @@ class AcdcJob(SemSegJob):
             return None
         intervals = None
         if self.bootstrap:
-            matrices = {condition: caches[cell].load_payload(CLEAN_CELL.name) for cell, condition in grid.items()}
+            matrices = {condition: caches[cell].load_payload(CLEAN_CELL.name)
+                        for cell, condition in grid.items()}
             intervals = bootstrap_domains(matrices, self.bootstrap, seed=self.seed)
         result = AcdcResult.build(model=self.document["model"], dataset=self.document["dataset"],
                                   conditions={grid[cell]: f.record for cell, f in finished.items()},
@@ -110,7 +112,8 @@ def prepare_acdc(options: AcdcOptions) -> tuple[AcdcJob, torch.nn.Module]:
     restyled per condition, with its classes. Fewer than the four conditions give a partial result;
     ``bootstrap`` > 0 adds per-condition and mean intervals."""
     if bool(options.tiny) == bool(options.acdc_root):
-        raise OptionError("give one of {acdc_root} (the release, docs/data.md) and {tiny}", "acdc_root", "tiny")
+        raise OptionError("give one of {acdc_root} (the release, docs/data.md) and {tiny}", "acdc_root",
+                          "tiny")
     chosen = parse_conditions(options.conditions)
     seed = options.seed or 0
     datasets: dict[str, str] = {}

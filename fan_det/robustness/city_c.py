@@ -143,7 +143,8 @@ def prepare_city_c(options: CityCOptions) -> tuple[CityCJob, torch.nn.Module]:
                 "evaluated": {"corruptions": list(dict.fromkeys(c.corruption for c in corrupted)),
                               "severities": sorted({c.severity for c in corrupted})}}
     key = {"weights_sha256": resolved.weights_sha256, "config_sha256": config_sha256(resolved.cfg),
-           "dataset": {"name": options.dataset, "sha256": dataset_sha256}, **source.key(), "scorer": "sem_seg"}
+           "dataset": {"name": options.dataset, "sha256": dataset_sha256}, **source.key(),
+           "scorer": "sem_seg"}
     document = {"model": resolved.model_block(options),
                 "dataset": {"name": options.dataset, "num_images": num_images, "classes": classes},
                 "protocol": protocol, "provenance": resolved.provenance(options)}

@@ -149,7 +149,8 @@ def check_classes(cfg: CfgNode, dataset: str) -> list[str]:
     predicted = cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES
     if predicted != len(classes):
         raise OptionError(f"{dataset} has {len(classes)} classes but the model predicts {predicted} "
-                          "(MODEL.SEM_SEG_HEAD.NUM_CLASSES); evaluate a model trained on this dataset's classes")
+                          "(MODEL.SEM_SEG_HEAD.NUM_CLASSES); evaluate a model trained on this dataset's "
+                          "classes")
     return classes
 
 
@@ -188,4 +189,5 @@ class SemSegJob(EvalJob):
     """An evaluation job scored by confusion matrices."""
 
     def task(self, model: torch.nn.Module, materialised: bool) -> SemSegTask:
-        return SemSegTask(model, self.cfg, self.seed, materialised, self.workers, self.threads.per_worker or None)
+        return SemSegTask(model, self.cfg, self.seed, materialised, self.workers,
+                          self.threads.per_worker or None)
