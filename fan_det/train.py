@@ -1,4 +1,4 @@
-"""Train (or evaluate) a FAN detector with detectron2, on one CPU or many GPUs and machines.
+"""Train (or evaluate) a FAN detector or segmenter with detectron2, on one CPU or many GPUs and machines.
 
 The shape of detectron2's ``tools/train_net.py``: parse, ``setup`` the config, ``main`` per process,
 ``launch`` for multi-process / multi-machine DDP (NCCL on GPUs, gloo on CPUs).
@@ -17,11 +17,12 @@ from detectron2.utils import comm
 
 from fan_det.cli import HelpFormatter, add_launch_arguments, fail
 from fan_det.data.register import register_tiny_datasets
-from fan_det.detection import Trainer, check_datasets
+from fan_det.detection import check_datasets
 from fan_det.detection.config_file import ConfigError, load_config
 from fan_det.detection.trainer import configure_torch
 from fan_det.detection.weights import StrictDetectionCheckpointer, WeightsError
 from fan_det.models.checkpoint import CheckpointMismatchError
+from fan_det.segmentation import LabelError, SlidingWindowError, check_segmentation, trainer_for
 
 EXAMPLES = """examples:
   # a FAN-T-Hybrid RetinaNet on the synthetic shapes set, on this CPU (a few minutes), then evaluate it:
@@ -66,7 +67,7 @@ def setup(args: argparse.Namespace) -> CfgNode:
 
 
 # Refusals of the user's input: one `error:` line, exit status 2, never a traceback.
-INPUT_ERRORS = (ConfigError, WeightsError, CheckpointMismatchError)
+INPUT_ERRORS = (ConfigError, WeightsError, CheckpointMismatchError, LabelError, SlidingWindowError)
 
 
 def main(args: argparse.Namespace) -> dict | None:
@@ -82,13 +83,14 @@ def main(args: argparse.Namespace) -> dict | None:
 def _run(args: argparse.Namespace) -> dict | None:
     cfg = setup(args)
     register_tiny_datasets()
+    trainer_cls = trainer_for(cfg)
     if args.eval_only:
-        model = Trainer.build_model(cfg)
+        model = trainer_cls.build_model(cfg)
         checkpointer = StrictDetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR,
                                                    allow_partial=args.allow_partial_weights)
         checkpointer.resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
-        return Trainer.test(cfg, model)
-    trainer = Trainer(cfg, allow_partial_weights=args.allow_partial_weights)
+        return trainer_cls.test(cfg, model)
+    trainer = trainer_cls(cfg, allow_partial_weights=args.allow_partial_weights)
     trainer.resume_or_load(resume=args.resume)
     trainer.train()
     return getattr(trainer, "_last_eval_results", None)  # set by the final evaluation
@@ -102,6 +104,7 @@ def preflight(args: argparse.Namespace) -> CfgNode:
         check_datasets(cfg)
     except KeyError as error:
         raise ConfigError(f"{error.args[0]}: register it or fix DATASETS in the config") from None
+    check_segmentation(cfg)
     weights = cfg.MODEL.WEIGHTS
     if weights and "://" not in weights and not Path(weights).is_file():
         raise WeightsError(f"MODEL.WEIGHTS {weights} does not exist: give an existing checkpoint file "

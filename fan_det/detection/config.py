@@ -40,6 +40,29 @@ def add_fan_config(cfg: CN) -> CN:
     cfg.SOLVER.NO_DECAY_KEYWORDS = ["pos_embed", "cls_token", "temperature"]
     # Layer-wise lr decay over the FAN blocks: lr * LAYER_DECAY ** (depth + 1 - layer); 1.0 = off.
     cfg.SOLVER.LAYER_DECAY = 1.0
+    # lr multiplier of every parameter outside the backbone (the heads); SegFormer trains its head at x10.
+    cfg.SOLVER.HEAD_LR_FACTOR = 1.0
+    # LR_SCHEDULER_NAME "WarmupPolyLR": lr * (1 - iter / MAX_ITER) ** POLY_LR_POWER after the warm-up.
+    cfg.SOLVER.POLY_LR_POWER = 1.0
+
+    # Semantic segmentation (fan_det.segmentation). SegFormer head: decoder embedding size and dropout.
+    cfg.MODEL.SEGFORMER = CN()
+    cfg.MODEL.SEGFORMER.EMBED_DIM = 768
+    cfg.MODEL.SEGFORMER.DROPOUT = 0.1
+    # Training resize: a random factor in RANGE of the TARGET (height, width) size, keeping the aspect
+    # ratio (off: detectron2's MIN_SIZE_TRAIN resize); crops where no class covers more than the fraction.
+    cfg.INPUT.RESIZE_SCALE = CN()
+    cfg.INPUT.RESIZE_SCALE.ENABLED = False
+    cfg.INPUT.RESIZE_SCALE.RANGE = (0.5, 2.0)
+    cfg.INPUT.RESIZE_SCALE.TARGET = (1024, 2048)
+    cfg.INPUT.CROP.SINGLE_CATEGORY_MAX_AREA = 1.0
+    # Random brightness, contrast and saturation (each with probability 0.5).
+    cfg.INPUT.PHOTOMETRIC = False
+    # Inference: "whole" image, or "slide" windows of CROP_SIZE (height, width) every STRIDE pixels.
+    cfg.TEST.SEM_SEG = CN()
+    cfg.TEST.SEM_SEG.MODE = "whole"
+    cfg.TEST.SEM_SEG.CROP_SIZE = (1024, 1024)
+    cfg.TEST.SEM_SEG.STRIDE = (768, 768)
 
     # torch intra-op threads per process (0 = torch's default, one per core). CPU results depend on it
     # in the last bits: same SEED + config + CPU_THREADS = the same weights.

@@ -36,6 +36,7 @@ def param_groups(
     weight_decay_norm: float = 0.0,
     no_decay_keywords: Sequence[str] = ("pos_embed", "cls_token", "temperature"),
     layer_decay: float = 1.0,
+    head_lr_factor: float = 1.0,
 ) -> list[dict]:
     """Optimizer param groups: one per distinct (lr, weight decay), every trainable parameter once.
 
@@ -43,11 +44,15 @@ def param_groups(
     decay; parameters whose name contains a keyword get no decay either. With ``layer_decay < 1``
     detectron2's ViT rule (``get_vit_lr_decay_rate``) gives a parameter in FAN layer ``l`` of a trunk of
     depth ``D`` the lr ``base_lr * layer_decay ** (D + 1 - l)`` (embeddings are layer 0; heads keep
-    ``base_lr``).
+    ``base_lr``). Parameters outside the model's ``backbone`` (the heads) get ``base_lr * head_lr_factor``.
     """
     prefix, depth = _trunk(model)
 
+    has_backbone = isinstance(getattr(model, "backbone", None), nn.Module)
+
     def lr_factor(name: str) -> float:
+        if has_backbone and not name.startswith("backbone."):
+            return head_lr_factor
         if layer_decay == 1.0 or prefix is None or not name.startswith(prefix):
             return 1.0
         local = name[len(prefix):]
@@ -80,6 +85,7 @@ def build_fan_optimizer(cfg: CfgNode, model: nn.Module) -> torch.optim.Optimizer
         weight_decay_norm=cfg.SOLVER.WEIGHT_DECAY_NORM,
         no_decay_keywords=cfg.SOLVER.NO_DECAY_KEYWORDS,
         layer_decay=cfg.SOLVER.LAYER_DECAY,
+        head_lr_factor=cfg.SOLVER.HEAD_LR_FACTOR,
     )
     name = cfg.SOLVER.OPTIMIZER.upper()
     if name == "ADAMW":

@@ -159,6 +159,7 @@ class StrictDetectionCheckpointer(DetectionCheckpointer):
                                    "tensor; a checkpoint's 'model' must map names to tensors")
         self._convert_ndarray_to_tensor(state)
         _strip_prefix_if_present(state, "module.")
+        state = trunk_keys_as_backbone(self.model, state)
         if checkpoint.pop("matching_heuristics", False):  # name matching for model-zoo files, done once here
             state = align_and_update_state_dicts(
                 self.model.state_dict(), state, c2_conversion=checkpoint.get("__author__") == "Caffe2")
@@ -176,6 +177,20 @@ class StrictDetectionCheckpointer(DetectionCheckpointer):
                 print(f"warning: PARTIAL LOAD of {self._source}: only the keys that fit were loaded, "
                       f"the rest keeps its initialisation.\n{report}", file=sys.stderr)
         return super()._load_model(checkpoint)
+
+
+def trunk_keys_as_backbone(model: nn.Module, state: dict[str, Any]) -> dict[str, Any]:
+    """A detector's trunk keys (``backbone.bottom_up.*``, under its pyramid) renamed ``backbone.*`` when
+    ``model``'s backbone is the trunk itself (semantic segmentation), so that the trunk transfers and
+    only the pyramid and heads are left over; otherwise ``state`` unchanged."""
+    own = model.state_dict()
+    if any(k.startswith("backbone.bottom_up.") for k in own):
+        return state
+    if not any(k.startswith("backbone.bottom_up.") for k in state):
+        return state
+    renamed = {"backbone." + k.removeprefix("backbone.bottom_up."): v for k, v in state.items()
+               if k.startswith("backbone.bottom_up.")}
+    return {**{k: v for k, v in state.items() if not k.startswith("backbone.bottom_up.")}, **renamed}
 
 
 def _first_line(error: BaseException) -> str:
