@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import NoReturn
 
@@ -37,13 +37,11 @@ def add_detector_arguments(parser: argparse.ArgumentParser) -> None:
                          help="evaluate a randomly initialised model (seeded by --seed)")
 
 
-def add_detection_run_arguments(parser: argparse.ArgumentParser, *, default_out: str, scorers: Sequence[str],
-                                default_scorer: str, helps: Mapping[str, str] = MappingProxyType({})) -> None:
-    """What the detector evaluations (COCO-C, COCO-O) share after their inputs: scorer, intervals, the
-    run's name, seed, output and workers, and the backbone. ``helps``: a tool's own help texts by option
-    dest, as for ``add_run_arguments``."""
-    parser.add_argument("--scorer", choices=scorers, default=default_scorer,
-                        help="COCO AP implementation (they agree within 1e-4; see docs/robustness.md)")
+def add_detection_run_arguments(parser: argparse.ArgumentParser, *, default_out: str,
+                                helps: Mapping[str, str] = MappingProxyType({})) -> None:
+    """What the detector evaluations (COCO-C, COCO-O, segmentation) share after their inputs: intervals,
+    the run's name, seed, output and workers, and the backbone. ``helps``: a tool's own help texts by
+    option dest, as for ``add_run_arguments``."""
     add_bootstrap_argument(parser)
     add_run_arguments(parser, default_out=default_out, helps={
         "workers": "data-loader workers per process; None: the config's DATALOADER.NUM_WORKERS", **helps})
@@ -102,6 +100,22 @@ def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--machine-rank", type=int, default=0, help="the rank of this machine")
     parser.add_argument("--dist-url", default="auto",
                         help="initialisation URL, e.g. tcp://host:port when several machines take part")
+
+
+def flag_message(error: Exception) -> str:
+    """A library refusal that names options by field (``worded``, e.g. ``OptionError``) with their flags."""
+    worded = getattr(error, "worded", None)
+    return worded(lambda field: "--" + field.replace("_", "-")) if worded else str(error)
+
+
+def launch_job(args: argparse.Namespace, run: Callable, job: object, model: object) -> None:
+    """``run(job, model)`` here, or once per process through detectron2's ``launch`` (then each process
+    builds its own model), as detectron2's tools launch their ``main``."""
+    from detectron2.engine import launch
+
+    one = args.num_gpus * args.num_machines == 1
+    launch(run, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
+           dist_url=args.dist_url, args=(job, model if one else None))
 
 
 def add_threads_argument(parser: argparse.ArgumentParser) -> None:

@@ -3,7 +3,8 @@
 Works for FAN configs and for any detectron2 model-zoo YAML config. Each finished cell is saved at once
 under ``OUT/cells/<run key>/``; a rerun with the same weights, config, dataset, images and scorer skips
 finished cells. Writes ``OUT/robustness.json`` (schema in docs/schemas.md). The work is
-``fan_det.robustness.run.run_coco_c``; this module only parses the options.
+``fan_det.robustness.run.prepare_coco_c`` and ``fan_det.robustness.job.run_job``; this module parses the
+options and launches the job, as detectron2's tools do.
 """
 
 from __future__ import annotations
@@ -13,16 +14,19 @@ import argparse
 from fan_det.cli import (
     HelpFormatter,
     ToolParser,
-    UsageError,
     add_config_overrides,
     add_detection_run_arguments,
     add_detector_arguments,
     add_launch_arguments,
     add_threads_argument,
     fail,
+    flag_message,
+    launch_job,
 )
-from fan_det.robustness.run import DEFAULT_DATASET, DEFAULT_OUT, run_coco_c
-from fan_det.robustness.scoring import DEFAULT_SCORER, SCORERS
+from fan_det.robustness.job import run_job
+from fan_det.robustness.options import OptionError
+from fan_det.robustness.run import DEFAULT_DATASET, DEFAULT_OUT, CocoCOptions, prepare_coco_c
+from fan_det.robustness.scoring import add_scorer_argument
 from fan_det.runtime.provenance import command_line
 
 PROG = "fan_det.eval_coco_c"
@@ -55,13 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="materialised COCO-C (python -m fan_det.build_coco_c); None: corrupt on the fly")
     parser.add_argument("--allow-partial", action="store_true",
                         help="accept an incomplete grid; the summary is marked partial and names its cells")
+    add_scorer_argument(parser)
     helps = {  # the shared helpers' texts, made specific to this tool
         "name": "model name in the results and the report; None: from the config",
         "seed": "corruption seed and random-init seed; None: 0 on the fly, and the seed that built "
                 "--coco-c-root (another value is refused)",
     }
-    add_detection_run_arguments(parser, default_out=DEFAULT_OUT, scorers=SCORERS,
-                                default_scorer=DEFAULT_SCORER, helps=helps)
+    add_detection_run_arguments(parser, default_out=DEFAULT_OUT, helps=helps)
     parser.set_defaults(seed=None)
     parser.add_argument("--num-workers", dest="workers", type=int, help=argparse.SUPPRESS)  # former spelling
     add_threads_argument(parser)
@@ -72,16 +76,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    options = CocoCOptions(
+        config=args.config, weights=None if args.random_init else args.weights, dataset=args.dataset,
+        corruptions=args.corruptions, severities=args.severities, coco_c_root=args.coco_c_root,
+        seed=args.seed, out=args.out, allow_partial=args.allow_partial, workers=args.workers,
+        threads=args.threads, name=args.name, backbone=args.backbone, scorer=args.scorer,
+        bootstrap=args.bootstrap, opts=tuple(args.opts), processes=args.num_gpus * args.num_machines,
+        command=command_line(PROG))
     try:
-        run_coco_c(args.config, None if args.random_init else args.weights, dataset=args.dataset,
-                   corruptions=args.corruptions, severities=args.severities, coco_c_root=args.coco_c_root,
-                   seed=args.seed, out=args.out, allow_partial=args.allow_partial, workers=args.workers,
-                   threads=args.threads, name=args.name, backbone=args.backbone, scorer=args.scorer,
-                   bootstrap=args.bootstrap, opts=args.opts,
-                   num_gpus=args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
-                   dist_url=args.dist_url, command=command_line(PROG))
-    except UsageError as error:
-        fail(str(error))
+        launch_job(args, run_job, *prepare_coco_c(options))
+    except OptionError as error:
+        fail(flag_message(error))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ a COCO-format folder with COCO's 80 categories; pass the release's root, unpacke
 finished domain is saved at once under ``OUT/domains/<domain>/<run key>/``; a rerun with the same
 weights, config, images and scorer skips it. Writes ``OUT/coco_o.json`` (schema in docs/schemas.md),
 which ``python -m fan_det.report --coco-o`` shows beside mPC and rPC. The work is
-``fan_det.robustness.coco_o.run_coco_o``; this module only parses the options.
+``fan_det.robustness.coco_o.prepare_coco_o`` and ``fan_det.robustness.job.run_job``; this module parses
+the options and launches the job, as detectron2's tools do.
 """
 
 from __future__ import annotations
@@ -15,16 +16,19 @@ import argparse
 from fan_det.cli import (
     HelpFormatter,
     ToolParser,
-    UsageError,
     add_config_overrides,
     add_detection_run_arguments,
     add_detector_arguments,
     add_launch_arguments,
     add_threads_argument,
     fail,
+    flag_message,
+    launch_job,
 )
-from fan_det.robustness.coco_o import DEFAULT_OUT, run_coco_o
-from fan_det.robustness.scoring import DEFAULT_SCORER, SCORERS
+from fan_det.robustness.coco_o import DEFAULT_OUT, CocoOOptions, prepare_coco_o
+from fan_det.robustness.job import run_job
+from fan_det.robustness.options import OptionError
+from fan_det.robustness.scoring import add_scorer_argument
 from fan_det.runtime.provenance import command_line
 
 PROG = "fan_det.eval_coco_o"
@@ -51,9 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="COCO-O root: <domain>/val2017/ and <domain>/annotations/instances_val2017.json")
     parser.add_argument("--domains", default="all",
                         help="'all' or comma-separated domains; fewer than six give a partial result")
+    add_scorer_argument(parser)
     seed = "seed of a random initialisation and of the bootstrap resamples"
-    add_detection_run_arguments(parser, default_out=DEFAULT_OUT, scorers=SCORERS,
-                                default_scorer=DEFAULT_SCORER, helps={"seed": seed})
+    add_detection_run_arguments(parser, default_out=DEFAULT_OUT, helps={"seed": seed})
     add_threads_argument(parser)
     add_launch_arguments(parser)
     add_config_overrides(parser)
@@ -62,15 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    options = CocoOOptions(
+        config=args.config, weights=None if args.random_init else args.weights, coco_o_root=args.coco_o_root,
+        domains=args.domains, seed=args.seed, out=args.out, workers=args.workers, threads=args.threads,
+        name=args.name, backbone=args.backbone, scorer=args.scorer, bootstrap=args.bootstrap,
+        opts=tuple(args.opts), processes=args.num_gpus * args.num_machines, command=command_line(PROG))
     try:
-        run_coco_o(args.config, None if args.random_init else args.weights, args.coco_o_root,
-                   domains=args.domains, seed=args.seed, out=args.out, workers=args.workers,
-                   threads=args.threads, name=args.name, backbone=args.backbone, scorer=args.scorer,
-                   bootstrap=args.bootstrap, opts=args.opts, num_gpus=args.num_gpus,
-                   num_machines=args.num_machines, machine_rank=args.machine_rank, dist_url=args.dist_url,
-                   command=command_line(PROG))
-    except UsageError as error:
-        fail(str(error))
+        launch_job(args, run_job, *prepare_coco_o(options))
+    except OptionError as error:
+        fail(flag_message(error))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 """Finished datasets (and ImageNet-C cells) saved as they complete, so a rerun skips them.
 
-One ``runtime.KeyedCache`` per evaluation setting (model spec, hash of the weights actually evaluated,
-checkpoint hash, preprocessing, AMP, device type); inside it one entry per dataset, named by the dataset
-and a hash of its file list (relative paths, targets, sizes, modification times) and of the class
-subsets scored. ``--strict`` is not in the key: a cached entry records the images it skipped, and the
-caller refuses it under ``--strict`` exactly as a fresh run would.
+One ``runtime.grid.CellCache`` per evaluation setting (model spec, hash of the weights actually
+evaluated, checkpoint hash, preprocessing, AMP, device type); inside it one cell per dataset folder,
+named by the dataset and a hash of its file list (relative paths, targets, sizes, modification times)
+and of the class subsets scored, whose payload is the per-image outcomes (``OUTCOMES``, an ``.npz``).
+``--strict`` is not in the key: a cached entry records the images it skipped, and the caller refuses it
+under ``--strict`` exactly as a fresh run would.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from fan_det.ood.evaluate import Outcomes
-from fan_det.runtime.cache import KeyedCache
+from fan_det.runtime.grid import CellCache, Codec
 from fan_det.runtime.hashing import sha256_json
 
 
@@ -32,12 +33,8 @@ def files_fingerprint(samples: Iterable[tuple[str, int]], root: str | Path) -> s
 
 
 def entry_name(desc: str, files: str, subsets: Iterable[str]) -> str:
-    """``<dataset>-<hash of its file list and scored subsets>.npz``."""
-    return f"{desc.replace('/', '_')}-{sha256_json([files, sorted(subsets)])[:16]}.npz"
-
-
-def open_cache(out_dir: str | Path, components: Mapping[str, object]) -> KeyedCache:
-    return KeyedCache(Path(out_dir) / "cache", components)
+    """``<dataset>-<hash of its file list and scored subsets>``."""
+    return f"{desc.replace('/', '_')}-{sha256_json([files, sorted(subsets)])[:16]}"
 
 
 def encode_outcomes(outcomes: Outcomes) -> bytes:
@@ -54,3 +51,10 @@ def decode_outcomes(data: bytes) -> Outcomes:
     if "index" not in arrays:
         raise ValueError("no per-image outcomes in the entry")
     return Outcomes(arrays, skipped)
+
+
+OUTCOMES = Codec("outcomes", ".npz", encode_outcomes, decode_outcomes)
+
+
+def open_cache(out_dir: str | Path, components: Mapping[str, object]) -> CellCache:
+    return CellCache(Path(out_dir) / "cache", components, OUTCOMES)

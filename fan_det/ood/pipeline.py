@@ -11,11 +11,12 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from detectron2.utils import comm
 
-from fan_det.ood.cache import decode_outcomes, encode_outcomes, entry_name, files_fingerprint, open_cache
+from fan_det.ood.cache import OUTCOMES, entry_name, files_fingerprint, open_cache
 from fan_det.ood.classifier import LoadedModel
 from fan_det.ood.document import dataset_entry, identity, metrics_for, previous_datasets
 from fan_det.ood.evaluate import Outcomes, evaluate, refuse_skipped_under_strict
@@ -30,6 +31,7 @@ from fan_det.ood.preprocess import build_transform
 from fan_det.ood.synsets import subset_indices, subset_wnids
 from fan_det.protocol import CLASS_SUBSETS, IMAGENET, IMAGENET_V2_VARIANTS, OOD_DATASETS
 from fan_det.results import OODResult
+from fan_det.runtime.grid import Codec, finish_cell
 from fan_det.runtime.provenance import provenance
 
 # ImageNet val comes first in OOD_DATASETS: the IN-200 accuracies and ImageNet-C's relative mCE need it.
@@ -52,6 +54,38 @@ class EvalSettings:
     device: str = "cpu"
     v2_variant: str = IMAGENET_V2_VARIANTS[0]
     overwrite: bool = False
+
+
+class Folder(NamedTuple):
+    """One folder to evaluate: its progress label, images, class subsets and cache entry (main rank)."""
+
+    label: str
+    dataset: ClassImageFolder
+    subsets: dict
+    entry: str
+
+
+@dataclass(frozen=True)
+class FolderTask:
+    """A classifier over one folder (a ``runtime.grid`` task): per-image outcomes, on every rank."""
+
+    model: torch.nn.Module
+    settings: EvalSettings
+    device: torch.device
+    codec: Codec = OUTCOMES
+    share_payload: bool = True  # every rank computes the metrics from the outcomes
+
+    def cell_name(self, folder: Folder) -> str:
+        return folder.entry
+
+    def log_entry(self, folder: Folder) -> str:
+        return folder.entry
+
+    def evaluate(self, folder: Folder) -> tuple[dict, Outcomes]:
+        s = self.settings
+        out = evaluate(self.model, folder.dataset, subsets=folder.subsets, batch_size=s.batch_size,
+                       workers=s.workers, amp=s.amp, strict=s.strict, device=self.device, desc=folder.label)
+        return {"num_images": out.num_images, "num_skipped": len(out.skipped)}, out
 
 
 def _subsets_for(name: str) -> dict:
@@ -95,27 +129,20 @@ def run_ood(loaded: LoadedModel, datasets: Mapping[str, str | Path], preprocessi
            "checkpoint_sha256": loaded.checkpoint_sha256, "amp": settings.amp, "device": device.type}
     cache = open_cache(out_dir, key) if main else None
 
+    task = FolderTask(loaded.model, settings, device)
+
     def outcomes_of(label: str, ds: ClassImageFolder, subsets: dict,
                     cached_only: bool = False) -> Outcomes | None:
         entry = entry_name(label, files_fingerprint(ds.samples, ds.root), subsets) if main else ""
-        found = cache.load(entry, decode_outcomes) if main else None
-        found = comm.all_gather(found)[0]  # the main rank's cache decides for every rank
-        if found is None and cached_only:
+        finished = finish_cell(Folder(label, ds, subsets, entry), task, cache, compute=not cached_only)
+        if finished is None:
             return None
-        if found is not None:
+        if finished.reused:
             if settings.strict:
-                refuse_skipped_under_strict(found)
+                refuse_skipped_under_strict(finished.payload)
             if main:
                 print(f"{label}: cached ({cache.dir.name}/{entry})")
-                cache.log("reused", entry)
-            return found
-        out = evaluate(loaded.model, ds, subsets=subsets, batch_size=settings.batch_size,
-                       workers=settings.workers, amp=settings.amp, strict=settings.strict, device=device,
-                       desc=label)
-        if main:
-            cache.save_bytes(entry, encode_outcomes(out))
-            cache.log("evaluated", entry)
-        return out
+        return finished.payload
 
     def entry_for(name: str, root: str | Path, folders: list, outs: list[Outcomes]) -> dict:
         labelled = {label: o for (label, _), o in zip(folders, outs, strict=True)}

@@ -1,5 +1,6 @@
-"""COCO-C evaluation of detectron2 detectors: ``run_coco_c`` (``fan_det.robustness.run``) and its parts:
-the detector under test (``.detector``), where corrupted images come from (``.source``), inference per
-cell (``.inference``), COCO scoring (``.scoring``), the grid (``.runner``) and its cache (``.cache``).
-The command line is ``python -m fan_det.eval_coco_c``; the document is ``fan_det.results.RobustnessResult``.
+"""Detection robustness of detectron2 detectors: COCO-C (``.run``) and COCO-O (``.coco_o``), each a job
+(``.job``: options resolved once, then run on every process) of COCO-scored cells (``.task``, a
+``fan_det.runtime.grid`` task) over the detector under test (``.detector``), with images from
+``.source``, inference per cell (``.inference``), COCO scoring (``.scoring``) and bootstrap intervals
+(``.bootstrap``). The command lines are ``python -m fan_det.eval_coco_c`` and ``eval_coco_o``.
 """

@@ -14,11 +14,24 @@ import torch
 from detectron2.config import CfgNode
 from detectron2.modeling import build_model
 
+from fan_det.detection import config_file
 from fan_det.detection.config_file import load_config as load_detectron2_config
-from fan_det.detection.config_file import resolve_config_path
 from fan_det.detection.weights import StrictDetectionCheckpointer
 from fan_det.models.checkpoint import CheckpointMismatchError, checkpoint_file
+from fan_det.robustness.options import OptionError
 from fan_det.runtime.hashing import sha256_file, sha256_json, sha256_state_dict
+
+
+def resolve_config_path(config: str) -> str:
+    """A YAML file path, or a model-zoo path such as ``COCO-Detection/retinanet_R_50_FPN_1x.yaml``;
+    ``OptionError`` for neither."""
+    try:
+        return config_file.resolve_config_path(config)
+    except FileNotFoundError:
+        raise OptionError(
+            f"{{config}} {config!r} is neither a file nor a detectron2 model-zoo config "
+            "(e.g. COCO-Detection/retinanet_R_50_FPN_1x.yaml)", "config"
+        ) from None
 
 
 def load_config(config: str, opts: Sequence[str] = (), weights: str | None = None) -> CfgNode:
@@ -26,7 +39,7 @@ def load_config(config: str, opts: Sequence[str] = (), weights: str | None = Non
 
     ``MODEL.WEIGHTS`` becomes ``weights`` ("" for random init) and the FAN trunk's ImageNet checkpoint is
     dropped: the detector's own weights replace every parameter anyway. Without CUDA the device is CPU.
-    ``FileNotFoundError`` names a config that is neither a file nor in the model zoo.
+    ``OptionError`` names a config that is neither a file nor in the model zoo.
     """
     resolve_config_path(config)
     overrides = [*opts, "MODEL.WEIGHTS", weights or "", "MODEL.FAN.WEIGHTS", ""]
@@ -69,11 +82,11 @@ def local_weights(weights: str) -> str:
     """The checkpoint as a local file (``fan_det.models.checkpoint.checkpoint_file``: a URL is downloaded
     once into the cache).
 
-    Raises ``FileNotFoundError`` for a path that does not exist and ``OSError`` when a URL cannot be
-    fetched (offline, say).
+    Raises ``OptionError`` for a path that does not exist and ``OSError`` when a URL cannot be fetched
+    (offline, say).
     """
     if "://" not in weights and not Path(weights).is_file():
-        raise FileNotFoundError(f"--weights {weights} does not exist")
+        raise OptionError(f"{{weights}} {weights} does not exist", "weights")
     return str(checkpoint_file(weights))
 
 

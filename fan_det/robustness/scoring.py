@@ -8,6 +8,7 @@ its version are part of the cache key and of the provenance.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 from collections.abc import Mapping, Sequence
@@ -21,6 +22,12 @@ DEFAULT_SCORER = "faster-coco-eval"
 # COCOeval.stats, in order; the cells keep the first six (the ARs add nothing the summary uses)
 STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 CELL_STATS = STAT_NAMES[:6]
+
+
+def add_scorer_argument(parser: argparse.ArgumentParser) -> None:
+    """``--scorer``: the option of the tools that score by COCO's protocol."""
+    parser.add_argument("--scorer", choices=SCORERS, default=DEFAULT_SCORER,
+                        help="COCO AP implementation (they agree within 1e-4; see docs/robustness.md)")
 
 
 def scorer_version(scorer: str) -> str:

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fan_det.cli import UsageError
 from fan_det.corruptions import BuildError, read_manifest
 from fan_det.corruptions.builder import MANIFEST, cell_file
 from fan_det.protocol import Cell
+from fan_det.robustness.options import OptionError
 from fan_det.runtime.hashing import sha256_json
 from fan_det.runtime.provenance import corruption_library_version
 
@@ -68,15 +68,16 @@ def materialised(root: str | os.PathLike, cells: Sequence[Cell], seed: int | Non
     try:
         manifest = read_manifest(root)
     except BuildError as error:
-        raise UsageError(f"--coco-c-root: {error}") from None
+        raise OptionError(f"{{coco_c_root}}: {error}", "coco_c_root") from None
     settings, versions = manifest["settings"], manifest["versions"]
     built_seed = settings.get("seed")
     if not isinstance(built_seed, int):
-        raise UsageError(f"{Path(root) / MANIFEST} records no seed; rebuild it with "
-                         "python -m fan_det.build_coco_c")
+        raise OptionError(f"{Path(root) / MANIFEST} records no seed; rebuild it with "
+                          "python -m fan_det.build_coco_c")
     if seed is not None and seed != built_seed:
-        raise UsageError(f"--seed {seed} disagrees with seed {built_seed} that built --coco-c-root {root}; "
-                         f"drop --seed, pass --seed {built_seed}, or rebuild the COCO-C with --seed {seed}")
+        raise OptionError(f"{{seed}} {seed} disagrees with seed {built_seed} that built {{coco_c_root}} "
+                          f"{root}; drop {{seed}}, pass {{seed}} {built_seed}, or rebuild the COCO-C with "
+                          f"--seed {seed}", "seed", "coco_c_root")
     files = manifest["files"]
     planned = {}
     for cell in cells:
@@ -85,8 +86,9 @@ def materialised(root: str | os.PathLike, cells: Sequence[Cell], seed: int | Non
         prefix = cell_file(cell.corruption, cell.severity, "")
         chosen = {rel: digest for rel, digest in files.items() if rel.startswith(prefix)}
         if not chosen:
-            raise UsageError(f"cell {cell.corruption}/{cell.severity} is not built in --coco-c-root {root}: "
-                             f"build it with python -m fan_det.build_coco_c, or leave it out")
+            raise OptionError(f"cell {cell.corruption}/{cell.severity} is not built in {{coco_c_root}} "
+                              f"{root}: build it with python -m fan_det.build_coco_c, or leave it out",
+                              "coco_c_root")
         planned.update(chosen)
     library = str(versions.get("imagecorruptions", "unknown"))
     return ImageSource(seed=built_seed, imagecorruptions_version=library, root=str(root),

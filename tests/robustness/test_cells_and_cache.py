@@ -7,8 +7,9 @@ import pytest
 
 from fan_det.protocol import Cell, plan_cells
 from fan_det.results import ResultsError, RobustnessResult, flatten_stats
-from fan_det.robustness.cache import CellCache
 from fan_det.robustness.inference import check_image_ids
+from fan_det.robustness.task import DETECTIONS
+from fan_det.runtime.grid import CellCache
 
 KEY = {"weights_sha256": "a" * 64, "config_sha256": "b" * 64, "dataset": {"name": "d", "sha256": "c"},
        "imagecorruptions_version": "1.1.5", "seed": 0, "mode": "on-the-fly", "coco_c_root": None}
@@ -28,16 +29,16 @@ def test_plan_puts_clean_first_then_corruption_major():
 
 def test_cache_round_trip(tmp_path):
     rng = np.random.default_rng(0)
-    cache = CellCache(tmp_path, KEY)
+    cache = CellCache(tmp_path, KEY, DETECTIONS)
     dets = _detections(rng)
-    assert cache.load_cell(Cell("fog", 2)) is None
+    assert cache.load_cell(Cell("fog", 2).name) is None
     record = {"stats": {"bbox": {"AP": 12.5}}, "num_images": 4, "seconds": 1.0}
-    stored = cache.save_cell(Cell("fog", 2), record, dets)
-    again = CellCache(tmp_path, KEY)  # a later run with the same key finds it
-    assert again.load_cell(Cell("fog", 2)) == stored
-    assert again.load_cell(Cell("fog", 2))["stats"] == {"bbox": {"AP": 12.5}}
-    assert again.load_detections(Cell("fog", 2)) == dets
-    assert again.load_cell(Cell("fog", 1)) is None
+    stored = cache.save_cell(Cell("fog", 2).name, record, dets)
+    again = CellCache(tmp_path, KEY, DETECTIONS)  # a later run with the same key finds it
+    assert again.load_cell(Cell("fog", 2).name) == stored
+    assert again.load_cell(Cell("fog", 2).name)["stats"] == {"bbox": {"AP": 12.5}}
+    assert again.load_payload(Cell("fog", 2).name) == dets
+    assert again.load_cell(Cell("fog", 1).name) is None
     assert json.loads((cache.dir / "key.json").read_text()) == KEY
     assert not list(cache.dir.glob("*.tmp")) and not list(cache.dir.glob(".*"))
 
@@ -45,40 +46,40 @@ def test_cache_round_trip(tmp_path):
 @pytest.mark.parametrize("part", ["weights_sha256", "config_sha256", "dataset", "imagecorruptions_version",
                                   "seed", "mode"])
 def test_every_key_part_separates_runs(tmp_path, part):
-    cache = CellCache(tmp_path, KEY)
-    cache.save_cell(Cell("clean", 0), {"stats": {}, "num_images": 1, "seconds": 0.1}, [])
+    cache = CellCache(tmp_path, KEY, DETECTIONS)
+    cache.save_cell(Cell("clean", 0).name, {"stats": {}, "num_images": 1, "seconds": 0.1}, [])
     changed = dict(KEY, **{part: {"other": 1} if part == "dataset" else "x"})
-    other = CellCache(tmp_path, changed)
+    other = CellCache(tmp_path, changed, DETECTIONS)
     assert other.key != cache.key
-    assert other.load_cell(Cell("clean", 0)) is None
+    assert other.load_cell(Cell("clean", 0).name) is None
 
 
 def test_record_under_another_key_is_not_trusted(tmp_path):
-    cache = CellCache(tmp_path, KEY)
-    record = cache.save_cell(Cell("snow", 1), {"stats": {}, "num_images": 1, "seconds": 0.1}, [])
-    cache.path(cache.record_name(Cell("snow", 1))).write_text(json.dumps(dict(record, key="0" * 16)))
-    assert cache.load_cell(Cell("snow", 1)) is None
+    cache = CellCache(tmp_path, KEY, DETECTIONS)
+    record = cache.save_cell(Cell("snow", 1).name, {"stats": {}, "num_images": 1, "seconds": 0.1}, [])
+    cache.path(cache.record_name(Cell("snow", 1).name)).write_text(json.dumps(dict(record, key="0" * 16)))
+    assert cache.load_cell(Cell("snow", 1).name) is None
 
 
 @pytest.mark.parametrize("damage", ["truncate record", "truncate detections", "delete detections"])
 def test_a_damaged_cell_is_recomputed_with_a_warning(tmp_path, capsys, damage):
-    cache = CellCache(tmp_path, KEY)
+    cache = CellCache(tmp_path, KEY, DETECTIONS)
     cell = Cell("fog", 4)
-    cache.save_cell(cell, {"stats": {"bbox": {"AP": 3.0}}, "num_images": 4, "seconds": 0.1},
+    cache.save_cell(cell.name, {"stats": {"bbox": {"AP": 3.0}}, "num_images": 4, "seconds": 0.1},
                     _detections(np.random.default_rng(2), 50))
-    target = cache.path(cache.record_name(cell) if "record" in damage else cache.detections_name(cell))
+    target = cache.path(cache.record_name(cell.name) if "record" in damage else cache.payload_name(cell.name))
     if damage.startswith("truncate"):
         target.write_bytes(target.read_bytes()[: target.stat().st_size // 2])
     else:
         target.unlink()
-    assert CellCache(tmp_path, KEY).load_cell(cell) is None
+    assert CellCache(tmp_path, KEY, DETECTIONS).load_cell(cell.name) is None
     assert f"warning: cache entry {target}" in capsys.readouterr().err
 
 
 def test_log_records_each_event(tmp_path):
-    cache = CellCache(tmp_path, KEY)
-    cache.log_cell("reused", Cell("clean", 0))
-    cache.log_cell("evaluated", Cell("fog", 3))
+    cache = CellCache(tmp_path, KEY, DETECTIONS)
+    cache.log("reused", Cell("clean", 0))
+    cache.log("evaluated", Cell("fog", 3))
     assert [(e["event"], e["entry"]) for e in cache.read_log()] == [("reused", ["clean", 0]),
                                                                    ("evaluated", ["fog", 3])]
 

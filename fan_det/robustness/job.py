@@ -1,0 +1,127 @@
+"""One detectron2 evaluation job, whatever it evaluates (the COCO-C grid, the COCO-O domains, and next a
+segmentation grid): checked and resolved once in the launching process, then run by every process.
+
+The command line builds the job (``prepare_*``) and hands ``run_job`` to detectron2's ``launch``, as
+detectron2's own tools do; ``launch`` runs it in this process when there is one. Inputs that cannot be
+evaluated are refused with ``OptionError`` before any work.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from detectron2.config import CfgNode
+from detectron2.utils import comm
+
+from fan_det.detection.weights import WeightsError
+from fan_det.models.checkpoint import CheckpointMismatchError
+from fan_det.results import ResultDocument
+from fan_det.robustness.detector import (
+    backbone_name,
+    build_eval_model,
+    config_sha256,
+    load_config,
+    local_weights,
+    model_name,
+    resolve_config_path,
+)
+from fan_det.robustness.options import DetectorOptions, OptionError, check_options
+from fan_det.runtime.atomic import atomic_write_text
+from fan_det.runtime.provenance import provenance
+from fan_det.runtime.threads import ThreadBudget, apply_threads, plan_threads
+
+
+@dataclass(frozen=True)
+class EvalJob(abc.ABC):
+    """Everything every process needs (picklable); a kind adds its plan and writes its document."""
+
+    cfg: CfgNode
+    seed: int
+    workers: int
+    threads: ThreadBudget
+    bootstrap: int
+    out: Path
+    document: dict  # the result's blocks known before any cell: model, dataset, protocol, provenance
+
+    @abc.abstractmethod
+    def register(self) -> None:
+        """Register the job's datasets with detectron2 in this process (idempotent)."""
+
+    @abc.abstractmethod
+    def evaluate(self, model: torch.nn.Module) -> ResultDocument | None:
+        """Every process evaluates; the main one writes the document and returns it, the others None."""
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What ``prepare_detector`` resolved in the launching process."""
+
+    cfg: CfgNode
+    model: torch.nn.Module
+    weights_sha256: str
+    workers: int
+    threads: ThreadBudget
+
+    def model_block(self, options: DetectorOptions) -> dict:
+        """The results' ``model`` block."""
+        return {"name": options.name or model_name(self.cfg, options.config),
+                "backbone": options.backbone or backbone_name(self.cfg), "config": options.config,
+                "config_sha256": config_sha256(self.cfg), "weights": options.weights,
+                "weights_sha256": self.weights_sha256, "random_init": options.weights is None}
+
+    def provenance(self, options: DetectorOptions, **extra: object) -> dict:
+        """The results' ``provenance`` block: the run's command, workers, processes, threads and ``extra``."""
+        return provenance(options.command, **extra, workers=self.workers, processes=options.processes,
+                          threads=self.threads.as_dict())
+
+
+def detector_config(options: DetectorOptions) -> CfgNode:
+    """The evaluation config of ``config`` + ``opts`` with ``weights`` fetched locally."""
+    resolve_config_path(options.config)
+    try:
+        local = local_weights(options.weights) if options.weights else None
+    except OSError as error:
+        raise OptionError(f"cannot fetch {{weights}} {options.weights} ({type(error).__name__}: {error}); "
+                          "offline? download it where there is a network and pass the file",
+                          "weights") from None
+    try:
+        return load_config(options.config, [*options.opts, "OUTPUT_DIR", str(options.out)], local)
+    except (KeyError, ValueError, AssertionError) as error:
+        raise OptionError(f"bad config override in {' '.join(options.opts)}: {error}") from None
+
+
+def prepare_detector(options: DetectorOptions, seed: int, datasets: Callable[[CfgNode], None]) -> Resolved:
+    """Check the shared options, then the config, the datasets (``datasets(cfg)`` registers and checks
+    them), the model and the thread budget, in that order: the first input that cannot be evaluated is
+    refused, before any work."""
+    check_options(options)
+    cfg = detector_config(options)
+    datasets(cfg)
+    try:
+        model, weights_sha256 = build_eval_model(cfg, seed)
+    except CheckpointMismatchError as error:
+        raise OptionError(f"{{weights}} {options.weights} {error}", "weights") from None
+    except WeightsError as error:  # its message names the file
+        raise OptionError(str(error)) from None
+    workers = cfg.DATALOADER.NUM_WORKERS if options.workers is None else options.workers
+    try:
+        budget = plan_threads(options.threads, workers)
+    except ValueError as error:
+        raise OptionError(f"{{threads}}: {error}", "threads") from None
+    return Resolved(cfg, model, weights_sha256, workers, budget)
+
+
+def run_job(job: EvalJob, model: torch.nn.Module | None = None) -> ResultDocument | None:
+    """One process's part (what ``launch`` runs): its thread budget, in a started process the datasets and
+    the model, the config beside the results, then the job's cells."""
+    apply_threads(job.threads.main)
+    if model is None:  # a process started by launch: register and build here
+        job.register()
+        model, _ = build_eval_model(job.cfg, job.seed)
+    if comm.is_main_process():
+        atomic_write_text(job.out / "config.yaml", job.cfg.dump())
+    return job.evaluate(model)

@@ -1,0 +1,88 @@
+"""COCO scoring of a detectron2 detector as a grid task (``fan_det.runtime.grid``): a cell is one
+dataset under one corruption cell; its record is the cell's COCO stats and its payload the detections
+(gzip JSON, COCO results format with the dataset's category ids), which the bootstrap reads back."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+from detectron2.config import CfgNode
+
+from fan_det.protocol import Cell
+from fan_det.robustness.inference import evaluate_cell
+from fan_det.robustness.job import EvalJob
+from fan_det.robustness.options import OptionError
+from fan_det.robustness.scoring import scorer_version
+from fan_det.runtime.grid import Codec
+
+
+def _encode(detections: list[dict]) -> bytes:
+    return gzip.compress(json.dumps(detections).encode(), 6)
+
+
+def _decode(data: bytes) -> list[dict]:
+    return json.loads(gzip.decompress(data))
+
+
+DETECTIONS = Codec("detections", ".json.gz", _encode, _decode)
+
+
+class DatasetCell(NamedTuple):
+    """A registered dataset under a corruption cell (COCO-C: one dataset, many cells; COCO-O: a dataset
+    per domain, each clean)."""
+
+    dataset: str
+    cell: Cell
+
+
+@dataclass(frozen=True)
+class CocoTask:
+    """Inference over a cell on every rank, COCO stats of it on the main rank (``evaluate_cell``)."""
+
+    model: torch.nn.Module
+    cfg: CfgNode
+    seed: int
+    materialised: bool
+    num_workers: int
+    scorer: str
+    worker_threads: int | None
+    codec: Codec = DETECTIONS
+    share_payload: bool = False  # the bootstrap reads the detections back from the cache
+
+    def cell_name(self, cell: DatasetCell) -> str:
+        return cell.cell.name
+
+    def log_entry(self, cell: DatasetCell) -> list:
+        return list(cell.cell)
+
+    def evaluate(self, cell: DatasetCell) -> tuple[dict, list[dict]] | None:
+        record = evaluate_cell(self.model, self.cfg, cell.dataset, cell.cell, seed=self.seed,
+                               materialised=self.materialised, num_workers=self.num_workers,
+                               scorer=self.scorer, worker_threads=self.worker_threads)
+        if record is None:
+            return None
+        detections = record.pop("detections")
+        return {"corruption": cell.cell.corruption, "severity": cell.cell.severity, **record}, detections
+
+
+def scoring(scorer: str) -> dict:
+    """The scorer's name and installed version, as the cache key and the provenance record them."""
+    try:
+        return {"name": scorer, "version": scorer_version(scorer)}
+    except (ValueError, RuntimeError) as error:
+        raise OptionError(f"{{scorer}}: {error}", "scorer") from None
+
+
+@dataclass(frozen=True)
+class CocoJob(EvalJob):
+    """An evaluation job scored by COCO's protocol."""
+
+    scorer: str
+
+    def task(self, model: torch.nn.Module, materialised: bool) -> CocoTask:
+        return CocoTask(model, self.cfg, self.seed, materialised, self.workers, self.scorer,
+                        self.threads.per_worker or None)
