@@ -29,7 +29,7 @@ from fan_det.robustness.bootstrap import (
     evaluate_per_image,
 )
 from fan_det.robustness.detector import config_sha256
-from fan_det.robustness.job import prepare_detector
+from fan_det.robustness.job import prepare_model
 from fan_det.robustness.options import CocoOptions, OptionError
 from fan_det.robustness.task import DETECTIONS, CocoJob, DatasetCell, scoring
 from fan_det.runtime.grid import CellCache, run_grid
@@ -141,7 +141,7 @@ def prepare_coco_o(options: CocoOOptions) -> tuple[CocoOJob, torch.nn.Module]:
         for dataset in datasets.values():
             _check_classes(cfg, dataset)
 
-    resolved = prepare_detector(options, seed, register_and_check)
+    resolved = prepare_model(options, seed, register_and_check)
     scorer = scoring(options.scorer)
     identity, keys = {}, {}
     for domain, dataset in datasets.items():

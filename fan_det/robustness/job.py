@@ -29,7 +29,7 @@ from fan_det.robustness.detector import (
     model_name,
     resolve_config_path,
 )
-from fan_det.robustness.options import DetectorOptions, OptionError, check_options
+from fan_det.robustness.options import EvalOptions, OptionError, check_options
 from fan_det.runtime.atomic import atomic_write_text
 from fan_det.runtime.provenance import provenance
 from fan_det.runtime.threads import ThreadBudget, apply_threads, plan_threads
@@ -58,7 +58,7 @@ class EvalJob(abc.ABC):
 
 @dataclass(frozen=True)
 class Resolved:
-    """What ``prepare_detector`` resolved in the launching process."""
+    """What ``prepare_model`` resolved in the launching process."""
 
     cfg: CfgNode
     model: torch.nn.Module
@@ -66,20 +66,20 @@ class Resolved:
     workers: int
     threads: ThreadBudget
 
-    def model_block(self, options: DetectorOptions) -> dict:
+    def model_block(self, options: EvalOptions) -> dict:
         """The results' ``model`` block."""
         return {"name": options.name or model_name(self.cfg, options.config),
                 "backbone": options.backbone or backbone_name(self.cfg), "config": options.config,
                 "config_sha256": config_sha256(self.cfg), "weights": options.weights,
                 "weights_sha256": self.weights_sha256, "random_init": options.weights is None}
 
-    def provenance(self, options: DetectorOptions, **extra: object) -> dict:
+    def provenance(self, options: EvalOptions, **extra: object) -> dict:
         """The results' ``provenance`` block: the run's command, workers, processes, threads and ``extra``."""
         return provenance(options.command, **extra, workers=self.workers, processes=options.processes,
                           threads=self.threads.as_dict())
 
 
-def detector_config(options: DetectorOptions) -> CfgNode:
+def detector_config(options: EvalOptions) -> CfgNode:
     """The evaluation config of ``config`` + ``opts`` with ``weights`` fetched locally."""
     resolve_config_path(options.config)
     try:
@@ -94,7 +94,7 @@ def detector_config(options: DetectorOptions) -> CfgNode:
         raise OptionError(f"bad config override in {' '.join(options.opts)}: {error}") from None
 
 
-def prepare_detector(options: DetectorOptions, seed: int, datasets: Callable[[CfgNode], None]) -> Resolved:
+def prepare_model(options: EvalOptions, seed: int, datasets: Callable[[CfgNode], None]) -> Resolved:
     """Check the shared options, then the config, the datasets (``datasets(cfg)`` registers and checks
     them), the model and the thread budget, in that order: the first input that cannot be evaluated is
     refused, before any work."""

@@ -28,8 +28,8 @@ class OptionError(ValueError):
 
 
 @dataclass(frozen=True, kw_only=True)
-class DetectorOptions:
-    """What every detectron2 evaluation takes: the detector, how to run it, where to write."""
+class EvalOptions:
+    """What every detectron2 evaluation takes: the model, how to run it, where to write."""
 
     config: str  # YAML file or detectron2 model-zoo path
     weights: str | None = None  # checkpoint path or URL; None: random initialisation from ``seed``
@@ -46,14 +46,14 @@ class DetectorOptions:
 
 
 @dataclass(frozen=True, kw_only=True)
-class CocoOptions(DetectorOptions):
+class CocoOptions(EvalOptions):
     """A detector scored by COCO's protocol: which implementation scores it."""
 
     scorer: str = DEFAULT_SCORER  # faster-coco-eval or pycocotools (``fan_det.robustness.scoring``)
 
 
-def check_options(options: DetectorOptions) -> None:
-    """Refuse, before any work, options every detector evaluation shares."""
+def check_options(options: EvalOptions) -> None:
+    """Refuse, before any work, options every detectron2 evaluation shares."""
     if options.workers is not None and options.workers < 0:
         raise OptionError(f"{{workers}} must be 0 or more, got {options.workers}", "workers")
     if options.bootstrap and options.bootstrap < 2:

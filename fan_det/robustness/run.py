@@ -31,7 +31,7 @@ from fan_det.robustness.bootstrap import (
     evaluate_per_image,
 )
 from fan_det.robustness.detector import config_sha256
-from fan_det.robustness.job import prepare_detector
+from fan_det.robustness.job import prepare_model
 from fan_det.robustness.options import CocoOptions, OptionError
 from fan_det.robustness.source import ImageSource
 from fan_det.robustness.task import DETECTIONS, CocoJob, DatasetCell, scoring
@@ -147,7 +147,7 @@ def prepare_coco_c(options: CocoCOptions) -> tuple[CocoCJob, torch.nn.Module]:
     cells = plan(options)
     source = (sources.materialised(options.coco_c_root, cells, options.seed)
               if options.coco_c_root is not None else sources.on_the_fly(options.seed))
-    resolved = prepare_detector(options, source.seed, lambda cfg: register(options.dataset, cells, source))
+    resolved = prepare_model(options, source.seed, lambda cfg: register(options.dataset, cells, source))
     num_images, dataset_sha256 = dataset_identity(options.dataset)
     scorer = scoring(options.scorer)
     corrupted = [c for c in cells if not c.is_clean]
