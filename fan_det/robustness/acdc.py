@@ -23,8 +23,8 @@ from fan_det.protocol import ACDC_CONDITIONS, CLEAN_CELL
 from fan_det.results import AcdcResult
 from fan_det.robustness.coco_o import images_sha256
 from fan_det.robustness.detector import config_sha256
-from fan_det.robustness.job import prepare_detector
-from fan_det.robustness.options import DetectorOptions, OptionError
+from fan_det.robustness.job import prepare_model
+from fan_det.robustness.options import EvalOptions, OptionError
 from fan_det.robustness.sem_seg import MATRICES, SemSegJob, check_classes
 from fan_det.robustness.task import DatasetCell
 from fan_det.runtime.grid import CellCache, run_grid
@@ -38,7 +38,7 @@ TINY_SOURCE = "fan_synth_seg_val"
 
 
 @dataclass(frozen=True, kw_only=True)
-class AcdcOptions(DetectorOptions):
+class AcdcOptions(EvalOptions):
     """``eval_acdc``'s options: the release's root, or ``tiny`` for the restyled tiny set."""
 
     acdc_root: str | None = None  # rgb_anon/ and gt/ of the release; None with tiny
@@ -130,7 +130,7 @@ def prepare_acdc(options: AcdcOptions) -> tuple[AcdcJob, torch.nn.Module]:
         for dataset in datasets.values():
             check_classes(cfg, dataset)
 
-    resolved = prepare_detector(options, seed, register_and_check)
+    resolved = prepare_model(options, seed, register_and_check)
     identity, keys = {}, {}
     for condition, dataset in datasets.items():
         num_images, labels_sha256 = dataset_identity(dataset)

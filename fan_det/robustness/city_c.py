@@ -22,8 +22,8 @@ from fan_det.protocol import PROTOCOLS, Cell, parse_severities, plan_cells, reso
 from fan_det.results import SegmentationResult
 from fan_det.robustness import source as sources
 from fan_det.robustness.detector import config_sha256
-from fan_det.robustness.job import prepare_detector
-from fan_det.robustness.options import DetectorOptions, OptionError
+from fan_det.robustness.job import prepare_model
+from fan_det.robustness.options import EvalOptions, OptionError
 from fan_det.robustness.run import register
 from fan_det.robustness.sem_seg import MATRICES, SemSegJob, check_classes
 from fan_det.robustness.source import ImageSource
@@ -37,7 +37,7 @@ UNREADABLE = "refuse"  # an image that cannot be read stops the evaluation, nami
 
 
 @dataclass(frozen=True, kw_only=True)
-class CityCOptions(DetectorOptions):
+class CityCOptions(EvalOptions):
     """``eval_city_c``'s options. ``seed`` None: 0 on the fly, the seed that built ``city_c_root``."""
 
     dataset: str = DEFAULT_DATASET  # a registered detectron2 semantic-segmentation set
@@ -136,7 +136,7 @@ def prepare_city_c(options: CityCOptions) -> tuple[CityCJob, torch.nn.Module]:
         register(options.dataset, cells, source)
         classes.extend(check_classes(cfg, options.dataset))
 
-    resolved = prepare_detector(options, source.seed, register_and_check)
+    resolved = prepare_model(options, source.seed, register_and_check)
     num_images, dataset_sha256 = dataset_identity(options.dataset)
     corrupted = [c for c in cells if not c.is_clean]
     protocol = {"name": options.protocol, **source.protocol(), "unreadable_images": UNREADABLE,
