@@ -2,6 +2,9 @@
 # The GPU benchmark suite in one run (under 8 minutes on one GPU), so one lent GPU gives every figure:
 #   a. FAN forward, fused (SDPA) vs explicit attention, float32 and bfloat16 (benchmarks/fan_forward.py)
 #   b. a training step, FAN-S-Hybrid RetinaNet vs detectron2's R50-FPN RetinaNet, AMP (train_step.py)
+#   b'. the same for segmentation: FAN-S-Hybrid SegFormer vs detectron2's R50 semantic FPN
+#       (train_step.py --task segmentation), and their inference, whole image and sliding windows
+#       (seg_forward.py)
 #   c. 20 iterations of `python -m fan_det.train` (the tiny FAN RetinaNet config)
 #   d. COCO-C evaluation throughput at COCO's image size, 0/8/12 loader workers, the model's wait per
 #      batch (eval_throughput.py)
@@ -91,6 +94,8 @@ if [[ $quick == 1 ]]; then  # one torch thread per process: the quick run shares
     forward=(--variants fan_tiny_12_p16_224 --sizes 64x64 --batch 1 --iters 2 --warmup 2 --no-peak-memory
              --threads 1)
     step=(--size 64 --batch 1 --steps 1 --no-peak-memory --threads 1)
+    seg_step=(--size 64 --batch 1 --steps 1 --no-peak-memory --threads 1)
+    seg_forward=(--size 64x128 --crop 64 --stride 48 --iters 1 --threads 1)
     train=(SOLVER.MAX_ITER 2 SOLVER.IMS_PER_BATCH 1 INPUT.MIN_SIZE_TRAIN "(96,)" INPUT.MAX_SIZE_TRAIN 128
            DATASETS.TEST "()" CPU_THREADS 1)
     throughput=(--images 2 --size 160x120 --workers 0,1 --corruptions gaussian_noise:1 --threads 1)
@@ -98,12 +103,16 @@ elif [[ $device == cuda ]]; then
     forward=(--variants fan_tiny_12_p16_224 fan_small_12_p4_hybrid --sizes 224x224,800x1216 --batch 4
              --iters 20 --warmup 5)
     step=(--size 800 --batch 4 --steps 10)
+    seg_step=(--size 1024 --batch 2 --steps 10)
+    seg_forward=(--size 1024x2048 --iters 5)
     train=(SOLVER.MAX_ITER 20)
     throughput=(--config configs/fan_retinanet.yaml --min-size-test 800 --max-size-test 1333 --images 48
                 --size 640x480 --workers 0,8,12 --corruptions gaussian_noise:3,glass_blur:3)
 else
     forward=(--variants fan_tiny_12_p16_224 --sizes 224x224 --iters 3 --warmup 1)
     step=(--size 320 --batch 2 --steps 2)
+    seg_step=(--size 256 --batch 2 --steps 2)
+    seg_forward=(--size 256x512 --crop 256 --stride 192 --iters 1)
     train=(SOLVER.MAX_ITER 20)
     throughput=(--images 16 --size 640x480 --workers 0,2)
 fi
@@ -113,6 +122,11 @@ run_step fan_forward "$python" benchmarks/fan_forward.py --device "$device" --dt
 cat "$out/fan_forward.out"
 run_step train_step "$python" benchmarks/train_step.py --device "$device" --amp "${step[@]}"
 cat "$out/train_step.out"
+run_step seg_train_step "$python" benchmarks/train_step.py --device "$device" --amp --task segmentation \
+    "${seg_step[@]}"
+cat "$out/seg_train_step.out"
+run_step seg_forward "$python" benchmarks/seg_forward.py --device "$device" "${seg_forward[@]}"
+cat "$out/seg_forward.out"
 
 rm -rf "$out/train"  # detectron2 appends to metrics.json: a fresh folder keeps it to this run
 run_step train "$python" -m fan_det.train --config configs/tiny/retinanet_fan_tiny_hybrid_synth.yaml \

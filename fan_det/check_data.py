@@ -50,6 +50,7 @@ OFFICIAL_COUNTS: dict[str, int] = {
     "coco": 5_000,              # COCO val2017
     "coco-c": 5_000,            # per corruption and severity
     "acdc": 406,                # validation split: 100 fog, 106 night, 100 rain, 100 snow
+    "cityscapes": 3_475,        # gtFine train 2,975 + val 500
 }
 COCO_CATEGORIES = 80
 SHOWN = 5  # names listed per problem
@@ -303,6 +304,19 @@ def check_acdc(root: str | Path, expect: Expectation) -> Verdict:
     return verdict
 
 
+def check_cityscapes(root: str | Path, expect: Expectation) -> Verdict:
+    """A Cityscapes root for semantic segmentation: train and val images, and beside each the
+    ``*_gtFine_labelTrainIds.png`` detectron2 reads (made by cityscapesscripts)."""
+    from fan_det.segmentation.data import CITYSCAPES_SPLITS, cityscapes_label_problems
+
+    verdict = Verdict("cityscapes", str(root))
+    official = expect.images == OFFICIAL_COUNTS["cityscapes"]
+    per_split = {s: (n if official else expect.images) for s, n in CITYSCAPES_SPLITS.items()}
+    verdict.problems, verdict.images = cityscapes_label_problems(root, per_split)
+    verdict.summary = f"{verdict.images:,} train + val images"
+    return verdict
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m fan_det.check_data", formatter_class=HelpFormatter,
@@ -317,7 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
                "  # real data, against the official counts\n"
                "  python -m fan_det.check_data --imagenet /data/imagenet/val \\\n"
                "      --imagenet-a /data/imagenet-a --coco /data/coco/val2017 \\\n"
-               "      --coco-annotations /data/coco/annotations/instances_val2017.json")
+               "      --coco-annotations /data/coco/annotations/instances_val2017.json\n"
+               "  # a Cityscapes root for semantic segmentation (2,975 train / 500 val, labelTrainIds)\n"
+               "  python -m fan_det.check_data --cityscapes /data/cityscapes")
     sets = parser.add_argument_group("sets to check (at least one)")
     sets.add_argument("--imagenet", metavar="DIR", help="ImageNet val sorted into wnid folders")
     sets.add_argument("--imagenet-a", metavar="DIR", help="ImageNet-A (200 wnid folders)")
@@ -329,6 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
     sets.add_argument("--coco-annotations", metavar="FILE", help="COCO instances json of --coco")
     sets.add_argument("--coco-c", metavar="DIR", help="a COCO-C built by python -m fan_det.build_coco_c")
     sets.add_argument("--acdc", metavar="DIR", help="ACDC (rgb_anon/ and gt/ of the release): the val split")
+    sets.add_argument("--cityscapes", metavar="DIR",
+                      help="a Cityscapes root (leftImg8bit/, gtFine/ with the labelTrainIds files)")
     parser.add_argument("--expect-count", type=int, default=None, metavar="N",
                         help="expected images per set (per cell for -C sets, over the four conditions "
                              "for ACDC) instead of the official count")
@@ -343,7 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    ("imagenet-r", args.imagenet_r), ("imagenet-sketch", args.imagenet_sketch),
                    ("imagenet-v2", args.imagenet_v2)]
     if not any(path for _, path in folder_sets) and not (args.imagenet_c or args.coco or args.coco_c
-                                                         or args.acdc):
+                                                         or args.acdc or args.cityscapes):
         fail("name at least one set to check, e.g. --imagenet-a DIR (see --help)")
     if bool(args.coco) != bool(args.coco_annotations):
         fail("--coco and --coco-annotations go together: the folder of val2017 images and its json")
@@ -364,6 +382,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         checks.append(lambda: check_coco_c(args.coco_c, expect("coco-c")))
     if args.acdc:
         checks.append(lambda: check_acdc(args.acdc, expect("acdc")))
+    if args.cityscapes:
+        checks.append(lambda: check_cityscapes(args.cityscapes, expect("cityscapes")))
     verdicts = [check() for check in checks]
     for verdict in verdicts:
         print("\n".join(verdict.lines()))

@@ -35,6 +35,8 @@ EXAMPLES = """examples:
   # the paper-style COCO run on 8 GPUs, ImageNet FAN weights for the trunk:
   python -m fan_det.train --config configs/fan_retinanet.yaml --num-gpus 8 \\
       MODEL.FAN.WEIGHTS fan_small_12_p4_hybrid.in1k OUTPUT_DIR runs/fan_s
+  # SegFormer on FAN-T-Hybrid, the synthetic shapes labelled per pixel (CPU, minutes; docs/segmentation.md):
+  python -m fan_det.train --config configs/tiny/segformer_fan_tiny_hybrid_synth.yaml OUTPUT_DIR runs/tiny_seg
   # two machines: run on each with its --machine-rank
   python -m fan_det.train --config CFG --num-gpus 8 --num-machines 2 --machine-rank 0 --dist-url tcp://HOST:PORT
 """

@@ -50,7 +50,7 @@ def test_quick_run_passes_every_step_and_names_the_machine(quick_run):
     done, out = quick_run
     assert done.returncode == 0, done.stderr[-3000:]
     assert re.search(r"^machine: CPU .+; torch .+; device cpu$", done.stdout, re.M), done.stdout
-    for step in ("fan_forward", "train_step", "train", "eval_throughput"):
+    for step in ("fan_forward", "train_step", "seg_train_step", "seg_forward", "train", "eval_throughput"):
         assert re.search(rf"^== {step}$", done.stdout, re.M), step
         assert re.search(rf"^\({step}: \d+ s\)$", done.stdout, re.M), step
     assert done.stdout.rstrip().endswith(f"all steps passed; outputs in {out}")
@@ -83,6 +83,26 @@ def test_train_step_compares_fan_with_r50_under_bfloat16_autocast(quick_run):
     assert r50 and fan and ratio, text
     assert float(r50[1]) > 0 and float(fan[1]) > 0
     assert close_to_quotient(float(ratio[1]), float(fan[1]), float(r50[1]))
+
+
+@pytest.mark.slow
+def test_segmentation_step_and_forward_compare_fan_with_r50(quick_run):
+    done, out = quick_run
+    assert done.returncode == 0, done.stderr[-3000:]
+    text = (out / "seg_train_step.out").read_text()
+    r50 = re.search(rf"^R50 semantic FPN \(detectron2\)\s+{NUMBER}\s+-$", text, re.M)
+    fan = re.search(rf"^FAN-S-Hybrid SegFormer\s+{NUMBER}\s+-$", text, re.M)
+    ratio = re.search(rf"^ratio FAN / R50: images/s {NUMBER}x$", text, re.M)
+    assert r50 and fan and ratio, text
+    assert close_to_quotient(float(ratio[1]), float(fan[1]), float(r50[1]))
+    text = (out / "seg_forward.out").read_text()
+    rows = {name: float(speed) for name, speed in re.findall(rf"^(.+?)\s+{NUMBER}\s+[\d.]+$", text, re.M)}
+    assert list(rows) == ["R50 semantic FPN (detectron2), whole", "FAN-S-Hybrid SegFormer, whole",
+                          "FAN-S-Hybrid SegFormer, slide 64/48"], text
+    for line in text.splitlines()[2:]:
+        *_, speed, ratio = line.split()
+        assert close_to_quotient(float(ratio), float(speed), rows["R50 semantic FPN (detectron2), whole"])
+    assert text in done.stdout
 
 
 @pytest.mark.slow
