@@ -1,4 +1,5 @@
-"""``python -m fan_det.report``: one report from detection robustness, COCO-O and OOD results."""
+"""``python -m fan_det.report``: one report from the results of every registered section (OOD
+classification, detection robustness, COCO-O)."""
 
 from __future__ import annotations
 
@@ -7,37 +8,42 @@ import shlex
 import sys
 
 from fan_det.cli import HelpFormatter
+from fan_det.report import registry
 from fan_det.report.build import write_report
-from fan_det.report.inputs import FLAGS, READERS, ReportInputError
+from fan_det.report.inputs import ReportInputError
+from fan_det.results import KINDS
 
 EXAMPLE = """example (the demo writes these results; eval_coco_c and eval_ood write yours):
   python -m fan_det.demo --out runs/demo
   python -m fan_det.report --detection runs/demo/coco_c \\
-      --ood runs/demo/ood_fan runs/demo/ood_effnet/ood.json --out runs/report
-A folder argument means every robustness.json (--detection), coco_o.json (--coco-o) or ood.json (--ood)
-under it."""
-KINDS = {"robustness": "detection", "coco_o": "coco_o", "ood": "ood"}
+      --ood runs/demo/ood_fan runs/demo/ood_effnet/ood.json --out runs/report"""
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
+    folders = ", ".join(f"{KINDS[s.kind].FILE_NAME} ({s.flag})" for s in registry.SECTIONS)
     parser = argparse.ArgumentParser(
-        prog="python -m fan_det.report", description=__doc__, epilog=EXAMPLE, formatter_class=HelpFormatter
-    )
-    for kind, dest in KINDS.items():
-        reader = READERS[kind]
-        parser.add_argument(FLAGS[kind], dest=dest, nargs="+", default=[], metavar="DIR_OR_JSON",
+        prog="python -m fan_det.report", description=__doc__, formatter_class=HelpFormatter,
+        epilog=f"{EXAMPLE}\nA folder argument means every {folders} under it.")
+    for section in registry.SECTIONS:
+        reader = KINDS[section.kind]
+        parser.add_argument(section.flag, dest=section.key, nargs="+", default=[], metavar="DIR_OR_JSON",
                             help=f"{reader.FILE_NAME} files ({reader.schema()}) or folders holding them")
     parser.add_argument("--out", required=True, help="output folder for report.json, report.md, report.html")
     parser.add_argument("--title", default="fan_det robustness report", help="report title")
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     command = "python -m fan_det.report " + shlex.join(sys.argv[1:] if argv is None else argv)
+    inputs = {s.key: getattr(args, s.key) for s in registry.SECTIONS}
     try:
-        paths = write_report(args.detection, args.ood, args.out, command=command, title=args.title,
-                             coco_o=args.coco_o)
+        paths = write_report(inputs.pop("detection", []), inputs.pop("ood", []), args.out, command=command,
+                             title=args.title, **inputs)
     except ReportInputError as exc:
         print(f"error: {exc}", file=sys.stderr)  # fan_det.cli.fail, returned: tests call main() in-process
         return 2

@@ -25,7 +25,6 @@ from fan_det.report.references import eval_dir
 from fan_det.runtime.hashing import sha256_bytes
 
 V2_VARIANT = "matched-frequency"  # the ImageNetV2 test set of timm's results
-TIMM_RESULTS = ("reference", "timm_results")  # timm's results CSVs, under eval/
 
 
 @dataclass(frozen=True)
@@ -69,7 +68,7 @@ class ReferencePairs:
 
 def timm_results_dir():
     """timm's results CSVs in the ``eval/`` data (package data when installed, else the checkout's)."""
-    return eval_dir().joinpath(*TIMM_RESULTS)
+    return eval_dir() / "reference" / "timm_results"
 
 
 @functools.cache

@@ -1,23 +1,23 @@
 """Find the results files the report reads and merge them across files.
 
-Each file is read and validated by its ``fan_det.results`` class, the one reader of ``robustness.json``
-and ``ood.json``. Here live only the rules across files: one detection dataset, one image count per OOD
-dataset, and one row per model name, so that runs of one name that differ in anything that changes a
-number (weights, checkpoint, seed, preprocessing, AMP) or that disagree on a number are refused with the
-difference named.
+Each file is read and validated by its ``fan_det.results`` class (``fan_det.results.KINDS``), the one
+reader of each results kind. Here live only the rules across files: one detection dataset, one image
+count per OOD dataset, and one row per model name, so that runs of one name that differ in anything that
+changes a number (weights, checkpoint, seed, preprocessing, AMP) or that disagree on a number are refused
+with the difference named. Which kinds the report reads, and with which flags, is the sections' business
+(``fan_det.report.registry``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fan_det.results import CocoOResult, OODResult, ResultDocument, ResultsError, RobustnessResult
+from fan_det.results import KINDS, OODResult, ResultDocument, ResultsError
+from fan_det.results.document import flat_items
 
-READERS: dict[str, type[ResultDocument]] = {"robustness": RobustnessResult, "ood": OODResult,
-                                            "coco_o": CocoOResult}
-FLAGS = {"robustness": "--detection", "ood": "--ood", "coco_o": "--coco-o"}
 # keys that say where a run was made or how long it took, not what it computed
 NOT_NUMBERS = ("provenance", "seconds", "path")
 # file paths whose content hash the model block also records (the hash decides, not the path)
@@ -32,7 +32,7 @@ class ReportInputError(ValueError):
 class ResultFile:
     """One validated results document and what merging it with others noted."""
 
-    result: RobustnessResult | OODResult | CocoOResult
+    result: ResultDocument
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -49,8 +49,9 @@ class ResultFile:
 
 
 def find_result_files(arg: str | Path, kind: str) -> list[Path]:
-    """A file as given, or every ``robustness.json`` / ``ood.json`` under a folder (sorted)."""
-    path, file_name = Path(arg), READERS[kind].FILE_NAME
+    """A file as given, or every results file of ``kind`` (``robustness.json``, ...) under a folder
+    (sorted)."""
+    path, file_name = Path(arg), KINDS[kind].FILE_NAME
     if path.is_file():
         return [path]
     if path.is_dir():
@@ -61,14 +62,15 @@ def find_result_files(arg: str | Path, kind: str) -> list[Path]:
     raise ReportInputError(f"{path}: no such file or folder")
 
 
-def read_result(path: Path, kind: str) -> ResultFile:
-    """Load and validate one file with its ``fan_det.results`` class; the other kind named with its flag."""
+def read_result(path: Path, kind: str, flags: Mapping[str, str]) -> ResultFile:
+    """Load and validate one file with its ``fan_det.results`` class; a file of another kind is refused
+    naming the flag that reads it (``flags``: kind -> flag)."""
     try:
-        return ResultFile(READERS[kind].load(path))
+        return ResultFile(KINDS[kind].load(path))
     except ResultsError as exc:
-        for other, reader in READERS.items():
-            if other != kind and _loads_as(reader, path):
-                raise ReportInputError(f"{exc}; pass it with {FLAGS[other]}") from None
+        for other, flag in flags.items():
+            if other != kind and _loads_as(KINDS[other], path):
+                raise ReportInputError(f"{exc}; pass it with {flag}") from None
         raise ReportInputError(str(exc)) from None
 
 
@@ -89,12 +91,6 @@ def _numbers(obj: object) -> object:
     return obj
 
 
-def _flat(obj: object, prefix: str = "") -> dict[str, object]:
-    if isinstance(obj, dict):
-        return {k: v for key, value in obj.items() for k, v in _flat(value, f"{prefix}{key}.").items()}
-    return {prefix.rstrip("."): obj}
-
-
 def run_settings(doc: dict) -> dict[str, object]:
     """Everything of a run but its numbers and provenance, flattened: model (weights by hash),
     preprocessing, protocol, dataset, evaluation settings."""
@@ -103,7 +99,7 @@ def run_settings(doc: dict) -> dict[str, object]:
     }
     numbers = ("model", "datasets", "domains", "cells", "summary", "provenance")
     rest = {k: v for k, v in doc.items() if k not in numbers}
-    return _flat(_numbers({"model": model, **rest}))
+    return dict(flat_items(_numbers({"model": model, **rest})))
 
 
 def _settings_difference(first: ResultFile, second: ResultFile) -> str:
@@ -184,20 +180,6 @@ def merge_ood(files: list[ResultFile]) -> list[ResultFile]:
     return merged
 
 
-def read_all(args: list[str | Path], kind: str) -> list[ResultFile]:
-    return [read_result(p, kind) for arg in args for p in find_result_files(arg, kind)]
-
-
-def load_inputs(
-    detection: list[str | Path], ood: list[str | Path]
-) -> tuple[list[ResultFile], list[ResultFile]]:
-    """Find, read, check and merge every input; raises ``ReportInputError`` with the reason."""
-    det, oods = read_all(detection, "robustness"), read_all(ood, "ood")
-    if not det and not oods:
-        raise ReportInputError("nothing to report: give at least one --detection or --ood result")
-    return merge_detection(det), merge_ood(oods)
-
-
-def load_coco_o(coco_o: list[str | Path]) -> list[ResultFile]:
-    """``coco_o.json`` inputs, merged by the detection rules."""
-    return merge_detection(read_all(coco_o, "coco_o"), "COCO-O")
+def read_all(args: list[str | Path], kind: str, flags: Mapping[str, str]) -> list[ResultFile]:
+    """Every results file of ``kind`` the arguments name (files, or folders searched), read and checked."""
+    return [read_result(p, kind, flags) for arg in args for p in find_result_files(arg, kind)]

@@ -1,4 +1,5 @@
-"""The report's figures, drawn from the report model and returned as PNG bytes (no pyplot, no display).
+"""The report's figures, drawn from the report model as matplotlib Figures (no pyplot, no display);
+``png`` turns one into bytes. The sections choose which to draw (``Section.figures``).
 
 - a corruption x severity heat map of box AP per detection model, holdout corruptions in their own panel;
 - box AP against severity per corruption family (severity 0 = clean), one panel per family, holdout apart;
@@ -40,7 +41,7 @@ def _grid(cells: list[dict], corruptions: list[str], severities: list[int]) -> n
     return np.array([[index.get((c, s), np.nan) for s in severities] for c in corruptions], dtype=float)
 
 
-def heatmap(models: list[dict]) -> bytes:
+def heatmap(models: list[dict]) -> Figure:
     """Box AP per corruption and severity, one column of panels per model; grey = not evaluated."""
     severities = list(SEVERITIES)
     groups = [("benchmark", BENCHMARK), ("holdout", HOLDOUT)]
@@ -82,10 +83,10 @@ def heatmap(models: list[dict]) -> bytes:
                 ax.set_xlabel("severity", fontsize=7)
     if image is not None:
         fig.colorbar(image, ax=axes.ravel().tolist(), label="box AP (0-100)", shrink=0.6)
-    return png(fig)
+    return fig
 
 
-def severity_curves(models: list[dict]) -> bytes:
+def severity_curves(models: list[dict]) -> Figure:
     """Box AP against severity per family; the holdout panel is drawn apart (dashed, own title)."""
     families = list(FAMILIES) + ["holdout"]
     families = [f for f in families if any(f in m["family_curves"] for m in models)]
@@ -112,12 +113,7 @@ def severity_curves(models: list[dict]) -> bytes:
     fig.legend(
         handles, labels, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(models), 3)
     )
-    return png(fig)
-
-
-def ood_bars(glance: dict) -> bytes:
-    """``ood_bars_figure`` as PNG bytes."""
-    return png(ood_bars_figure(glance))
+    return fig
 
 
 def ood_bars_figure(glance: dict) -> Figure:

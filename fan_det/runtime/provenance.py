@@ -6,6 +6,7 @@ import os
 import platform
 import shlex
 import sys
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from importlib import metadata
 
@@ -53,9 +54,10 @@ def command_line(prog: str | None = None) -> str:
     return shlex.join([*head, *sys.argv[1:]])
 
 
-def provenance(command: str | None = None, **extra: object) -> dict:
-    """Versions, command line, machine and date that every results file carries (plus ``extra``)."""
-    versions = {name: package_version(name) for name in PACKAGES}
+def provenance(command: str | None = None, packages: Sequence[str] = PACKAGES, **extra: object) -> dict:
+    """Versions (of ``packages``, and imagecorruptions where installed), command line, machine and UTC date
+    that every results file and the report carry (plus ``extra``)."""
+    versions = {name: package_version(name) for name in packages}
     try:
         versions["imagecorruptions"] = corruption_library_version()
     except RuntimeError:

@@ -62,13 +62,13 @@ def test_ood_runs_of_one_name_with_other_settings_are_refused_naming_the_differe
 
 def test_ood_runs_of_one_name_and_one_setting_merge_into_one_row(tmp_path):
     a, r = split_runs(tmp_path, lambda d: d["provenance"].update(date="2030-01-01", command="other"))
-    (merged,) = load_inputs([], [a, r])[1]
+    (merged,) = load_inputs([], [a, r])["ood"]
     assert sorted(merged.doc["datasets"]) == ["imagenet-a", "imagenet-r"]
 
 
 def test_a_moved_checkpoint_with_the_same_hash_is_the_same_model(tmp_path):
     a, r = split_runs(tmp_path, lambda d: d["model"].update(checkpoint="/elsewhere/efficientnet_lite0.pth"))
-    assert len(load_inputs([], [a, r])[1]) == 1
+    assert len(load_inputs([], [a, r])["ood"]) == 1
 
 
 def test_detection_runs_of_one_name_under_another_protocol_are_refused_naming_it(tmp_path):

@@ -7,6 +7,9 @@ import json
 import re
 from pathlib import Path
 
+from fan_det.protocol import COCO_O_DOMAINS
+from fan_det.results import CocoOResult
+
 FIXTURES = Path(__file__).parent / "fixtures"
 DETECTION = ["det_fan.json", "det_baseline.json", "det_partial.json"]
 OOD = ["ood_fan.json", "ood_effnet.json"]
@@ -52,3 +55,12 @@ def shown(value: float | int, interval: list | None = None) -> str:
     with two decimals, followed by the 95% interval ``[lo, hi]`` where the input has one."""
     text = str(value) if isinstance(value, int) else f"{value:.2f}"
     return text + (f" [{interval[0]:.2f}, {interval[1]:.2f}]" if interval else "")
+
+
+def coco_o_file(tmp_path: Path, name: str, backbone: str, aps: list[float]) -> Path:
+    """A ``coco_o.json`` of one model with the given box AP per domain."""
+    domains = {d: {"num_images": 10, "seconds": 1.0, "stats": {"bbox": {"AP": ap}}}
+               for d, ap in zip(COCO_O_DOMAINS, aps, strict=True)}
+    doc = CocoOResult.build(model={"name": name, "backbone": backbone}, dataset={"name": "coco_o"},
+                            domains=domains, provenance={"command": "test"})
+    return doc.dump(tmp_path / name / "coco_o.json")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from report_fixtures import FIXTURES, load_fixture, md_tables, shown
+from report_fixtures import FIXTURES, coco_o_file, load_fixture, md_tables, shown
 
 from fan_det.protocol import COCO_O_DOMAINS
 from fan_det.report import write_report
@@ -34,14 +34,6 @@ def write(path, doc):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc))
     return path
-
-
-def coco_o_file(tmp_path, name: str, backbone: str, aps: list[float]):
-    domains = {d: {"num_images": 10, "seconds": 1.0, "stats": {"bbox": {"AP": ap}}}
-               for d, ap in zip(COCO_O_DOMAINS, aps, strict=True)}
-    doc = CocoOResult.build(model={"name": name, "backbone": backbone}, dataset={"name": "coco_o"},
-                            domains=domains, provenance={"command": "test"})
-    return doc.dump(tmp_path / name / "coco_o.json")
 
 
 def test_one_row_per_backbone_with_each_number_in_its_column(tmp_path):

@@ -72,13 +72,13 @@ def test_inconsistent_inputs_are_refused(tmp_path, case):
 
 def test_identical_duplicates_merge_and_ood_runs_combine(tmp_path):
     copy = write(tmp_path, "copy.json", load_fixture("det_fan.json"))
-    det, _ = load_inputs([FIXTURES / "det_fan.json", copy], [])
+    det = load_inputs([FIXTURES / "det_fan.json", copy], [])["detection"]
     assert [rf.model_name for rf in det] == ["fan_tiny_8_p4_hybrid retinanet"]
     assert det[0].notes == [f"identical result also in {copy}"]
     doc = load_fixture("ood_effnet.json")
     only_a = {**doc, "datasets": {"imagenet-a": doc["datasets"]["imagenet-a"]}}
     rest = {**doc, "datasets": {k: v for k, v in doc["datasets"].items() if k != "imagenet-a"}}
-    _, merged = load_inputs([], [write(tmp_path, "a.json", only_a), write(tmp_path, "b.json", rest)])
+    merged = load_inputs([], [write(tmp_path, "a.json", only_a), write(tmp_path, "b.json", rest)])["ood"]
     assert len(merged) == 1
     assert merged[0].doc["datasets"] == doc["datasets"]
 
@@ -88,7 +88,8 @@ def test_folder_arguments_find_result_files(tmp_path):
     (tmp_path / "fan" / "coco_c" / "robustness.json").write_text((FIXTURES / "det_fan.json").read_text())
     (tmp_path / "effnet").mkdir()
     (tmp_path / "effnet" / "ood.json").write_text((FIXTURES / "ood_effnet.json").read_text())
-    det, ood = load_inputs([tmp_path], [tmp_path])
+    loaded = load_inputs([tmp_path], [tmp_path])
+    det, ood = loaded["detection"], loaded["ood"]
     assert [rf.model_name for rf in det] == ["fan_tiny_8_p4_hybrid retinanet"]
     assert [rf.model_name for rf in ood] == ["efficientnet_lite0"]
 

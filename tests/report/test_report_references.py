@@ -7,7 +7,13 @@ from report_fixtures import load_fixture
 
 from fan_det import protocol
 from fan_det.report.references import load_references
-from fan_det.report.sections.published import our_value
+from fan_det.report.sections.classification import reference_value as ood_value
+from fan_det.report.sections.detection import reference_value as det_value
+
+
+def our_value(key: str, det: dict | None, ood: dict | None) -> float | None:
+    """The section's lookup of whichever result is given (the detection section's for detection keys)."""
+    return det_value(key, det) if det is not None else ood_value(key, ood)
 
 BENCHMARK = ("gaussian_noise shot_noise impulse_noise defocus_blur glass_blur motion_blur zoom_blur snow "
              "frost fog brightness contrast elastic_transform pixelate jpeg_compression").split()

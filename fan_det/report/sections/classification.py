@@ -1,10 +1,16 @@
 """OOD classification: each model's metrics per dataset as ``ood.json`` holds them, with the 95%
-intervals the tool wrote beside its accuracies (``<key>_ci``), per corruption and per cell for ImageNet-C."""
+intervals the tool wrote beside its accuracies (``<key>_ci``), per corruption and per cell for ImageNet-C;
+with them, effective robustness (``fan_det.report.sections.effective``)."""
 
 from __future__ import annotations
 
 from fan_det.protocol import BENCHMARK, HOLDOUT, OOD_DATASETS
-from fan_det.report.inputs import ResultFile
+from fan_det.report import plots
+from fan_det.report.effective_robustness import V2_VARIANT
+from fan_det.report.inputs import ResultFile, merge_ood
+from fan_det.report.references import ReferenceTable
+from fan_det.report.sections import common, effective
+from fan_det.report.sections.base import HeadlineColumn, Layout, Section
 from fan_det.report.sections.common import GRID_CELLS, RANDOM_LABEL, model_entry, model_row, ordered, slug
 from fan_det.report.tables import column, row, table
 
@@ -152,3 +158,94 @@ def per_cell_table(d: str, m: dict) -> dict:
         section="appendix",
         row_header="corruption",
     )
+
+
+def ood_layout(report: dict, figures: dict[str, str]) -> Layout:
+    ood = report["ood"]
+    if not ood["models"]:
+        return []
+    blocks: list[tuple[str, object]] = [
+        ("text", "Masked 200-way top-1 is primary for ImageNet-A and ImageNet-R; 'unmasked' is 1000-way."),
+        ("tables", common.main_tables(ood)),
+    ]
+    if "ood-bars" in figures:
+        blocks.append(("figure", "ood-bars"))
+    return [("Out-of-distribution classification", blocks), *effective.effective_layout(report, figures)]
+
+
+def ood_figures(report: dict) -> dict:
+    glance = [t for t in report["ood"]["tables"] if t["id"] == "ood-glance"]
+    figures = {}
+    if glance:
+        figures["ood-bars"] = ("Top-1 per OOD dataset and model, with 95% intervals where measured",
+                               plots.ood_bars_figure(glance[0]))
+    return figures | effective.effective_figures(report)
+
+
+HEADLINE_METRICS = (
+    ("imagenet", "top1", "ImageNet top-1"),
+    ("imagenet-a", "top1", "ImageNet-A"),
+    ("imagenet-r", "top1", "ImageNet-R"),
+    ("imagenet-sketch", "top1", "Sketch"),
+    ("imagenet-v2", "top1", "V2"),
+    ("imagenet-c", "mce", "IN-C mCE"),
+    ("imagenet-c", "mean_acc_15", "IN-C mean top-1"),
+)
+
+
+def _headline_set(m: dict, dataset: str) -> bool:
+    """ImageNetV2 counts in the headline as its matched-frequency test set only (other variants: n/a)."""
+    return dataset != "imagenet-v2" or m["datasets"].get(dataset, {}).get("variant", V2_VARIANT) == V2_VARIANT
+
+
+def _metric(dataset: str, key: str):
+    def cell(m: dict, _: dict) -> tuple[object, list | None]:
+        return metric(m, dataset, key) if _headline_set(m, dataset) else (None, None)
+
+    return cell
+
+
+def ood_headline(report: dict) -> list[HeadlineColumn]:
+    columns = [HeadlineColumn(column(f"{d}/{k}", label, complete_only=d == "imagenet-c"), _metric(d, k))
+               for d, k, label in HEADLINE_METRICS]
+    return columns + effective.effective_headline(report)
+
+
+def ood_provenance(m: dict) -> dict:
+    return {"preprocessing": m["preprocessing"], "evaluation": m["evaluation"],
+            "datasets": {d: {k: v for k, v in b.items() if k != "metrics"} for d, b in m["datasets"].items()}}
+
+
+def reference_value(key: str, m: dict) -> float | None:
+    """Our number for a published ``<dataset>/<metric>`` key of a classification table, or None."""
+    dataset, _, name = key.partition("/")
+    if dataset == "detection":
+        return None
+    metrics = m["datasets"].get(dataset, {}).get("metrics", {})
+    if key == "imagenet-c/mean_acc":
+        return metrics.get("mean_acc_15")
+    if key == "imagenet/error":
+        return None if metrics.get("top1") is None else 100.0 - metrics["top1"]
+    return metrics.get(name)
+
+
+def reference_line(ref: ReferenceTable, m: dict) -> str:
+    pre = m["preprocessing"]
+    datasets = {k.partition("/")[0] for k in ref.metrics}
+    sets = ", ".join(f"{d} {b.get('num_images')} images" for d, b in m["datasets"].items() if d in datasets)
+    in_c = ("; IN-C compared as our mean top-1 over the 15 benchmark corruptions"
+            if "imagenet-c/mean_acc" in ref.metrics else "")
+    return (f"Ours ({m['display']}): {sets}; input {pre.get('input_size')}, "
+            f"crop_pct {pre.get('crop_pct')}, {pre.get('interpolation')}{in_c}.")
+
+
+SECTION = Section(
+    key="ood", kind="ood", flag="--ood",
+    model=ood_model, merge=merge_ood,
+    content=lambda models: {"models": models, "tables": ood_tables(models) if models else []},
+    headline_title=("ImageNet and natural-shift top-1, ImageNet-C, effective robustness (ER, points above "
+                    "timm's line)"),
+    layout=ood_layout, figures=ood_figures, headline=ood_headline, derived=effective.effective_block,
+    provenance=ood_provenance,
+    reference_task="classification", reference_value=reference_value, reference_line=reference_line,
+)

@@ -1,7 +1,9 @@
-"""What every section shares: model entries with their labels, table rows of a model, names and order."""
+"""What every section shares: model entries with their labels, table rows of a model, names and order,
+key-value listings."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 
@@ -48,3 +50,28 @@ def model_entry(rf: ResultFile, labels: list[str], partial: bool) -> dict:
 def model_row(m: dict, values: list, intervals: list | None = None, label: str | None = None) -> dict:
     """A row of ours: labelled with the model's display name, unranked when its weights are random."""
     return row(label or m["display"], values, m["partial"], ranked=not m["random_init"], intervals=intervals)
+
+
+def main_tables(block: dict) -> list[dict]:
+    """A section's tables that open it (the rest go to the appendix)."""
+    return [t for t in block["tables"] if t["section"] == "main"]
+
+
+# nested blocks listed key by key in a key-value listing
+LISTED_BLOCKS = ("provenance", "protocol", "dataset", "preprocessing", "evaluation", "datasets")
+
+
+def _value(v: object) -> str:
+    return v if isinstance(v, str) else json.dumps(v)
+
+
+def key_values(entry: dict) -> dict[str, str]:
+    """An entry as a ``("kv", ...)`` layout block: one level of the listed blocks unfolded, values as text."""
+    out = {}
+    for key, value in entry.items():
+        if isinstance(value, dict) and key in LISTED_BLOCKS:
+            for sub, v in value.items():
+                out[f"{key}.{sub}"] = _value(v)
+        else:
+            out[key] = _value(value)
+    return out

@@ -8,7 +8,11 @@ the family x severity curves of the figure, which no summary holds.
 from __future__ import annotations
 
 from fan_det.protocol import BENCHMARK, CLEAN, FAMILIES, HOLDOUT, SEVERITIES
-from fan_det.report.inputs import ResultFile
+from fan_det.report import plots
+from fan_det.report.inputs import ResultFile, merge_detection
+from fan_det.report.references import ReferenceTable
+from fan_det.report.sections import common
+from fan_det.report.sections.base import HeadlineColumn, Layout, Section
 from fan_det.report.sections.common import GRID_CELLS, RANDOM_LABEL, model_entry, model_row, ordered, slug
 from fan_det.report.tables import column, row, table
 
@@ -148,3 +152,87 @@ def cells_table(m: dict) -> dict:
         section="appendix",
         row_header="corruption / severity",
     )
+
+
+def detection_content(models: list[dict]) -> dict:
+    return {
+        "dataset": models[0]["dataset"] if models else None,
+        "protocol": models[0]["protocol"] if models else None,
+        "models": models,
+        "tables": detection_tables(models) if models else [],
+    }
+
+
+def detection_layout(report: dict, figures: dict[str, str]) -> Layout:
+    det = report["detection"]
+    if not det["models"]:
+        return []
+    ds, p = det["dataset"], det["protocol"]
+    blocks: list[tuple[str, object]] = [
+        ("text", (f"Dataset {ds.get('name')} ({ds.get('num_images')} images). Corruptions: "
+                  f"{', '.join(p.get('corruptions', []))}; severities {p.get('severities')}; "
+                  f"seed {p.get('seed')}; {p.get('mode')}. P = clean AP, "
+                  "mPC = mean over the 15 benchmark corruptions x 5 severities, "
+                  "rPC = mPC / P. Holdout corruptions are reported apart and never enter mPC.")),
+        ("tables", common.main_tables(det)),
+    ]
+    blocks += [("figure", f) for f in ("det-heatmap", "det-severity") if f in figures]
+    for m in det["models"]:
+        if m["missing"]:
+            cells = ", ".join(f"{c}/{s}" for c, s in m["missing"])
+            blocks.append(("warning", f"{m['display']}: cells not evaluated: {cells}"))
+    return [("Detection: retention under corruption", blocks)]
+
+
+def detection_figures(report: dict) -> dict:
+    models = report["detection"]["models"]
+    if not models:
+        return {}
+    return {
+        "det-heatmap": ("Box AP per corruption and severity (heat map; holdout below, not in mPC)",
+                        plots.heatmap(models)),
+        "det-severity": ("Box AP against severity per corruption family (holdout apart)",
+                         plots.severity_curves(models)),
+    }
+
+
+HEADLINE_STATS = (("P", "COCO P"), ("mPC", "COCO mPC"), ("rPC", "COCO rPC (%)"))
+
+
+def _box_ap(m: dict, key: str) -> tuple[object, list | None]:
+    ap = m["summary"]["stats"].get("AP", {})
+    return ap.get(key), ap.get(f"{key}_ci")
+
+
+def detection_headline(_: dict) -> list[HeadlineColumn]:
+    return [HeadlineColumn(column(f"coco/{k}", label, complete_only=k != "P"),
+                           lambda m, _, k=k: _box_ap(m, k)) for k, label in HEADLINE_STATS]
+
+
+def reference_value(key: str, m: dict) -> float | None:
+    """Our number for a published ``detection/<stat>`` key: the box AP summary's."""
+    dataset, _, metric = key.partition("/")
+    return m["summary"]["stats"].get("AP", {}).get(metric) if dataset == "detection" else None
+
+
+def reference_line(ref: ReferenceTable, m: dict) -> str:
+    p, ds = m["protocol"], m["dataset"]
+    corruptions = p.get("corruptions", [])
+    n_bench = sum(c in BENCHMARK for c in corruptions)
+    return (
+        f"Ours ({m['display']}): {ds.get('name')} ({ds.get('num_images')} images); "
+        f"{n_bench} benchmark corruptions (+{len(corruptions) - n_bench} holdout, reported apart) "
+        f"x severities {p.get('severities')}, standard 15-corruption mPC, "
+        f"corrupted {p.get('mode')} with imagecorruptions {p.get('imagecorruptions_version')}, "
+        f"seed {p.get('seed')}; detector {m['name']} from {m['model'].get('config')}."
+    )
+
+
+SECTION = Section(
+    key="detection", kind="robustness", flag="--detection",
+    model=detection_model, merge=lambda files: merge_detection(files, "detection"),
+    content=detection_content, headline_title="COCO-C", layout=detection_layout, figures=detection_figures,
+    headline=detection_headline,
+    provenance=lambda m: {"dataset": m["dataset"], "protocol": m["protocol"]},
+    reference_task="detection", reference_value=reference_value, reference_line=reference_line,
+)

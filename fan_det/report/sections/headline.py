@@ -1,38 +1,20 @@
-"""The report's opening table: one row per backbone, its classification, natural-shift and detection
-robustness side by side, each with its 95% interval where the tool wrote one ("n/a" where not measured).
+"""The report's opening table: one row per backbone, each registered section's headline columns side by
+side (classification, natural-shift and detection robustness), each value with its 95% interval where the
+tool wrote one ("n/a" where not measured).
 
 A row joins the results whose ``model.backbone`` agree (the model name where none is recorded), labelled
-with the models' names and labels; a backbone with several classifiers or detectors gets one row per pair.
+with the models' names and labels; a backbone with several models in one section gets one row per
+combination, in the sections' order (``zip_longest``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import zip_longest
 
-from fan_det.report.effective_robustness import SHIFTS, V2_VARIANT
-from fan_det.report.sections.classification import metric
+from fan_det.report.sections.base import Section
 from fan_det.report.sections.common import display
-from fan_det.report.tables import column, row, table
-
-OOD_COLUMNS = (
-    ("imagenet", "top1", "ImageNet top-1"),
-    ("imagenet-a", "top1", "ImageNet-A"),
-    ("imagenet-r", "top1", "ImageNet-R"),
-    ("imagenet-sketch", "top1", "Sketch"),
-    ("imagenet-v2", "top1", "V2"),
-    ("imagenet-c", "mce", "IN-C mCE"),
-    ("imagenet-c", "mean_acc_15", "IN-C mean top-1"),
-)
-DET_COLUMNS = (("P", "COCO P"), ("mPC", "COCO mPC"), ("rPC", "COCO rPC (%)"))
-
-
-def _groups(det: list[dict], ood: list[dict], coco_o: list[dict]) -> list[tuple[str, dict | None, ...]]:
-    backbones = list(dict.fromkeys(m["backbone"] for m in ood + det + coco_o))
-    rows = []
-    for b in backbones:
-        pick = [[m for m in models if m["backbone"] == b] for models in (ood, det, coco_o)]
-        rows += [(b, *ms) for ms in zip_longest(*pick)]
-    return rows
+from fan_det.report.tables import row, table
 
 
 def _label(backbone: str, models: list[dict]) -> str:
@@ -43,37 +25,29 @@ def _label(backbone: str, models: list[dict]) -> str:
     return f"{backbone}: " + "; ".join(names)
 
 
-def _headline_set(m: dict, dataset: str) -> bool:
-    """ImageNetV2 counts in the headline as its matched-frequency test set only (other variants: n/a)."""
-    return dataset != "imagenet-v2" or m["datasets"].get(dataset, {}).get("variant", V2_VARIANT) == V2_VARIANT
+def _title(sections: Sequence[Section]) -> str:
+    parts = [s.headline_title for s in sections]
+    listed = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else "".join(parts)
+    return f"One row per backbone: {listed}"
 
 
-def headline_table(det: list[dict], ood: list[dict], coco_o: list[dict], effective: dict) -> dict:
-    er_shifts = [s for s in SHIFTS if any(s in e for e in effective.get("models", {}).values())]
-    columns = (
-        [column(f"{d}/{k}", label, complete_only=d == "imagenet-c") for d, k, label in OOD_COLUMNS]
-        + [column(f"er/{s}", f"ER {SHIFTS[s].title}") for s in er_shifts]
-        + [column(f"coco/{k}", label, complete_only=k != "P") for k, label in DET_COLUMNS]
-        + [column("coco-o/AP", "COCO-O mean AP", complete_only=True)]
-    )
-    groups = _groups(det, ood, coco_o)
+def headline_table(report: dict, sections: Sequence[Section]) -> dict:
+    spans = [(s, s.headline(report)) for s in sections]
+    models = [report[s.key]["models"] for s in sections]
+    backbones = dict.fromkeys(m["backbone"] for ms in models for m in ms)
     rows = []
-    for backbone, o, d, c in groups:
-        models = [m for m in (o, d, c) if m is not None]
-        cells = [metric(o, ds, k) if o and _headline_set(o, ds) else (None, None) for ds, k, _ in OOD_COLUMNS]
-        cells += [(effective["models"][o["name"]].get(s, {}).get("effective_robustness") if o else None, None)
-                  for s in er_shifts]
-        ap = d["summary"]["stats"].get("AP", {}) if d else {}
-        cells += [(ap.get(k), ap.get(f"{k}_ci")) for k, _ in DET_COLUMNS]
-        mean = c["summary"]["stats"].get("AP", {}) if c else {}
-        cells.append((mean.get("mean"), mean.get("mean_ci")))
-        spans = ((o, len(OOD_COLUMNS) + len(er_shifts)), (d, len(DET_COLUMNS)), (c, 1))
-        partial = [bool(m and m["partial"]) for m, n in spans for _ in range(n)]
-        partial[len(OOD_COLUMNS) : len(OOD_COLUMNS) + len(er_shifts)] = [False] * len(er_shifts)
-        ranked = [not (m and m["random_init"]) for m, n in spans for _ in range(n)]
-        values, intervals = zip(*cells, strict=True)
-        label = _label(backbone, models)
-        rows.append(row(label, list(values), partial, ranked=ranked, intervals=list(intervals)))
-    title = ("One row per backbone: ImageNet and natural-shift top-1, ImageNet-C, effective robustness (ER, "
-             "points above timm's line), COCO-C and COCO-O box AP")
-    return table("headline", title, columns, rows, row_header="backbone")
+    for backbone in backbones:
+        picked = [[m for m in ms if m["backbone"] == backbone] for ms in models]
+        for combination in zip_longest(*picked):
+            values, intervals, partial, ranked = [], [], [], []
+            for m, (_, columns) in zip(combination, spans, strict=True):
+                for col in columns:
+                    value, interval = col.cell(m, report) if m is not None else (None, None)
+                    values.append(value)
+                    intervals.append(interval)
+                    partial.append(bool(m and m["partial"] and col.partial))
+                    ranked.append(not (m and m["random_init"]))
+            label = _label(backbone, [m for m in combination if m is not None])
+            rows.append(row(label, values, partial, ranked=ranked, intervals=intervals))
+    columns = [col.column for _, cols in spans for col in cols]
+    return table("headline", _title(sections), columns, rows, row_header="backbone")
