@@ -9,10 +9,10 @@ cells registered for evaluation point at the dataset's own label files.
 
 from __future__ import annotations
 
+import argparse
 import sys
 
-from fan_det.build_coco_c import main as build_main
-from fan_det.build_coco_c import make_parser
+from fan_det import build_coco_c
 
 PROG = "python -m fan_det.build_corrupted"
 EXAMPLE = f"""examples:
@@ -30,10 +30,14 @@ DESCRIPTION = ("Write <out>/<corruption>/<severity>/<file> for every image of a 
                "copied.")
 
 
+def make_parser() -> argparse.ArgumentParser:
+    """``build_coco_c``'s options under this tool's name, with Cityscapes-C's defaults."""
+    return build_coco_c.make_parser(prog=PROG, epilog=EXAMPLE, description=DESCRIPTION,
+                                    dataset="cityscapes_fine_sem_seg_val", protocol="fan-city-c")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = make_parser(prog=PROG, epilog=EXAMPLE, description=DESCRIPTION,
-                         dataset="cityscapes_fine_sem_seg_val", protocol="fan-city-c")
-    return build_main(argv, parser)
+    return build_coco_c.main(argv, make_parser())
 
 
 if __name__ == "__main__":

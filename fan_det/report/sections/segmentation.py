@@ -10,7 +10,11 @@ figures' family x severity curves average cells.
 from __future__ import annotations
 
 from fan_det.protocol import ACDC_CONDITIONS, CITY_C_FAMILIES, CLEAN, PROTOCOLS
-from fan_det.report.inputs import ResultFile
+from fan_det.report import plots
+from fan_det.report.inputs import ResultFile, merge_detection
+from fan_det.report.references import ReferenceTable
+from fan_det.report.sections import common
+from fan_det.report.sections.base import HeadlineColumn, Layout, Section
 from fan_det.report.sections.common import RANDOM_LABEL, model_entry, model_row, slug
 from fan_det.report.tables import column, row, table
 
@@ -122,3 +126,116 @@ def acdc_tables(models: list[dict]) -> list[dict]:
                       + [m["summary"].get("per_condition_ci", {}).get(c) for c in ACDC_CONDITIONS])
             for m in models]
     return [table("acdc-mIoU", "ACDC mIoU: mean over the four conditions and per condition", columns, rows)]
+
+
+def _miou(cell: dict) -> float:
+    return cell["stats"]["mIoU"]
+
+
+def segmentation_content(models: list[dict]) -> dict:
+    return {"dataset": models[0]["dataset"] if models else None, "models": models,
+            "tables": segmentation_tables(models) if models else []}
+
+
+def segmentation_layout(report: dict, figures: dict[str, str]) -> Layout:
+    block = report["segmentation"]
+    if not block["models"]:
+        return []
+    ds = block["dataset"]
+    blocks: list[tuple[str, object]] = [("text", (
+        f"Dataset {ds.get('name')} ({ds.get('num_images')} images, {len(ds.get('classes', []))} classes). "
+        "P = clean mIoU; mPC = the protocol's mean mIoU under corruption (each corruption's mean over "
+        "its severities, then the mean over its corruptions); rPC = mPC / P, the retention. Each table "
+        "holds one protocol: numbers of different protocols are never ranked against each other."))]
+    for name in by_protocol(block["models"]):
+        definition = PROTOCOLS[name]
+        blocks.append(("text", f"Protocol {name}: {definition.source}."))
+        tables = [t for t in common.main_tables(block) if t["id"].startswith(f"seg-{name}-")]
+        blocks.append(("tables", tables))
+        blocks += [("figure", f) for f in (f"seg-heatmap-{name}", f"seg-severity-{name}") if f in figures]
+    for m in block["models"]:
+        if m["missing"]:
+            cells = ", ".join(f"{c}/{s}" for c, s in m["missing"])
+            blocks.append(("warning", f"{m['display']}: cells of {m['protocol']['name']} not evaluated: "
+                                      f"{cells}"))
+    return [("Segmentation: retention under corruption", blocks)]
+
+
+def segmentation_figures(report: dict) -> dict:
+    figures = {}
+    for name, group in by_protocol(report["segmentation"]["models"]).items():
+        definition = PROTOCOLS[name]
+        figures[f"seg-heatmap-{name}"] = (
+            f"mIoU per corruption and severity ({name}; the paper's column order)",
+            plots.heatmap(group, _miou, "mIoU", [(name, paper_order(list(definition.corruptions)))],
+                          definition.severities))
+        figures[f"seg-severity-{name}"] = (
+            f"mIoU against severity per corruption family ({name})",
+            plots.severity_curves(group, "mIoU", tuple(definition.families)))
+    return figures
+
+
+def _stat(m: dict, key: str, protocol: str | None = None) -> tuple[object, list | None]:
+    if protocol is not None and m["protocol"]["name"] != protocol:
+        return None, None
+    return m["miou"].get(key), m["miou"].get(f"{key}_ci")
+
+
+def segmentation_headline(report: dict) -> list[HeadlineColumn]:
+    """Clean mIoU, then mPC and rPC per protocol present: one protocol's numbers per column."""
+    columns = [HeadlineColumn(column("seg/P", "seg clean mIoU"), lambda m, _: _stat(m, "P"), partial=False)]
+    for name in by_protocol(report["segmentation"]["models"]):
+        columns += [HeadlineColumn(column(f"seg/{name}/{k}", f"{label} ({name})", complete_only=True),
+                                   lambda m, _, k=k, name=name: _stat(m, k, name))
+                    for k, label in (("mPC", "seg mIoU under corruption"), ("rPC", "seg retention %"))]
+    return columns
+
+
+def reference_value(key: str, m: dict) -> float | None:
+    """Our number for a published ``segmentation/clean|mean|retention`` key."""
+    task, _, metric = key.partition("/")
+    names = {"clean": "P", "mean": "mPC", "retention": "rPC"}
+    return m["miou"].get(names[metric]) if task == "segmentation" and metric in names else None
+
+
+def reference_line(ref: ReferenceTable, m: dict) -> str:
+    ds, protocol = m["dataset"], m["protocol"]["name"]
+    same = ref.protocol_name == protocol
+    return (f"Ours ({m['display']}): {ds.get('name')} ({ds.get('num_images')} images); protocol {protocol} "
+            f"({PROTOCOLS[protocol].source}), corrupted {m['protocol'].get('mode')} with imagecorruptions "
+            f"{m['protocol'].get('imagecorruptions_version')}, seed {m['protocol'].get('seed')}"
+            + ("" if same else f"; theirs {ref.protocol_name or 'another protocol'}: protocol may differ")
+            + ".")
+
+
+def acdc_content(models: list[dict]) -> dict:
+    return {"models": models, "tables": acdc_tables(models)}
+
+
+def acdc_layout(report: dict, _: dict[str, str]) -> Layout:
+    block = report["acdc"]
+    return [("Segmentation: natural shift (ACDC)", [("tables", block["tables"])])] if block["models"] else []
+
+
+def _acdc_mean(m: dict, _: dict) -> tuple[object, list | None]:
+    return m["summary"].get("mean"), m["summary"].get("mean_ci")
+
+
+SECTION = Section(
+    key="segmentation", kind="segmentation", flag="--segmentation",
+    model=segmentation_model, merge=lambda files: merge_detection(files, "segmentation"),
+    content=segmentation_content, headline_title="Cityscapes-C mIoU", layout=segmentation_layout,
+    figures=segmentation_figures, headline=segmentation_headline,
+    provenance=lambda m: {"dataset": {k: v for k, v in m["dataset"].items() if k != "classes"},
+                          "protocol": m["protocol"]},
+    reference_task="segmentation", reference_value=reference_value, reference_line=reference_line,
+)
+
+ACDC_SECTION = Section(
+    key="acdc", kind="acdc", flag="--acdc",
+    model=acdc_model, merge=lambda files: merge_detection(files, "ACDC"),
+    content=acdc_content, headline_title="ACDC mIoU", layout=acdc_layout,
+    headline=lambda _: [HeadlineColumn(column("acdc/mean", "ACDC mean mIoU", complete_only=True),
+                                       _acdc_mean)],
+    provenance=lambda m: {"dataset": m["dataset"]},
+)
