@@ -159,7 +159,7 @@ class StrictDetectionCheckpointer(DetectionCheckpointer):
                                    "tensor; a checkpoint's 'model' must map names to tensors")
         self._convert_ndarray_to_tensor(state)
         _strip_prefix_if_present(state, "module.")
-        state = trunk_keys_as_backbone(self.model, state)
+        state = checkpoint["model"] = trunk_keys_as_backbone(self.model, state)
         if checkpoint.pop("matching_heuristics", False):  # name matching for model-zoo files, done once here
             state = align_and_update_state_dicts(
                 self.model.state_dict(), state, c2_conversion=checkpoint.get("__author__") == "Caffe2")

@@ -19,6 +19,7 @@ from fan_det.data.cocoeval import self_ap
 from fan_det.data.ood_sets import build_ood_sets
 from fan_det.data.real_photos import build_real_photos
 from fan_det.data.synthetic import CLASSES, build_synthetic_detection
+from fan_det.data.synthetic_seg import build_synthetic_segmentation
 from fan_det.paths import raw_dir
 
 # COCO 2017 category ids of the classes in the real photos (from the COCO annotation files).
@@ -45,7 +46,8 @@ def fresh_cache(tmp_path, monkeypatch):
     return tmp_path / "cache"
 
 
-@pytest.mark.parametrize("builder", [build_synthetic_detection, build_real_photos, build_ood_sets])
+@pytest.mark.parametrize("builder", [build_synthetic_detection, build_synthetic_segmentation,
+                                     build_real_photos, build_ood_sets])
 def test_builders_are_deterministic(builder, fresh_cache, monkeypatch, tmp_path):
     builder()
     first = tree_digest(fresh_cache / "datasets")

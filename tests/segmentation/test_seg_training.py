@@ -12,9 +12,9 @@ import pytest
 from fan_det.paths import REPO_ROOT
 
 CONFIG = REPO_ROOT / "configs" / "tiny" / "segformer_fan_tiny_hybrid_synth.yaml"
-# Chance: always "background" (about 90% of the labelled pixels) scores an IoU of ~0.9 on one class of
-# five, mIoU ~18. The floor sits well above it and below the measured run (docs/segmentation.md).
-MIOU_FLOOR = 40.0
+# Chance: always "background" (92.0% of the labelled val pixels) scores mIoU 18.4 (0.920 on one class
+# of five). The floor sits well above it, with a margin below the trained model's mIoU.
+MIOU_FLOOR = 35.0
 
 
 @pytest.mark.slow
