@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from pathlib import Path
 
 import pytest
 import timm
@@ -130,3 +131,23 @@ def test_pretrained_cfg_weights_are_hash_checked(tmp_path, monkeypatch):
             else:
                 loaded = load_model("test_vit", pretrained=True)
                 assert loaded.weights_sha256 == sha256_state_dict(_vit_weights(4)) and not loaded.random_init
+
+
+def test_every_weights_loader_fetches_a_url_once_into_the_same_file(tmp_path, monkeypatch):
+    """eval_ood's --checkpoint, the detection tools' --weights and read_checkpoint share one resolver."""
+    from fan_det.models.checkpoint import read_checkpoint
+    from fan_det.ood.classifier import local_checkpoint
+    from fan_det.robustness.detector import local_weights
+
+    cache = private_cache(tmp_path, monkeypatch)
+    weights = _vit_weights(4)
+    (tmp_path / "site").mkdir()
+    torch.save(weights, tmp_path / "site" / "w.pth")
+    with serve(tmp_path / "site") as base:
+        url = f"{base}/w.pth"
+        paths = {local_checkpoint(url), Path(local_weights(url))}
+        state = read_checkpoint(url)
+    (only,) = paths
+    assert list(cache.rglob("*.pth")) == [only] and only.is_relative_to(cache / "checkpoints")
+    assert only.read_bytes() == (tmp_path / "site" / "w.pth").read_bytes()
+    assert sha256_state_dict(state) == sha256_state_dict(weights)

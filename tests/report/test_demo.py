@@ -125,3 +125,11 @@ def test_quick_demo_end_to_end(tmp_path, capsys):
     assert "partial COCO-O: 1 of 6 domains" in coco_o["display"]
     md = (tmp_path / "report" / "report.md").read_text()
     assert f"{det['summary']['stats']['AP']['P']:.2f}" in md
+
+
+def test_default_output_is_runs_demo_under_the_working_directory(tmp_path, monkeypatch):
+    ran = []
+    monkeypatch.setattr(demo, "run_demo", lambda plan: ran.append(plan.out))
+    monkeypatch.chdir(tmp_path)
+    assert demo.main([]) == 0
+    assert ran == [tmp_path / "runs" / "demo"]  # not beside the installed package
