@@ -2,7 +2,9 @@
 
 Builds the tiny datasets, trains the tiny FAN-T-Hybrid RetinaNet on the synthetic shapes, evaluates it
 clean and over the full 15 x 5 COCO-C grid of the mini val set (with bootstrap intervals) and on a
-COCO-O-shaped set (the mini val set restyled per domain), runs ``eval_ood`` on the tiny OOD sets
+COCO-O-shaped set (the mini val set restyled per domain), trains the tiny FAN-T-Hybrid SegFormer on the
+synthetic scenes and evaluates it on a reduced Cityscapes-C-style grid of the tiny segmentation set and
+on its ACDC-style restyled copy, runs ``eval_ood`` on the tiny OOD sets
 (ImageNet-V2 and ImageNet-C built from the tiny val photos included) with a randomly initialised FAN
 (labelled so) and the real pretrained EfficientNet-Lite0, then writes the report. Each evaluation stage
 runs the public CLI in a subprocess, exactly as a user would; its output goes to ``OUT/logs/<stage>.log``.
@@ -222,7 +224,8 @@ def run_demo(plan: Plan, say: Callable[[str], None] = print) -> Path:
     def _report() -> str:
         command = "python -m fan_det.demo " + shlex.join(sys.argv[1:])
         paths = write_report([plan.out / "coco_c"], [plan.out / "ood_fan", plan.out / "ood_effnet"],
-                             plan.out / "report", command=command, title=TITLE, coco_o=[plan.out / "coco_o"])
+                             plan.out / "report", command=command, title=TITLE, coco_o=[plan.out / "coco_o"],
+                             segmentation=[plan.out / "city_c"], acdc=[plan.out / "acdc"])
         return str(paths["html"])
 
     start = time.monotonic()
