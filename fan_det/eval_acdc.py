@@ -31,7 +31,9 @@ EXAMPLES = f"""examples:
   # the tiny ACDC-shaped set (the tiny segmentation set restyled per condition), a random model
   python -m {PROG} --config Misc/semantic_R_50_FPN_1x.yaml --random-init --tiny --workers 0 \\
       --out runs/acdc_demo MODEL.SEM_SEG_HEAD.NUM_CLASSES 5 INPUT.MIN_SIZE_TEST 128
-  # a FAN-S-Hybrid SegFormer trained on Cityscapes, on ACDC's validation split (docs/data.md)
+  # a FAN-S-Hybrid SegFormer on ACDC's validation split (docs/data.md), trained first on Cityscapes by
+  #   python -m fan_det.train --config configs/Cityscapes/segformer_fan_small_hybrid.yaml \\
+  #       --num-gpus 8 OUTPUT_DIR runs/seg_s
   python -m {PROG} --config configs/Cityscapes/segformer_fan_small_hybrid.yaml \\
       --weights runs/seg_s/model_final.pth --acdc-root /data/acdc --bootstrap 200 --out runs/acdc_fan_s
 """
