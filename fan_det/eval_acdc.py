@@ -9,22 +9,9 @@ the layout ACDC must have is in docs/data.md. The work is ``fan_det.robustness.a
 
 from __future__ import annotations
 
-from fan_det.cli import (
-    HelpFormatter,
-    ToolParser,
-    add_config_overrides,
-    add_detection_run_arguments,
-    add_detector_arguments,
-    add_launch_arguments,
-    add_threads_argument,
-    fail,
-    flag_message,
-    launch_job,
-)
+from fan_det import cli
 from fan_det.robustness.acdc import DEFAULT_OUT, AcdcOptions, prepare_acdc
-from fan_det.robustness.job import run_job
-from fan_det.robustness.options import OptionError
-from fan_det.runtime.provenance import command_line
+from fan_det.robustness.job import launch_or_refuse
 
 PROG = "fan_det.eval_acdc"
 EXAMPLES = f"""examples:
@@ -39,10 +26,10 @@ EXAMPLES = f"""examples:
 """
 
 
-def build_parser() -> ToolParser:
-    parser = ToolParser(prog=f"python -m {PROG}", description=__doc__, epilog=EXAMPLES,
-                        formatter_class=HelpFormatter)
-    add_detector_arguments(parser)
+def build_parser() -> cli.ToolParser:
+    parser = cli.ToolParser(prog=f"python -m {PROG}", description=__doc__, epilog=EXAMPLES,
+                            formatter_class=cli.HelpFormatter)
+    cli.add_detector_arguments(parser)
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--acdc-root", metavar="DIR", help="the release: rgb_anon/ and gt/ (docs/data.md)")
     where.add_argument("--tiny", action="store_true",
@@ -50,24 +37,17 @@ def build_parser() -> ToolParser:
     parser.add_argument("--conditions", default="all",
                         help="'all' or comma-separated conditions (fog, night, rain, snow); fewer give a "
                              "result marked partial")
-    add_detection_run_arguments(parser, default_out=DEFAULT_OUT)
-    add_threads_argument(parser)
-    add_launch_arguments(parser)
-    add_config_overrides(parser)
+    seed = "seed of a random initialisation and of the bootstrap resamples"
+    cli.add_detection_run_arguments(parser, default_out=DEFAULT_OUT, helps={"seed": seed})
+    cli.add_job_arguments(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    options = AcdcOptions(
-        config=args.config, weights=None if args.random_init else args.weights, acdc_root=args.acdc_root,
-        tiny=args.tiny, conditions=args.conditions, seed=args.seed, out=args.out, workers=args.workers,
-        threads=args.threads, name=args.name, backbone=args.backbone, bootstrap=args.bootstrap,
-        opts=tuple(args.opts), processes=args.num_gpus * args.num_machines, command=command_line(PROG))
-    try:
-        launch_job(args, run_job, *prepare_acdc(options))
-    except OptionError as error:
-        fail(flag_message(error))
+    options = AcdcOptions(**cli.eval_fields(args, PROG), acdc_root=args.acdc_root, tiny=args.tiny,
+                          conditions=args.conditions)
+    launch_or_refuse(args, prepare_acdc, options)
 
 
 if __name__ == "__main__":

@@ -15,13 +15,10 @@ from __future__ import annotations
 from fan_det.cli import (
     HelpFormatter,
     ToolParser,
-    add_config_overrides,
     add_detection_run_arguments,
     add_detector_arguments,
-    add_launch_arguments,
-    add_threads_argument,
-    fail,
-    launch_job,
+    add_job_arguments,
+    eval_fields,
 )
 from fan_det.protocol import PROTOCOLS
 from fan_det.robustness.city_c import (
@@ -31,9 +28,7 @@ from fan_det.robustness.city_c import (
     CityCOptions,
     prepare_city_c,
 )
-from fan_det.robustness.job import run_job
-from fan_det.robustness.options import OptionError
-from fan_det.runtime.provenance import command_line
+from fan_det.robustness.job import launch_or_refuse
 
 PROG = "fan_det.eval_city_c"
 EXAMPLES = f"""examples:
@@ -77,31 +72,20 @@ def build_parser() -> ToolParser:
     parser.add_argument("--allow-partial", action="store_true",
                         help="accept fewer cells than the protocol's; the summary is marked partial and "
                              "names the missing cells")
-    add_detection_run_arguments(parser, default_out=DEFAULT_OUT)
+    seed = ("corruption seed and random-init seed; None: 0 on the fly, and the seed that built --city-c-root "
+            "(another value is refused)")
+    add_detection_run_arguments(parser, default_out=DEFAULT_OUT, helps={"seed": seed})
     parser.set_defaults(seed=None)
-    for action in parser._actions:
-        if action.dest == "seed":
-            action.help = ("corruption seed and random-init seed; None: 0 on the fly, and the seed that "
-                           "built --city-c-root (another value is refused)")
-    add_threads_argument(parser)
-    add_launch_arguments(parser)
-    add_config_overrides(parser)
+    add_job_arguments(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    options = CityCOptions(
-        config=args.config, weights=None if args.random_init else args.weights, dataset=args.dataset,
-        protocol=args.protocol, corruptions=args.corruptions, severities=args.severities,
-        city_c_root=args.city_c_root, seed=args.seed, out=args.out, allow_partial=args.allow_partial,
-        workers=args.workers, threads=args.threads, name=args.name, backbone=args.backbone,
-        bootstrap=args.bootstrap, opts=tuple(args.opts), processes=args.num_gpus * args.num_machines,
-        command=command_line(PROG))
-    try:
-        launch_job(args, run_job, *prepare_city_c(options))
-    except OptionError as error:
-        fail(error.worded(lambda field: FLAGS.get(field, "--" + field.replace("_", "-"))))
+    options = CityCOptions(**eval_fields(args, PROG), dataset=args.dataset, protocol=args.protocol,
+                           corruptions=args.corruptions, severities=args.severities,
+                           city_c_root=args.city_c_root, allow_partial=args.allow_partial)
+    launch_or_refuse(args, prepare_city_c, options, FLAGS)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from detectron2.utils import comm
 
 from fan_det.data.identity import dataset_identity
 from fan_det.metrics.segmentation import IncompleteProtocolError, bootstrap_grid, protocol_summary
@@ -24,11 +23,9 @@ from fan_det.robustness import source as sources
 from fan_det.robustness.detector import config_sha256
 from fan_det.robustness.job import prepare_model
 from fan_det.robustness.options import EvalOptions, OptionError
-from fan_det.robustness.run import register
-from fan_det.robustness.sem_seg import MATRICES, SemSegJob, check_classes
-from fan_det.robustness.source import ImageSource
-from fan_det.robustness.task import DatasetCell
-from fan_det.runtime.grid import CellCache, run_grid
+from fan_det.robustness.run import GridJob, register
+from fan_det.robustness.sem_seg import SemSegJob, check_classes
+from fan_det.runtime.grid import CellCache
 
 DEFAULT_OUT = "runs/city_c"
 DEFAULT_DATASET = "cityscapes_fine_sem_seg_val"
@@ -78,41 +75,17 @@ def plan(options: CityCOptions) -> list[Cell]:
 
 
 @dataclass(frozen=True)
-class CityCJob(SemSegJob):
-    """A segmentation grid: its dataset, protocol, cells, image source and cache key."""
+class CityCJob(GridJob, SemSegJob):
+    """A segmentation grid under a protocol, scored by per-image confusion matrices."""
 
-    dataset: str
+    RESULT = SegmentationResult
+    DESC = "segmentation cells"
+
     protocol: str
-    cells: tuple[Cell, ...]
-    source: ImageSource
-    key: dict
-    allow_partial: bool
 
-    def register(self) -> None:
-        register(self.dataset, self.cells, self.source)
-
-    def evaluate(self, model: torch.nn.Module) -> SegmentationResult | None:
-        """Every cell on every rank; the main rank caches cells and writes the document."""
-        main = comm.is_main_process()
-        cache = CellCache(self.out / "cells", self.key, MATRICES) if main else None
-        grid = [DatasetCell(self.dataset, cell) for cell in self.cells]
-        finished = run_grid(grid, self.task(model, self.source.materialised),
-                            dict.fromkeys(grid, cache) if main else None, desc="segmentation cells")
-        if not main:
-            return None
-        intervals = None
-        if self.bootstrap:
-            matrices = {tuple(cell.cell): cache.load_payload(cell.cell.name) for cell in grid}
-            intervals = bootstrap_grid(matrices, PROTOCOLS[self.protocol], self.bootstrap, seed=self.seed)
-        result = SegmentationResult.build(**self.document, cells=[f.record for f in finished.values()],
-                                          allow_partial=self.allow_partial, intervals=intervals)
-        result.dump(self.out / SegmentationResult.FILE_NAME)
-        block = result.stat()
-        units = {"P": "", "mPC": "", "rPC": "%"}
-        figures = ", ".join(f"{k} {block[k]:.2f}{unit}" for k, unit in units.items() if k in block)
-        print(f"{result.HEADLINE_LABEL} ({self.protocol}): {figures}"
-              f"{' (partial grid)' if result.partial else ''}\nwrote {result.path}")
-        return result
+    def intervals(self, cache: CellCache) -> dict:
+        matrices = {tuple(cell): cache.load_payload(cell.name) for cell in self.cells}
+        return bootstrap_grid(matrices, PROTOCOLS[self.protocol], self.bootstrap, seed=self.seed)
 
 
 def prepare_city_c(options: CityCOptions) -> tuple[CityCJob, torch.nn.Module]:
