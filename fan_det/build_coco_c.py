@@ -17,6 +17,7 @@ from fan_det.corruptions import (
     verify_coco_c,
 )
 from fan_det.corruptions.shards import parse_shard, shard_from_env
+from fan_det.protocol import PROTOCOLS
 
 EXAMPLE = """examples (the 4-photo tiny set, two corruptions, all severities, 2 processes):
   python -m fan_det.build_coco_c --dataset fan_real_photos --out runs/coco_c/real_photos \\
@@ -45,19 +46,27 @@ def samples_arg(text: str) -> int | None:
     return value
 
 
-def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m fan_det.build_coco_c", epilog=EXAMPLE, formatter_class=HelpFormatter,
-        description="Write <out>/<corruption>/<severity>/<file> for every image of a COCO-format dataset: "
-                    "reproducible, parallel, resumable, shardable, with a manifest of hashes.")
-    parser.add_argument("--dataset", default="coco_2017_val",
-                        help="COCO json file or detectron2 dataset name")
+DESCRIPTION = ("Write <out>/<corruption>/<severity>/<file> for every image of a COCO-format dataset: "
+               "reproducible, parallel, resumable, shardable, with a manifest of hashes.")
+
+
+def make_parser(prog: str = "python -m fan_det.build_coco_c", epilog: str = EXAMPLE,
+                description: str = DESCRIPTION, dataset: str = "coco_2017_val",
+                protocol: str | None = None) -> argparse.ArgumentParser:
+    """The builder's options; ``fan_det.build_corrupted`` shares them with its own name and defaults."""
+    parser = argparse.ArgumentParser(prog=prog, epilog=epilog, formatter_class=HelpFormatter,
+                                     description=description)
+    parser.add_argument("--dataset", default=dataset, help="COCO json file or detectron2 dataset name")
     parser.add_argument("--image-root", help="image folder of the json (required with a json file)")
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--corruptions", default="benchmark",
+    parser.add_argument("--protocol", choices=list(PROTOCOLS), default=protocol,
+                        help="build the cells of a corruption protocol (docs/metrics.md); --corruptions and "
+                             "--severities, where given, override its lists")
+    parser.add_argument("--corruptions", default=None,
                         help="set (benchmark, noise, blur, weather, digital, holdout, all) or "
-                             "comma-separated names")
-    parser.add_argument("--severities", default="1-5", help="range or list in 1..5")
+                             "comma-separated names (default: the --protocol's, else benchmark)")
+    parser.add_argument("--severities", default=None,
+                        help="range or list in 1..5 (default: the --protocol's, else 1-5)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (1: work in this process)")
     add_threads_argument(parser)
     parser.add_argument("--format", choices=("png", "jpg"), default="png",
@@ -84,16 +93,20 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = make_parser()
+def parse_args(argv: list[str] | None = None,
+               parser: argparse.ArgumentParser | None = None) -> argparse.Namespace:
+    parser = parser or make_parser()
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
     if args.threads is not None and args.threads < 1:
         parser.error("--threads must be at least 1")
+    chosen = PROTOCOLS[args.protocol] if args.protocol else None
     try:
-        args.corruption_list = resolve_corruptions(args.corruptions)
-        args.severity_list = parse_severities(args.severities)
+        args.corruption_list = (resolve_corruptions(args.corruptions) if args.corruptions
+                                else chosen.corruptions if chosen else resolve_corruptions("benchmark"))
+        args.severity_list = (parse_severities(args.severities) if args.severities
+                              else chosen.severities if chosen else parse_severities("1-5"))
         args.settings = Settings.make(args.seed, args.format, args.quality, args.png_compress_level)
         torchrun = shard_from_env()
         args.shard_pair = parse_shard(args.shard) if args.shard else torchrun
@@ -160,8 +173,8 @@ def merge_ranks(args: argparse.Namespace) -> None:
     dist.destroy_process_group()
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
+    args = parse_args(argv, parser)
     try:
         if args.verify:
             return verify(args)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fan_det.cli import HelpFormatter, fail
+from fan_det.data.acdc import IMAGE_SUFFIX, LABEL_SUFFIX, acdc_pairs
 from fan_det.ood.image_folders import (
     IMAGE_EXTENSIONS,
     INDEX_LAYOUT,
@@ -28,7 +29,15 @@ from fan_det.ood.image_folders import (
     scan_class_folders,
 )
 from fan_det.ood.synsets import imagenet_wnids, subset_wnids
-from fan_det.protocol import BENCHMARK, CLASS_SUBSETS, HOLDOUT, SEVERITIES
+from fan_det.protocol import (
+    ACDC_CONDITIONS,
+    BENCHMARK,
+    CITYSCAPES_NUM_CLASSES,
+    CLASS_SUBSETS,
+    HOLDOUT,
+    IGNORE_LABEL,
+    SEVERITIES,
+)
 
 # Image counts of the official releases (docs/data.md gives the sources).
 OFFICIAL_COUNTS: dict[str, int] = {
@@ -40,6 +49,7 @@ OFFICIAL_COUNTS: dict[str, int] = {
     "imagenet-v2": 10_000,      # per variant, 10 per class
     "coco": 5_000,              # COCO val2017
     "coco-c": 5_000,            # per corruption and severity
+    "acdc": 406,                # validation split: 100 fog, 106 night, 100 rain, 100 snow
     "cityscapes": 3_475,        # gtFine train 2,975 + val 500
 }
 COCO_CATEGORIES = 80
@@ -249,6 +259,51 @@ def check_coco_c(root: str | Path, expect: Expectation) -> Verdict:
     return verdict
 
 
+def first_bad_label(files: Sequence[Path], num_classes: int = CITYSCAPES_NUM_CLASSES) -> str | None:
+    """``"<file>: value v"`` for the first label file holding a value that is neither a train id nor 255."""
+    import numpy as np
+    from PIL import Image
+
+    for path in files:
+        values = np.unique(np.asarray(Image.open(path)))
+        bad = values[(values >= num_classes) & (values != IGNORE_LABEL)]
+        if bad.size:
+            return f"{path}: value {int(bad[0])}"
+    return None
+
+
+def check_acdc(root: str | Path, expect: Expectation) -> Verdict:
+    """ACDC's validation split: every condition's images, each with its train-id label file in range."""
+    root = Path(root)
+    verdict = Verdict("acdc", str(root))
+    if not (root / "rgb_anon").is_dir() or not (root / "gt").is_dir():
+        verdict.problems.append("foreign layout: expected rgb_anon/ and gt/ (the two release archives "
+                                "extracted into one folder)")
+        return verdict
+    counts: dict[str, int] = {}
+    for condition in ACDC_CONDITIONS:
+        images, labels = acdc_pairs(root, condition)
+        if not images:
+            verdict.problems.append(f"{condition}: no *{IMAGE_SUFFIX} under rgb_anon/{condition}/val")
+            continue
+        unlabelled, orphans = sorted(set(images) - set(labels)), sorted(set(labels) - set(images))
+        if unlabelled:
+            verdict.problems.append(f"{condition}: {len(unlabelled)} image(s) without a *{LABEL_SUFFIX} "
+                                    f"file: {_some(unlabelled)}")
+        if orphans:
+            verdict.notes.append(f"{condition}: {len(orphans)} label file(s) without an image: "
+                                 f"{_some(orphans)}")
+        bad = first_bad_label([labels[k] for k in sorted(set(images) & set(labels))])
+        if bad:
+            verdict.problems.append(f"{condition}: a label outside the {CITYSCAPES_NUM_CLASSES} train ids "
+                                    f"and {IGNORE_LABEL}: {bad}")
+        counts[condition] = len(images)
+    verdict.images = sum(counts.values())
+    verdict.summary = ", ".join(f"{c} {n}" for c, n in counts.items()) + " validation images"
+    verdict.check_count(verdict.images, expect.images, "validation images")
+    return verdict
+
+
 def check_cityscapes(root: str | Path, expect: Expectation) -> Verdict:
     """A Cityscapes root for semantic segmentation: train and val images, and beside each the
     ``*_gtFine_labelTrainIds.png`` detectron2 reads (made by cityscapesscripts)."""
@@ -289,10 +344,12 @@ def build_parser() -> argparse.ArgumentParser:
     sets.add_argument("--coco", metavar="DIR", help="COCO val2017 images (with --coco-annotations)")
     sets.add_argument("--coco-annotations", metavar="FILE", help="COCO instances json of --coco")
     sets.add_argument("--coco-c", metavar="DIR", help="a COCO-C built by python -m fan_det.build_coco_c")
+    sets.add_argument("--acdc", metavar="DIR", help="ACDC (rgb_anon/ and gt/ of the release): the val split")
     sets.add_argument("--cityscapes", metavar="DIR",
                       help="a Cityscapes root (leftImg8bit/, gtFine/ with the labelTrainIds files)")
     parser.add_argument("--expect-count", type=int, default=None, metavar="N",
-                        help="expected images per set (per cell for -C sets) instead of the official count")
+                        help="expected images per set (per cell for -C sets, over the four conditions "
+                             "for ACDC) instead of the official count")
     parser.add_argument("--tiny", action="store_true",
                         help="a small copy: check the layout, not the counts or missing classes")
     return parser
@@ -304,7 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    ("imagenet-r", args.imagenet_r), ("imagenet-sketch", args.imagenet_sketch),
                    ("imagenet-v2", args.imagenet_v2)]
     if not any(path for _, path in folder_sets) and not (args.imagenet_c or args.coco or args.coco_c
-                                                          or args.cityscapes):
+                                                         or args.acdc or args.cityscapes):
         fail("name at least one set to check, e.g. --imagenet-a DIR (see --help)")
     if bool(args.coco) != bool(args.coco_annotations):
         fail("--coco and --coco-annotations go together: the folder of val2017 images and its json")
@@ -323,6 +380,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         checks.append(lambda: check_coco(args.coco, args.coco_annotations, expect("coco")))
     if args.coco_c:
         checks.append(lambda: check_coco_c(args.coco_c, expect("coco-c")))
+    if args.acdc:
+        checks.append(lambda: check_acdc(args.acdc, expect("acdc")))
     if args.cityscapes:
         checks.append(lambda: check_cityscapes(args.cityscapes, expect("cityscapes")))
     verdicts = [check() for check in checks]

@@ -126,3 +126,21 @@ def add_threads_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=None, metavar="N",
                         help="threads for this process and its workers together, split between them "
                              "(default: the cores this process may use; under torchrun, its share of them)")
+
+
+def add_job_arguments(parser: argparse.ArgumentParser) -> None:
+    """What every detectron2 evaluation tool takes last: the thread budget, the launcher's options and the
+    config overrides."""
+    add_threads_argument(parser)
+    add_launch_arguments(parser)
+    add_config_overrides(parser)
+
+
+def eval_fields(args: argparse.Namespace, prog: str) -> dict:
+    """The options every detectron2 evaluation tool parses the same way, as ``EvalOptions`` fields."""
+    from fan_det.runtime.provenance import command_line
+
+    return {"config": args.config, "weights": None if args.random_init else args.weights, "seed": args.seed,
+            "out": args.out, "overwrite": args.overwrite, "workers": args.workers, "threads": args.threads, "name": args.name,
+            "backbone": args.backbone, "bootstrap": args.bootstrap, "opts": tuple(args.opts),
+            "processes": args.num_gpus * args.num_machines, "command": command_line(prog)}

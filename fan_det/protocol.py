@@ -94,6 +94,70 @@ def parse_severities(spec: str) -> tuple[int, ...]:
     return tuple(sorted(values))
 
 
+# Corruption-grid protocols: which corruptions at which severities a grid's headline mean averages. Every
+# protocol averages the same way (the mean over severities of each corruption, then the mean over
+# corruptions, ``docs/metrics.md``); numbers of different protocols are never ranked against each other.
+# Families group the per-corruption means for the report; a protocol keeps its source's grouping.
+# The FAN authors' Cityscapes-C table (Zhou et al. 2022) takes SegFormer's 16 columns (Xie et al. 2021, after
+# Kamann & Rother 2020): no zoom_blur, elastic_transform or pixelate, brightness among the digital ones.
+CITY_C_FAMILIES: dict[str, tuple[str, ...]] = {
+    "blur": ("motion_blur", "defocus_blur", "glass_blur", "gaussian_blur"),
+    "noise": ("gaussian_noise", "impulse_noise", "shot_noise", "speckle_noise"),
+    "digital": ("brightness", "contrast", "saturate", "jpeg_compression"),
+    "weather": ("snow", "spatter", "fog", "frost"),
+}
+# The 19 corruptions by family: each holdout corruption joins its ImageNet-C family.
+HOLDOUT_FAMILIES: dict[str, tuple[str, ...]] = {
+    "noise": ("speckle_noise",), "blur": ("gaussian_blur",), "weather": ("spatter",),
+    "digital": ("saturate",),
+}
+ALL_FAMILIES: dict[str, tuple[str, ...]] = {f: names + HOLDOUT_FAMILIES[f] for f, names in FAMILIES.items()}
+
+
+class Protocol(NamedTuple):
+    """A named corruption grid: its corruptions (in report column order), severities, families, source."""
+
+    name: str
+    corruptions: tuple[str, ...]
+    severities: tuple[int, ...]
+    families: dict[str, tuple[str, ...]]
+    source: str
+
+    @property
+    def cells(self) -> list[Cell]:
+        """The corrupted cells the protocol's mean needs (the clean cell apart)."""
+        return [Cell(c, s) for c in self.corruptions for s in self.severities]
+
+    def record(self) -> dict:
+        """What a results file stores: enough to tell two protocols apart without this module."""
+        return {"name": self.name, "corruptions": list(self.corruptions), "severities": list(self.severities),
+                "families": {f: list(names) for f, names in self.families.items()}, "source": self.source}
+
+
+PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
+    Protocol("benchmark", BENCHMARK, SEVERITIES, FAMILIES,
+             "Hendrycks & Dietterich 2019 (ImageNet-C): 15 corruptions x severities 1-5"),
+    Protocol("fan-city-c", ALL_CORRUPTIONS, (1, 2, 3), ALL_FAMILIES,
+             "the FAN authors' Cityscapes-C test script (Zhou et al. 2022): 19 corruptions x severities 1-3"),
+    Protocol("city-c-16", tuple(c for names in CITY_C_FAMILIES.values() for c in names), (1, 2, 3),
+             CITY_C_FAMILIES,
+             "the Cityscapes-C table of Zhou et al. 2022 (SegFormer's 16 columns, Xie et al. 2021): "
+             "16 corruptions, severities 1-3 as the authors' test script"),
+)}
+
+
+def resolve_protocol(name: str) -> Protocol:
+    """A protocol by name; ``ValueError`` naming the known ones."""
+    if name not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {name!r}; protocols: {', '.join(PROTOCOLS)}")
+    return PROTOCOLS[name]
+
+
+# ACDC (Sakaridis et al. 2021): four adverse conditions, labelled with Cityscapes' 19 train classes.
+ACDC_CONDITIONS: tuple[str, ...] = ("fog", "night", "rain", "snow")
+CITYSCAPES_NUM_CLASSES = 19
+IGNORE_LABEL = 255  # the label value of pixels that are not scored (Cityscapes' trainId convention)
+
 # OOD classification datasets eval_ood knows, in report order.
 IMAGENET = "imagenet"
 OOD_DATASETS: tuple[str, ...] = ("imagenet", "imagenet-a", "imagenet-r", "imagenet-sketch", "imagenet-c",

@@ -146,7 +146,7 @@ def _coco_json_images(path: str) -> list[tuple[int | str, str]]:
 
 def _registered_images(name: str, image_root: str | Path | None) -> list[tuple[int | str, Path, str]]:
     import detectron2.data  # noqa: F401  (registers detectron2's builtin datasets, e.g. coco_2017_val)
-    from detectron2.data import DatasetCatalog, MetadataCatalog
+    from detectron2.data import DatasetCatalog
 
     from fan_det.data.register import register_tiny_datasets
 
@@ -157,8 +157,8 @@ def _registered_images(name: str, image_root: str | Path | None) -> list[tuple[i
         dicts = DatasetCatalog.get(name)
     except (OSError, AssertionError) as err:
         raise BuildError(f"cannot load dataset {name!r}: {err}") from None
-    root = Path(image_root or MetadataCatalog.get(name).get("image_root", "/"))
     key_root = dataset_root(name)
+    root = Path(image_root or key_root or "/")
     pairs = []
     for d in dicts:
         source = Path(d["file_name"])

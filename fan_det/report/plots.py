@@ -1,8 +1,10 @@
 """The report's figures, drawn from the report model as matplotlib Figures (no pyplot, no display);
 ``png`` turns one into bytes. The sections choose which to draw (``Section.figures``).
 
-- a corruption x severity heat map of box AP per detection model, holdout corruptions in their own panel;
-- box AP against severity per corruption family (severity 0 = clean), one panel per family, holdout apart;
+- a corruption x severity heat map of box AP per detection model, holdout corruptions in their own panel
+  (and of mIoU per segmentation model, the protocol's corruptions in the paper's order);
+- box AP (or mIoU) against severity per corruption family (severity 0 = clean), one panel per family,
+  holdout apart;
 - OOD top-1 per dataset and model;
 - effective robustness: timm's reference cloud, its fitted line and our models, on transformed axes.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import io
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -36,31 +38,41 @@ def plain_text() -> matplotlib.rc_context:
     return matplotlib.rc_context({"text.parse_math": False})
 
 
-def _grid(cells: list[dict], corruptions: list[str], severities: list[int]) -> np.ndarray:
-    index = {(c["corruption"], c["severity"]): c["stats"]["bbox"]["AP"] for c in cells}
+def box_ap(cell: dict) -> float:
+    """A COCO-C cell's box AP, what the detection figures show."""
+    return cell["stats"]["bbox"]["AP"]
+
+
+def _grid(cells: list[dict], corruptions: Sequence[str], severities: Sequence[int],
+          value: Callable[[dict], float]) -> np.ndarray:
+    index = {(c["corruption"], c["severity"]): value(c) for c in cells}
     return np.array([[index.get((c, s), np.nan) for s in severities] for c in corruptions], dtype=float)
 
 
-def heatmap(models: list[dict]) -> Figure:
-    """Box AP per corruption and severity, one column of panels per model; grey = not evaluated."""
-    severities = list(SEVERITIES)
-    groups = [("benchmark", BENCHMARK), ("holdout", HOLDOUT)]
-    groups = [
-        (g, cs)
-        for g, cs in groups
-        if g == "benchmark" or any(c["corruption"] in cs for m in models for c in m["cells"])
-    ]
+def heatmap(models: list[dict], value: Callable[[dict], float] = box_ap, label: str = "box AP",
+            groups: Sequence[tuple[str, Sequence[str]]] | None = None,
+            severities: Sequence[int] = SEVERITIES) -> Figure:
+    """``value`` (default box AP) per corruption and severity, one column of panels per model, one row of
+    panels per group of corruptions (default: the benchmark ones, then the holdout ones where evaluated);
+    grey = not evaluated."""
+    severities = list(severities)
+    if groups is None:
+        groups = [
+            (g, cs)
+            for g, cs in (("benchmark", BENCHMARK), ("holdout", HOLDOUT))
+            if g == "benchmark" or any(c["corruption"] in cs for m in models for c in m["cells"])
+        ]
     heights = [len(cs) for _, cs in groups]
     fig = Figure(figsize=(3.6 * len(models) + 0.8, 0.32 * sum(heights) + 1.6))
     axes = fig.subplots(len(groups), len(models), squeeze=False, gridspec_kw={"height_ratios": heights})
-    values = [c["stats"]["bbox"]["AP"] for m in models for c in m["cells"]]
+    values = [value(c) for m in models for c in m["cells"]]
     vmax = max(values, default=0.0) or 1.0
     cmap = "viridis"
     image = None
     for j, m in enumerate(models):
         for i, (group, corruptions) in enumerate(groups):
             ax = axes[i][j]
-            grid = _grid(m["cells"], corruptions, severities)
+            grid = _grid(m["cells"], corruptions, severities, value)
             image = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=0, vmax=vmax, aspect="auto")
             ax.set_facecolor("#cccccc")
             for (r, c), v in np.ndenumerate(grid):
@@ -82,13 +94,14 @@ def heatmap(models: list[dict]) -> Figure:
             if i == len(groups) - 1:
                 ax.set_xlabel("severity", fontsize=7)
     if image is not None:
-        fig.colorbar(image, ax=axes.ravel().tolist(), label="box AP (0-100)", shrink=0.6)
+        fig.colorbar(image, ax=axes.ravel().tolist(), label=f"{label} (0-100)", shrink=0.6)
     return fig
 
 
-def severity_curves(models: list[dict]) -> Figure:
-    """Box AP against severity per family; the holdout panel is drawn apart (dashed, own title)."""
-    families = list(FAMILIES) + ["holdout"]
+def severity_curves(models: list[dict], label: str = "box AP",
+                    families: Sequence[str] = (*FAMILIES, "holdout")) -> Figure:
+    """``label`` (default box AP) against severity per family, from each model's ``family_curves``; a
+    holdout panel is drawn apart (dashed, own title)."""
     families = [f for f in families if any(f in m["family_curves"] for m in models)]
     fig = Figure(figsize=(3.0 * len(families), 3.0))
     axes = fig.subplots(1, len(families), squeeze=False, sharey=True)[0]
@@ -108,7 +121,7 @@ def severity_curves(models: list[dict]) -> Figure:
         ax.set_title("holdout (not in mPC)" if family == "holdout" else family, fontsize=9)
         ax.set_xlabel("severity (0 = clean)", fontsize=8)
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("box AP (0-100)", fontsize=8)
+    axes[0].set_ylabel(f"{label} (0-100)", fontsize=8)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(
         handles, labels, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(models), 3)

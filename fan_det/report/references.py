@@ -38,6 +38,7 @@ class ReferenceTable:
     protocol: str
     metrics: dict[str, str]
     rows: tuple[dict, ...]
+    protocol_name: str | None = None  # a corruption protocol of fan_det.protocol.PROTOCOLS, where one fits
 
 
 def load_references(root: Traversable | Path | None = None) -> list[ReferenceTable]:
@@ -57,6 +58,7 @@ def load_references(root: Traversable | Path | None = None) -> list[ReferenceTab
                     protocol=table["protocol"].strip(),
                     metrics=dict(table["metrics"]),
                     rows=tuple(table["rows"]),
+                    protocol_name=table.get("protocol_name"),
                 )
             )
     return tables

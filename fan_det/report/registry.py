@@ -6,11 +6,13 @@ one line here; ``docs/report.md`` says how.
 
 from __future__ import annotations
 
-from fan_det.report.sections import classification, coco_o, detection
+from fan_det.report.sections import classification, coco_o, detection, segmentation
 from fan_det.report.sections.base import Section
 
 SECTIONS: tuple[Section, ...] = (
     classification.SECTION,
     detection.SECTION,
     coco_o.SECTION,
+    segmentation.SECTION,
+    segmentation.ACDC_SECTION,
 )

@@ -29,7 +29,7 @@ def load_config(config: str, opts: Sequence[str] = (), weights: str | None = Non
 
     ``MODEL.WEIGHTS`` becomes ``weights`` ("" for random init) and the FAN trunk's ImageNet checkpoint is
     dropped: the detector's own weights replace every parameter anyway. Without CUDA the device is CPU.
-    ``FileNotFoundError`` names a config that is neither a file nor in the model zoo.
+    ``OptionError`` names a config that is neither a file nor in the model zoo.
     """
     resolve_config_path(config)
     overrides = [*opts, "MODEL.WEIGHTS", weights or "", "MODEL.FAN.WEIGHTS", ""]
@@ -44,6 +44,7 @@ CLASS_COUNT_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
     "RetinaNet": (("MODEL.RETINANET.NUM_CLASSES", "thing_classes"),),
     "GeneralizedRCNN": (("MODEL.ROI_HEADS.NUM_CLASSES", "thing_classes"),),
     "SemanticSegmentor": (("MODEL.SEM_SEG_HEAD.NUM_CLASSES", "stuff_classes"),),
+    "SlidingWindowSegmentor": (("MODEL.SEM_SEG_HEAD.NUM_CLASSES", "stuff_classes"),),
 }
 
 

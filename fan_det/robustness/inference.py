@@ -47,7 +47,7 @@ class _CellEvaluator(COCOEvaluator):
         self.gathered = predictions
 
 
-class _TimedLoader:
+class TimedLoader:
     """Wraps a loader to time how long the model waits for each batch; shows a progress bar on rank 0."""
 
     def __init__(self, loader, desc: str):
@@ -129,7 +129,7 @@ def evaluate_cell(
     loader = build_detection_test_loader(dicts, mapper=mapper, num_workers=num_workers)
     if worker_threads is not None:  # detectron2's test loader takes no worker_init_fn; DataLoader allows it
         loader.worker_init_fn = budgeted_worker_init(worker_threads)
-    loader = _TimedLoader(loader, desc=cell.name)
+    loader = TimedLoader(loader, desc=cell.name)
     cell_label = dataset if cell.is_clean else f"{dataset} {cell.corruption} severity {cell.severity}"
     tasks = ("bbox", "segm") if cfg.MODEL.MASK_ON else ("bbox",)
     # An output folder only where COCOEvaluator must first convert the dataset to COCO json.

@@ -9,14 +9,17 @@ evaluated are refused with ``OptionError`` before any work.
 from __future__ import annotations
 
 import abc
+import argparse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 import torch
 from detectron2.config import CfgNode
 from detectron2.utils import comm
 
+from fan_det.cli import fail, launch_job
 from fan_det.detection.weights import WeightsError
 from fan_det.models.checkpoint import CheckpointMismatchError
 from fan_det.results import ResultDocument
@@ -144,3 +147,15 @@ def run_job(job: EvalJob, model: torch.nn.Module | None = None) -> ResultDocumen
     if comm.is_main_process():
         atomic_write_text(job.out / "config.yaml", job.cfg.dump())
     return job.evaluate(model)
+
+
+def launch_or_refuse(args: argparse.Namespace,
+                     prepare: Callable[[EvalOptions], tuple[EvalJob, torch.nn.Module]], options: EvalOptions,
+                     flags: Mapping[str, str] = MappingProxyType({})) -> None:
+    """A tool's run: ``prepare`` the job here, then launch it as detectron2's tools do; a refused option
+    ends the tool with one ``error:`` line naming its flag (``flags``: a field's flag where it is not
+    ``--<field>``)."""
+    try:
+        launch_job(args, run_job, *prepare(options))
+    except OptionError as error:
+        fail(error.worded(lambda field: flags.get(field, "--" + field.replace("_", "-"))))

@@ -12,17 +12,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 from detectron2.data import DatasetCatalog
-from detectron2.utils import comm
 from tqdm import tqdm
 
 from fan_det.data.identity import dataset_identity
 from fan_det.data.register import register_tiny_datasets
 from fan_det.metrics.corruption import IncompleteGridError, corruption_summary
 from fan_det.protocol import Cell, parse_severities, plan_cells, resolve_corruptions
-from fan_det.results import RobustnessResult
+from fan_det.results import CorruptionGridResult, RobustnessResult
 from fan_det.robustness import source as sources
 from fan_det.robustness.bootstrap import (
     bootstrap_intervals,
@@ -31,11 +31,11 @@ from fan_det.robustness.bootstrap import (
     match_detections,
 )
 from fan_det.robustness.detector import config_sha256
-from fan_det.robustness.job import check_out, prepare_model
+from fan_det.robustness.job import EvalJob, check_out, prepare_model
 from fan_det.robustness.options import CocoOptions, OptionError
 from fan_det.robustness.source import ImageSource
-from fan_det.robustness.task import DETECTIONS, CocoJob, DatasetCell, scoring
-from fan_det.runtime.grid import CellCache, run_grid
+from fan_det.robustness.task import CocoJob, evaluate_grid, grid_figures, scoring
+from fan_det.runtime.grid import CellCache
 
 DEFAULT_OUT = "runs/coco_c"
 DEFAULT_DATASET = "coco_2017_val"
@@ -98,8 +98,12 @@ def register(dataset: str, cells: Sequence[Cell], source: ImageSource) -> list[s
 
 
 @dataclass(frozen=True)
-class CocoCJob(CocoJob):
-    """A COCO-C grid: its dataset, cells, image source and cache key."""
+class GridJob(EvalJob):
+    """A corruption grid of one dataset (COCO-C, a segmentation grid): its dataset, cells, image source
+    and cache key; a kind names its result class and how it turns the cached payloads into intervals."""
+
+    RESULT: ClassVar[type[CorruptionGridResult]]
+    DESC: ClassVar[str]  # the progress bar's words
 
     dataset: str
     cells: tuple[Cell, ...]
@@ -110,30 +114,37 @@ class CocoCJob(CocoJob):
     def register(self) -> None:
         register(self.dataset, self.cells, self.source)
 
-    def evaluate(self, model: torch.nn.Module) -> RobustnessResult | None:
+    def intervals(self, cache: CellCache) -> dict:
+        """Bootstrap intervals from the cached payloads (``self.bootstrap`` resamples)."""
+        raise NotImplementedError
+
+    def evaluate(self, model: torch.nn.Module) -> CorruptionGridResult | None:
         """Every cell on every rank; the main rank caches cells and writes the document."""
-        main = comm.is_main_process()
-        cache = CellCache(self.out / "cells", self.key, DETECTIONS) if main else None
-        grid = [DatasetCell(self.dataset, cell) for cell in self.cells]
-        finished = run_grid(grid, self.task(model, self.source.materialised),
-                            dict.fromkeys(grid, cache) if main else None, desc="COCO-C cells")
-        if not main:
+        done = evaluate_grid(self, model, self.dataset, self.cells, self.source.materialised, self.key,
+                             self.DESC)
+        if done is None:
             return None
-        intervals = None
-        if self.bootstrap:
-            gt = dataset_ground_truth(self.dataset)
-            evaluated = {cell.cell: match_detections(gt, cache.load_payload(cell.cell.name))
-                         for cell in tqdm(grid, desc="bootstrap: per-image matching")}
-            intervals = bootstrap_intervals(evaluated, self.bootstrap, seed=self.source.seed)
-        result = RobustnessResult.build(**self.document, cells=[f.record for f in finished.values()],
-                                        allow_partial=self.allow_partial, intervals=intervals)
-        result.dump(self.out / RobustnessResult.FILE_NAME)
-        box = result.stat()
-        units = {"P": "", "mPC": "", "rPC": "%"}
-        figures = ", ".join(f"{k} {box[k]:.2f}{unit}" for k, unit in units.items() if k in box)
-        print(f"{result.HEADLINE_LABEL}: {figures}{' (partial grid)' if result.partial else ''}\n"
-              f"wrote {result.path}")
+        records, cache = done
+        intervals = self.intervals(cache) if self.bootstrap else None
+        result = self.RESULT.build(**self.document, cells=records, allow_partial=self.allow_partial,
+                                   intervals=intervals)
+        result.dump(self.out / self.RESULT.FILE_NAME)
+        print(f"{result.HEADLINE_LABEL}: {grid_figures(result.stat(), result.partial)}\nwrote {result.path}")
         return result
+
+
+@dataclass(frozen=True)
+class CocoCJob(GridJob, CocoJob):
+    """A COCO-C grid, scored by COCO's protocol."""
+
+    RESULT = RobustnessResult
+    DESC = "COCO-C cells"
+
+    def intervals(self, cache: CellCache) -> dict:
+        gt = dataset_ground_truth(self.dataset)
+        evaluated = {cell: match_detections(gt, cache.load_payload(cell.name))
+                     for cell in tqdm(self.cells, desc="bootstrap: per-image matching")}
+        return bootstrap_intervals(evaluated, self.bootstrap, seed=self.source.seed)
 
 
 def prepare_coco_c(options: CocoCOptions) -> tuple[CocoCJob, torch.nn.Module]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -17,7 +18,7 @@ from fan_det.robustness.inference import evaluate_cell
 from fan_det.robustness.job import EvalJob
 from fan_det.robustness.options import OptionError
 from fan_det.robustness.scoring import scorer_version
-from fan_det.runtime.grid import Codec
+from fan_det.runtime.grid import CellCache, Codec, run_grid
 
 
 def _encode(detections: list[dict]) -> bytes:
@@ -86,3 +87,25 @@ class CocoJob(EvalJob):
     def task(self, model: torch.nn.Module, materialised: bool) -> CocoTask:
         return CocoTask(model, self.cfg, self.seed, materialised, self.workers, self.scorer,
                         self.threads.per_worker or None)
+
+
+def evaluate_grid(job: EvalJob, model: torch.nn.Module, dataset: str, cells: Sequence[Cell],
+                  materialised: bool, key: dict, desc: str) -> tuple[list[dict], CellCache] | None:
+    """A corruption grid of one dataset (COCO-C, a segmentation grid): every cell on every rank, reused
+    from or saved in the cache under ``out/cells/<key>`` with the job's task's payload; on the main rank
+    the finished records in plan order and the cache, elsewhere None."""
+    from detectron2.utils import comm
+
+    task = job.task(model, materialised)
+    main = comm.is_main_process()
+    cache = CellCache(job.out / "cells", key, task.codec) if main else None
+    grid = [DatasetCell(dataset, cell) for cell in cells]
+    finished = run_grid(grid, task, dict.fromkeys(grid, cache) if main else None, desc=desc)
+    return ([f.record for f in finished.values()], cache) if main else None
+
+
+def grid_figures(block: dict, partial: bool) -> str:
+    """``P .., mPC .., rPC ..%`` of a grid summary's headline block, as the tools print it."""
+    units = {"P": "", "mPC": "", "rPC": "%"}
+    figures = ", ".join(f"{k} {block[k]:.2f}{unit}" for k, unit in units.items() if k in block)
+    return figures + (" (partial grid)" if partial else "")

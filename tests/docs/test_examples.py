@@ -26,11 +26,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 TOOLS = ("train", "eval_coco_c", "eval_coco_o", "eval_ood", "build_coco_c", "report", "check_data",
-         "prepare_imagenet_val")
+         "prepare_imagenet_val", "eval_city_c", "eval_acdc", "build_corrupted")
 PATH_SUFFIXES = (".pth", ".pth.tar", ".pkl", ".yaml", ".yml", ".json", ".csv", ".txt", ".tar", ".tar.gz",
                  ".safetensors", ".npz", ".py", ".md", ".html")
 OUTPUT_FLAGS = ("--out", "--output-dir")
-REAL_DATASETS = ("coco_2017_val", "coco_2017_train")
+REAL_DATASETS = ("coco_2017_val", "coco_2017_train", "cityscapes_fine_sem_seg_val")
 # Examples run as written: cheap (tiny sets, seconds), matched by their text.
 RUN = (re.compile(r"fan_det\.check_data --tiny"), re.compile(r"^python -c .*build_ood_sets\(\)"),
        re.compile(r"^python -c .*timm\.list_models"),

@@ -51,6 +51,19 @@ def test_demo_commands_parse_with_the_real_clis(tmp_path, monkeypatch, quick):
     if not quick:
         assert len(plan.imagenet_c[0]) == 15 and plan.imagenet_c[1] == (1, 2, 3, 4, 5)
 
+    from fan_det.eval_acdc import build_parser as acdc_parser
+    from fan_det.eval_city_c import build_parser as city_c_parser
+
+    seg_train = train_parser().parse_args(demo.seg_train_command(plan)[3:])
+    seg_cfg = load_config(seg_train.config_file, seg_train.opts)
+    assert seg_cfg.OUTPUT_DIR == str(tmp_path / "seg_train") and seg_cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES == 5
+    assert seg_cfg.SOLVER.MAX_ITER == (1 if quick else load_config(seg_train.config_file).SOLVER.MAX_ITER)
+    city_c = city_c_parser().parse_args(demo.city_c_command(plan)[3:])
+    assert city_c.weights == str(tmp_path / "seg_train" / "model_final.pth") and city_c.allow_partial
+    assert (city_c.protocol, city_c.dataset) == ("fan-city-c", "fan_synth_seg_val")
+    acdc = acdc_parser().parse_args(demo.acdc_command(plan)[3:])
+    assert acdc.tiny and acdc.weights == city_c.weights and acdc.conditions == ("fog" if quick else "all")
+
 
 def _fake_cli(fixtures: dict[str, str]):
     """Stands in for the CLIs: writes the result a CLI would write into its --out folder."""
@@ -62,6 +75,9 @@ def _fake_cli(fixtures: dict[str, str]):
             out.mkdir(parents=True, exist_ok=True)
             if out.name == "coco_o":
                 _coco_o_result(out)
+                return
+            if out.name in ("city_c", "acdc"):
+                _segmentation_result(out)
                 return
             name = "robustness.json" if out.name == "coco_c" else "ood.json"
             shutil.copyfile(FIXTURES / fixtures[out.name], out / name)
@@ -78,6 +94,24 @@ def _coco_o_result(out: Path) -> None:
                       provenance={"command": "test"}).dump(out / "coco_o.json")
 
 
+def _segmentation_result(out: Path) -> None:
+    """The quick demo's partial segmentation results: one fan-city-c cell, one ACDC condition."""
+    from fan_det.results import AcdcResult, SegmentationResult
+
+    model = {"name": "fan_tiny_8_p4_hybrid segformer", "backbone": "fan_tiny_8_p4_hybrid"}
+    stats = {"mIoU": 40.0, "IoU": {"background": 60.0, "shape": 20.0}, "excluded": []}
+    if out.name == "acdc":
+        AcdcResult.build(model=model, dataset={"name": "tiny ACDC"}, provenance={},
+                         conditions={"fog": {"num_images": 4, "seconds": 1.0, "stats": stats}}
+                         ).dump(out / "acdc.json")
+        return
+    cells = [{"corruption": c, "severity": s, "num_images": 4, "seconds": 1.0, "stats": stats}
+             for c, s in (("clean", 0), ("fog", 1))]
+    dataset = {"name": "fan_synth_seg_val", "classes": ["background", "shape"]}
+    SegmentationResult.build(model=model, dataset=dataset, protocol={"name": "fan-city-c"}, cells=cells,
+                             allow_partial=True, provenance={}).dump(out / "segmentation.json")
+
+
 def test_demo_runs_every_stage_in_order_and_writes_the_report(tmp_path, monkeypatch):
     calls = []
     fake = _fake_cli({"coco_c": "det_fan.json", "ood_fan": "ood_fan.json", "ood_effnet": "ood_effnet.json"})
@@ -86,14 +120,16 @@ def test_demo_runs_every_stage_in_order_and_writes_the_report(tmp_path, monkeypa
                         lambda plan: {"imagenet-a": tmp_path / "a", "coco-o": tmp_path / "o"})
     lines: list[str] = []
     html = demo.run_demo(demo.make_plan(tmp_path, quick=True), say=lines.append)
-    assert calls == ["train", "coco_c", "coco_o", "ood_fan", "ood_effnet"]
-    assert [line.split("]")[0] for line in lines[:-1]] == [f"[{i}/7" for i in range(1, 8) for _ in (0, 1)]
+    assert calls == ["train", "coco_c", "coco_o", "seg_train", "city_c", "acdc", "ood_fan", "ood_effnet"]
+    assert [line.split("]")[0] for line in lines[:-1]] == [f"[{i}/10" for i in range(1, 11) for _ in (0, 1)]
     assert lines[-1].endswith(f"report: {html}")
     report = json.loads((html.parent / "report.json").read_text())
     assert [m["name"] for m in report["detection"]["models"]] == ["fan_tiny_8_p4_hybrid retinanet"]
     assert [m["name"] for m in report["ood"]["models"]] == ["fan_tiny_8_p4_hybrid", "efficientnet_lite0"]
     assert report["title"] == demo.TITLE
     assert [m["name"] for m in report["coco_o"]["models"]] == ["fan_tiny_8_p4_hybrid retinanet"]
+    assert [m["name"] for m in report["segmentation"]["models"]] == ["fan_tiny_8_p4_hybrid segformer"]
+    assert [m["name"] for m in report["acdc"]["models"]] == ["fan_tiny_8_p4_hybrid segformer"]
 
 
 def test_a_failing_stage_stops_the_demo_with_the_log_tail(tmp_path, monkeypatch, capsys):
@@ -102,7 +138,7 @@ def test_a_failing_stage_stops_the_demo_with_the_log_tail(tmp_path, monkeypatch,
     monkeypatch.setattr(demo, "train_command", lambda plan: failing)
     assert demo.main(["--quick", "--out", str(tmp_path)]) == 1
     captured = capsys.readouterr()
-    assert "[2/7] train" in captured.out and "[3/7]" not in captured.out
+    assert "[2/10] train" in captured.out and "[3/10]" not in captured.out
     assert "exited with 3" in captured.err and "bad yaml" in captured.err
 
 
@@ -110,7 +146,7 @@ def test_a_failing_stage_stops_the_demo_with_the_log_tail(tmp_path, monkeypatch,
 def test_quick_demo_end_to_end(tmp_path, capsys):
     assert demo.main(["--quick", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert all(f"[{i}/7] done" in out for i in range(1, 8))
+    assert all(f"[{i}/10] done" in out for i in range(1, 11))
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     (det,) = report["detection"]["models"]
     assert det["partial"] and "partial: 1 of 75 cells" in det["display"]
@@ -123,8 +159,13 @@ def test_quick_demo_end_to_end(tmp_path, capsys):
     assert top1[effnet["name"]] >= 50.0 > top1[fan["name"]]
     (coco_o,) = report["coco_o"]["models"]
     assert "partial COCO-O: 1 of 6 domains" in coco_o["display"]
+    (seg,) = report["segmentation"]["models"]
+    assert [(c["corruption"], c["severity"]) for c in seg["cells"]] == [("clean", 0), ("fog", 1)]
+    (acdc,) = report["acdc"]["models"]
+    assert "partial ACDC: 1 of 4 conditions" in acdc["display"]
     md = (tmp_path / "report" / "report.md").read_text()
     assert f"{det['summary']['stats']['AP']['P']:.2f}" in md
+    assert f"{seg['miou']['P']:.2f}" in md
 
 
 def test_default_output_is_runs_demo_under_the_working_directory(tmp_path, monkeypatch):

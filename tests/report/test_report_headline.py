@@ -13,7 +13,7 @@ from fan_det.report.tables import column, row, table
 from fan_det.results import CocoOResult
 
 HEADLINE = ("One row per backbone: ImageNet and natural-shift top-1, ImageNet-C, effective robustness (ER, "
-            "points above timm's line), COCO-C and COCO-O box AP")
+            "points above timm's line), COCO-C, COCO-O box AP, Cityscapes-C mIoU and ACDC mIoU")
 
 
 def test_overlapping_intervals_are_tied_never_best():

@@ -38,7 +38,8 @@ def test_removing_coco_o_from_the_registry_removes_its_flag_block_and_headline_c
     report = json.loads((tmp_path / "without" / "report.json").read_text())
     assert "coco_o" not in report
     assert "COCO-O mean AP" not in [c["label"] for c in report["headline"]["columns"]]
-    assert report["headline"]["title"].endswith("(ER, points above timm's line) and COCO-C")
+    assert report["headline"]["title"].endswith("(ER, points above timm's line), COCO-C, Cityscapes-C mIoU "
+                                                "and ACDC mIoU")
 
 
 def test_a_registered_section_gets_its_flag_block_layout_and_headline_column(monkeypatch, tmp_path):
@@ -52,6 +53,7 @@ def test_a_registered_section_gets_its_flag_block_layout_and_headline_column(mon
     assert report["coco_o"]["models"] == []
     table = md_tables((out / "report.md").read_text())[report["headline"]["title"]]
     assert table["resnet50: det again"]["again mean AP"] == f"{sum(aps) / len(aps):.2f}"
-    assert report["headline"]["title"].endswith("COCO-O box AP and COCO-O again")
+    assert report["headline"]["title"].endswith("COCO-O box AP, Cityscapes-C mIoU, ACDC mIoU and "
+                                                "COCO-O again")
     assert "## COCO-O once more" in (out / "report.md").read_text()
     assert [e["kind"] for e in report["provenance"]["inputs"]] == ["coco_o"]

@@ -95,4 +95,4 @@ def test_coco_o_document_means_its_domains(tmp_path):
     loaded.doc["summary"]["stats"]["AP"]["per_domain"]["sketch"] += 1
     with pytest.raises(ResultsError, match="disagrees"):
         loaded.validate()
-    assert set(KINDS) == {"robustness", "ood", "coco_o"}
+    assert set(KINDS) == {"robustness", "ood", "coco_o", "segmentation", "acdc"}
