@@ -141,6 +141,7 @@ def eval_fields(args: argparse.Namespace, prog: str) -> dict:
     from fan_det.runtime.provenance import command_line
 
     return {"config": args.config, "weights": None if args.random_init else args.weights, "seed": args.seed,
-            "out": args.out, "overwrite": args.overwrite, "workers": args.workers, "threads": args.threads, "name": args.name,
+            "out": args.out, "overwrite": args.overwrite, "workers": args.workers, "threads": args.threads,
+            "name": args.name,
             "backbone": args.backbone, "bootstrap": args.bootstrap, "opts": tuple(args.opts),
             "processes": args.num_gpus * args.num_machines, "command": command_line(prog)}

@@ -85,10 +85,13 @@ class CorruptionGridResult(ResultDocument):
         self.require_finite(self.summary["stats"], "summary")
         for key in self.INTERVALS:
             self.require_interval(self.stat(), f"{key}_ci")
-        self.require_summary_of(lambda: corruption_summary({c: self.flat_stats(s) for c, s in grid.items()},
-                                                           allow_partial=True), self.summary, self._source)
+        self.require_summary_of(lambda: self.summary_of(grid), self.summary, self._source)
         if not self.partial and self.summary.get("missing"):
             raise ResultsError(f"{self.where}: summary lists missing cells but is not marked partial")
+
+    def summary_of(self, grid: dict[Cell, dict]) -> dict:
+        """The summary the cells' stats give (a kind that averages under another protocol overrides it)."""
+        return corruption_summary({c: self.flat_stats(s) for c, s in grid.items()}, allow_partial=True)
 
     def _source(self, key: str) -> str:
         """What a summary figure is computed from, as a refusal names it: P from the clean cell."""

@@ -101,7 +101,7 @@ def prepare_city_c(options: CityCOptions) -> tuple[CityCJob, torch.nn.Module]:
     """
     cells = plan(options)
     # the image sources name the materialised folder's field coco_c_root; eval_city_c words it --city-c-root
-    source = (sources.materialised(options.city_c_root, cells, options.seed)
+    source = (sources.materialised(options.city_c_root, cells, options.seed, options.out)
               if options.city_c_root is not None else sources.on_the_fly(options.seed))
     classes: list[str] = []
 

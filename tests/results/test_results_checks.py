@@ -4,6 +4,7 @@ malformed, every refusal's words (they name the field and the file), the file's 
 from __future__ import annotations
 
 import json
+import statistics
 
 import numpy as np
 import pytest
@@ -58,14 +59,17 @@ def test_intervals_are_built_into_the_summaries_and_survive_the_file(tmp_path):
 
 @pytest.mark.parametrize("bad", [[3.0, 2.0], [1.0], [1.0, 2.0, 3.0], "1-2", [1.0, "2"], [1.0, float("inf")]])
 def test_malformed_intervals_are_refused_naming_the_key(bad):
+    def names(message: str, where: str, key: str) -> bool:
+        return message.startswith(f"{where}: ") and key in message and repr(bad) in message
+
     where = "<coco_o.json>"
-    assert _refusal(_coco_o(), lambda d: d["summary"]["stats"]["AP"].update(mean_ci=bad)) == (
-        f"{where}: mean_ci is {bad!r}, not an interval [low, high]")
+    edit = lambda d: d["summary"]["stats"]["AP"].update(mean_ci=bad)  # noqa: E731
+    assert names(_refusal(_coco_o(), edit), where, "mean_ci")
     per_domain = _coco_o({"per_domain": {"sketch": (0.5, 3.0)}})
     edit = lambda d: d["summary"]["stats"]["AP"]["per_domain_ci"].update(sketch=bad)  # noqa: E731
-    assert _refusal(per_domain, edit) == f"{where}: sketch is {bad!r}, not an interval [low, high]"
-    assert _refusal(_robustness(), lambda d: d["summary"]["stats"]["AP"].update(mPC_ci=bad)) == (
-        f"<robustness.json>: mPC_ci is {bad!r}, not an interval [low, high]")
+    assert names(_refusal(per_domain, edit), where, "sketch")
+    assert names(_refusal(_robustness(), lambda d: d["summary"]["stats"]["AP"].update(mPC_ci=bad)),
+                 "<robustness.json>", "mPC_ci")
 
 
 def test_refusals_name_the_field_and_the_file(tmp_path):
@@ -116,7 +120,7 @@ def test_robustness_checks_name_the_cell_and_the_figure():
     assert _refusal(_robustness(), lambda d: d["cells"].append(dict(d["cells"][0]))) == (
         "<robustness.json>: cell clean severity 0 appears twice")
     assert _refusal(_robustness(), lambda d: d["cells"][3].pop("stats")) == (
-        "<robustness.json>: cell gaussian_noise severity 3 has no stats")
+        "<robustness.json>: cell gaussian_noise severity 3 has no stats; rerun python -m fan_det.eval_coco_c")
     assert _refusal(_robustness(), lambda d: d["summary"]["stats"]["AP"].update(mPC=None)) == (
         "<robustness.json>: summary AP.mPC is None; absent figures must be left out")
     assert _refusal(_robustness(), lambda d: d["summary"]["stats"]["AP"].update(P_ci=[2.0, 1.0])) == (
@@ -124,8 +128,8 @@ def test_robustness_checks_name_the_cell_and_the_figure():
     doc = _robustness()
     fog = [c["stats"]["bbox"]["AP"] for c in doc.cells if c["corruption"] == "fog"]
     assert _refusal(doc, lambda d: d["summary"]["stats"]["AP"]["per_corruption"].update(fog=99.0)) == (
-        f"<robustness.json>: summary AP for fog is 99.0, but its cells average {sum(fog) / 5:.6f}; "
-        "rerun python -m fan_det.eval_coco_c")
+        f"<robustness.json>: summary stats.AP.per_corruption.fog is 99.0, which disagrees with its cells "
+        f"({statistics.fmean(fog)!r}); rerun python -m fan_det.eval_coco_c")
     assert _refusal(_robustness(), lambda d: d["summary"].update(missing=[["fog", 3]])) == (
         "<robustness.json>: summary lists missing cells but is not marked partial")
 
@@ -150,10 +154,8 @@ def test_another_scale_is_refused_naming_it():
 
 def test_a_domain_without_stats_or_a_summary_without_domains_is_refused_not_a_traceback():
     doc = _coco_o()
-    sketch = doc.stat()["per_domain"]["sketch"]
     assert _refusal(_coco_o(), lambda d: d["domains"]["sketch"].pop("stats")) == (
-        f"<coco_o.json>: domain sketch's box AP None disagrees with the summary's {sketch}; "
-        "rerun python -m fan_det.eval_coco_o")
+        "<coco_o.json>: domain sketch has no stats; rerun python -m fan_det.eval_coco_o")
     assert _refusal(_coco_o(), lambda d: d["summary"]["stats"]["AP"].pop("per_domain")) == (
-        f"<coco_o.json>: domain sketch's box AP {sketch} disagrees with the summary's None; "
-        "rerun python -m fan_det.eval_coco_o")
+        "<coco_o.json>: summary stats.AP.per_domain.cartoon is None, which disagrees with its cells "
+        f"({doc.stat()['per_domain']['cartoon']!r}); rerun python -m fan_det.eval_coco_o")

@@ -60,8 +60,9 @@ def _set_first_corrupted(d, **values):
 
 @pytest.mark.parametrize(("edit", "message"), [
     (lambda d: _miou(d).update(P=1.0), "disagrees with the clean cell"),
-    (lambda d: _miou(d)["per_corruption"].update(gaussian_noise=1.0), "its cells average"),
-    (lambda d: _miou(d).update(rPC=1.0), "not mPC / P"),
+    (lambda d: _miou(d)["per_corruption"].update(gaussian_noise=1.0),
+     "gaussian_noise is 1.0, which disagrees with its cells"),
+    (lambda d: _miou(d).update(rPC=1.0), "rPC is 1.0, which disagrees with its cells"),
     (lambda d: _miou(d).update(mPC=math.nan), "absent figures must be left out"),
     (lambda d: _miou(d).update(P_ci=[3.0, 1.0]), "not an interval"),
     (lambda d: d["cells"].append({**d["cells"][1], "severity": 5}), "not in protocol"),
