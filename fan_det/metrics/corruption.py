@@ -14,6 +14,8 @@ import math
 from collections.abc import Mapping, Sequence
 from statistics import fmean
 
+import numpy as np
+
 from fan_det.protocol import BENCHMARK, CLEAN_CELL, FAMILIES, HOLDOUT, SEVERITIES, Cell
 
 
@@ -126,3 +128,13 @@ def corruption_summary(cells: Mapping[Cell, Mapping[str, float]], allow_partial:
     if holdout_stats:
         summary["holdout"] = holdout_stats
     return summary
+
+
+def percentile_interval(values: np.ndarray, level: float = 0.95) -> list[float] | None:
+    """The central ``level`` percentile interval of the finite values (None without any)."""
+    finite = np.asarray(values, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    if not finite.size:
+        return None
+    tail = 100 * (1 - level) / 2
+    return [float(np.percentile(finite, tail)), float(np.percentile(finite, 100 - tail))]

@@ -16,6 +16,7 @@ from statistics import fmean
 
 import numpy as np
 
+from fan_det.metrics.corruption import percentile_interval
 from fan_det.protocol import ACDC_CONDITIONS, CLEAN_CELL, IGNORE_LABEL, Protocol
 
 Cell = tuple[str, int]
@@ -140,16 +141,6 @@ def resampled_miou(per_image: np.ndarray, weights: np.ndarray) -> np.ndarray:
     num_images, c, _ = per_image.shape
     summed = weights @ np.asarray(per_image, dtype=np.int64).reshape(num_images, c * c)
     return mean_iou(summed.reshape(-1, c, c))
-
-
-def percentile_interval(values: np.ndarray, level: float = LEVEL) -> list[float] | None:
-    """The central ``level`` percentile interval of the finite values (None without any)."""
-    finite = np.asarray(values, dtype=np.float64)
-    finite = finite[np.isfinite(finite)]
-    if not finite.size:
-        return None
-    tail = 100 * (1 - level) / 2
-    return [float(np.percentile(finite, tail)), float(np.percentile(finite, 100 - tail))]
 
 
 def bootstrap_grid(per_image: Mapping[Cell, np.ndarray], protocol: Protocol, resamples: int, seed: int = 0,

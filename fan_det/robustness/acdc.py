@@ -14,7 +14,6 @@ from pathlib import Path
 
 import torch
 from detectron2.config import CfgNode
-from detectron2.utils import comm
 
 from fan_det.data.acdc import AcdcLayoutError, build_tiny_acdc_set, register_acdc
 from fan_det.data.identity import dataset_identity
@@ -23,10 +22,9 @@ from fan_det.protocol import ACDC_CONDITIONS, CLEAN_CELL
 from fan_det.results import AcdcResult
 from fan_det.robustness.detector import config_sha256
 from fan_det.robustness.job import check_out, prepare_model
-from fan_det.robustness.options import EvalOptions, OptionError
-from fan_det.robustness.sem_seg import MATRICES, SemSegJob, check_classes
-from fan_det.robustness.task import DatasetCell
-from fan_det.runtime.grid import CellCache, run_grid
+from fan_det.robustness.options import EvalOptions, OptionError, parse_subset
+from fan_det.robustness.sem_seg import SemSegJob, check_classes
+from fan_det.robustness.task import evaluate_domains
 
 DEFAULT_OUT = "runs/acdc"
 # Cityscapes' 19 train ids, in id order: the classes of ACDC's labels
@@ -47,16 +45,8 @@ class AcdcOptions(EvalOptions):
 
 
 def parse_conditions(conditions: str | Sequence[str]) -> tuple[str, ...]:
-    """``all`` or comma-separated ACDC conditions, in ACDC's order."""
-    names = conditions.split(",") if isinstance(conditions, str) else list(conditions)
-    names = [n.strip() for n in names if n.strip()]
-    if names == ["all"]:
-        return ACDC_CONDITIONS
-    unknown = [n for n in names if n not in ACDC_CONDITIONS]
-    if unknown or not names:
-        raise OptionError(f"{{conditions}}: unknown ACDC condition(s) {', '.join(unknown) or '(none given)'}"
-                          f"; choose 'all' or some of {', '.join(ACDC_CONDITIONS)}", "conditions")
-    return tuple(c for c in ACDC_CONDITIONS if c in names)
+    """``all`` or comma-separated ACDC conditions, in their release's order."""
+    return parse_subset(conditions, ACDC_CONDITIONS, "ACDC condition", "conditions")
 
 
 def register(root: str, classes: Sequence[str], conditions: Sequence[str], prefix: str) -> dict[str, str]:
@@ -82,20 +72,16 @@ class AcdcJob(SemSegJob):
 
     def evaluate(self, model: torch.nn.Module) -> AcdcResult | None:
         """Every condition on every rank; the main rank caches and writes the document."""
-        main = comm.is_main_process()
-        grid = {DatasetCell(dataset, CLEAN_CELL): condition for condition, dataset in self.datasets.items()}
-        caches = {cell: CellCache(self.out / "conditions" / condition, self.keys[condition], MATRICES)
-                  for cell, condition in grid.items()} if main else None
-        finished = run_grid(list(grid), self.task(model, False), caches, desc="ACDC conditions")
-        if not main:
+        done = evaluate_domains(self, model, self.datasets, self.keys, "conditions", False, "ACDC conditions")
+        if done is None:
             return None
+        records, caches = done
         intervals = None
         if self.bootstrap:
-            matrices = {condition: caches[cell].load_payload(CLEAN_CELL.name)
-                        for cell, condition in grid.items()}
+            matrices = {condition: cache.load_payload(CLEAN_CELL.name) for condition, cache in caches.items()}
             intervals = bootstrap_domains(matrices, self.bootstrap, seed=self.seed)
         result = AcdcResult.build(model=self.document["model"], dataset=self.document["dataset"],
-                                  conditions={grid[cell]: f.record for cell, f in finished.items()},
+                                  conditions=records,
                                   provenance=self.document["provenance"], intervals=intervals)
         result.dump(self.out / AcdcResult.FILE_NAME)
         missing = result.summary["missing"]

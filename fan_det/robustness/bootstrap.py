@@ -28,6 +28,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from scipy import sparse
 
+from fan_det.metrics.corruption import percentile_interval
 from fan_det.protocol import BENCHMARK, CLEAN_CELL, COCO_O_DOMAINS, SEVERITIES
 
 DEFAULT_RESAMPLES = 200
@@ -242,11 +243,11 @@ def bootstrap_intervals(cells: Mapping[tuple[str, int], MatchedCell], resamples:
     grid = [(c, s) for c in BENCHMARK for s in SEVERITIES]
     out = bootstrap_settings(resamples, seed, level)
     if tuple(CLEAN_CELL) in cells:
-        out["P"] = _percentiles(resampled_aps(cells[tuple(CLEAN_CELL)], weights), level)
+        out["P"] = percentile_interval(resampled_aps(cells[tuple(CLEAN_CELL)], weights), level)
     if all(cell in cells for cell in grid):
         per_corruption = [np.mean([resampled_aps(cells[(c, s)], weights) for s in SEVERITIES], axis=0)
                           for c in BENCHMARK]
-        out["mPC"] = _percentiles(np.mean(per_corruption, axis=0), level)
+        out["mPC"] = percentile_interval(np.mean(per_corruption, axis=0), level)
     return {name: value for name, value in out.items() if value is not None}
 
 
@@ -268,9 +269,9 @@ def domain_intervals(domains: Mapping[str, MatchedCell], resamples: int = DEFAUL
             drawn[domain].append(image_weights(rng.integers(0, n, size=n), n))
     draws = {d: resampled_aps(domains[d], np.stack(w)) for d, w in drawn.items()}
     out = bootstrap_settings(resamples, seed, level)
-    out["per_domain"] = {d: i for d, v in draws.items() if (i := _percentiles(v, level))}
+    out["per_domain"] = {d: i for d, v in draws.items() if (i := percentile_interval(v, level))}
     if set(domains) == set(COCO_O_DOMAINS):
-        interval = _percentiles(np.mean(list(draws.values()), axis=0), level)
+        interval = percentile_interval(np.mean(list(draws.values()), axis=0), level)
         if interval:
             out["mean"] = interval
     return out
@@ -280,13 +281,3 @@ def bootstrap_settings(resamples: int, seed: int, level: float = LEVEL) -> dict:
     """How the intervals were made, as the result documents record it."""
     return {"method": "percentile bootstrap over images", "resamples": resamples, "seed": seed,
             "level": level}
-
-
-def _percentiles(values: Sequence[float], level: float) -> list[float] | None:
-    """The central ``level`` interval of the finite values (None without any)."""
-    values = np.asarray(values, dtype=float)
-    finite = values[np.isfinite(values)]
-    if not finite.size:
-        return None
-    tail = 100 * (1 - level) / 2
-    return [float(np.percentile(finite, tail)), float(np.percentile(finite, 100 - tail))]

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import torch
 from detectron2.config import CfgNode
-from detectron2.utils import comm
 
 from fan_det.data.coco_o import CocoOLayoutError, register_coco_o
 from fan_det.data.identity import dataset_identity
@@ -28,9 +27,8 @@ from fan_det.robustness.bootstrap import (
 )
 from fan_det.robustness.detector import config_sha256
 from fan_det.robustness.job import check_out, prepare_model
-from fan_det.robustness.options import CocoOptions, OptionError
-from fan_det.robustness.task import DETECTIONS, CocoJob, DatasetCell, scoring
-from fan_det.runtime.grid import CellCache, run_grid
+from fan_det.robustness.options import CocoOptions, OptionError, parse_subset
+from fan_det.robustness.task import CocoJob, evaluate_domains, scoring
 
 DEFAULT_OUT = "runs/coco_o"
 DATASET_PREFIX = "coco_o"
@@ -46,16 +44,8 @@ class CocoOOptions(CocoOptions):
 
 
 def parse_domains(domains: str | Sequence[str]) -> tuple[str, ...]:
-    """``all`` or comma-separated COCO-O domains, in COCO-O's order."""
-    names = domains.split(",") if isinstance(domains, str) else list(domains)
-    names = [n.strip() for n in names if n.strip()]
-    if names == ["all"]:
-        return COCO_O_DOMAINS
-    unknown = [n for n in names if n not in COCO_O_DOMAINS]
-    if unknown or not names:
-        raise OptionError(f"{{domains}}: unknown COCO-O domain(s) {', '.join(unknown) or '(none given)'}; "
-                          f"choose 'all' or some of {', '.join(COCO_O_DOMAINS)}", "domains")
-    return tuple(d for d in COCO_O_DOMAINS if d in names)
+    """``all`` or comma-separated COCO-O domains, in their release's order."""
+    return parse_subset(domains, COCO_O_DOMAINS, "COCO-O domain", "domains")
 
 
 def register(root: str, domains: Sequence[str]) -> dict[str, str]:
@@ -81,21 +71,18 @@ class CocoOJob(CocoJob):
 
     def evaluate(self, model: torch.nn.Module) -> CocoOResult | None:
         """Every domain on every rank; the main rank caches and writes the document."""
-        main = comm.is_main_process()
-        grid = {DatasetCell(dataset, CLEAN_CELL): domain for domain, dataset in self.datasets.items()}
-        caches = {cell: CellCache(self.out / "domains" / domain, self.keys[domain], DETECTIONS)
-                  for cell, domain in grid.items()} if main else None
-        finished = run_grid(list(grid), self.task(model, True), caches, desc="COCO-O domains")
-        if not main:
+        done = evaluate_domains(self, model, self.datasets, self.keys, "domains", True, "COCO-O domains")
+        if done is None:
             return None
+        records, caches = done
         intervals = None
         if self.bootstrap:
-            evaluated = {domain: match_detections(dataset_ground_truth(cell.dataset),
-                                                    caches[cell].load_payload(CLEAN_CELL.name))
-                         for cell, domain in grid.items()}
+            evaluated = {domain: match_detections(dataset_ground_truth(self.datasets[domain]),
+                                                  cache.load_payload(CLEAN_CELL.name))
+                         for domain, cache in caches.items()}
             intervals = domain_intervals(evaluated, self.bootstrap, seed=self.seed)
         result = CocoOResult.build(model=self.document["model"], dataset=self.document["dataset"],
-                                   domains={grid[cell]: f.record for cell, f in finished.items()},
+                                   domains=records,
                                    provenance=self.document["provenance"], intervals=intervals)
         result.dump(self.out / CocoOResult.FILE_NAME)
         missing = result.summary["missing"]

@@ -7,7 +7,7 @@ error words it: the command line as its flag (``--coco-c-root``), Python callers
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from fan_det.robustness.scoring import DEFAULT_SCORER
@@ -62,3 +62,17 @@ def check_options(options: EvalOptions) -> None:
                           f"{options.bootstrap}", "bootstrap")
     if len(options.opts) % 2:
         raise OptionError(f"config overrides must be KEY VALUE pairs, got {' '.join(options.opts)}")
+
+
+def parse_subset(value: str | Sequence[str], known: Sequence[str], what: str, field: str) -> tuple[str, ...]:
+    """``all`` or comma-separated names among ``known`` (a release's domains or conditions), in ``known``'s
+    order; ``OptionError`` on ``field`` for an unknown or empty choice."""
+    names = value.split(",") if isinstance(value, str) else list(value)
+    names = [n.strip() for n in names if n.strip()]
+    if names == ["all"]:
+        return tuple(known)
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise OptionError(f"{{{field}}}: unknown {what}(s) {', '.join(unknown) or '(none given)'}; "
+                          f"choose 'all' or some of {', '.join(known)}", field)
+    return tuple(n for n in known if n in names)

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
 from detectron2.config import CfgNode
 
-from fan_det.protocol import Cell
+from fan_det.protocol import CLEAN_CELL, Cell
 from fan_det.robustness.inference import evaluate_cell
 from fan_det.robustness.job import EvalJob
 from fan_det.robustness.options import OptionError
@@ -102,6 +102,26 @@ def evaluate_grid(job: EvalJob, model: torch.nn.Module, dataset: str, cells: Seq
     grid = [DatasetCell(dataset, cell) for cell in cells]
     finished = run_grid(grid, task, dict.fromkeys(grid, cache) if main else None, desc=desc)
     return ([f.record for f in finished.values()], cache) if main else None
+
+
+def evaluate_domains(job: EvalJob, model: torch.nn.Module, datasets: Mapping[str, str],
+                     keys: Mapping[str, dict], folder: str, materialised: bool,
+                     desc: str) -> tuple[dict, dict] | None:
+    """Natural-shift domains (COCO-O's, ACDC's conditions): each domain's dataset as one clean cell, on
+    every rank, cached under ``out/<folder>/<domain>`` keyed by ``keys[domain]``; on the main rank
+    ``({domain: record}, {domain: cache})``, elsewhere None."""
+    from detectron2.utils import comm
+
+    task = job.task(model, materialised)
+    main = comm.is_main_process()
+    grid = {DatasetCell(dataset, CLEAN_CELL): domain for domain, dataset in datasets.items()}
+    caches = {cell: CellCache(job.out / folder / domain, keys[domain], task.codec)
+              for cell, domain in grid.items()} if main else None
+    finished = run_grid(list(grid), task, caches, desc=desc)
+    if not main:
+        return None
+    return ({grid[cell]: f.record for cell, f in finished.items()},
+            {grid[cell]: cache for cell, cache in caches.items()})
 
 
 def grid_figures(block: dict, partial: bool) -> str:

@@ -12,9 +12,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from fan_det.metrics.classification import retention, wilson_interval
-from fan_det.metrics.detection import coco_c_summary
+from fan_det.metrics.corruption import corruption_summary as coco_c_summary
+from fan_det.metrics.corruption import percentile_interval
 from fan_det.metrics.imagenet_c import imagenet_c_summary, mce
-from fan_det.robustness.bootstrap import _percentiles
 
 # The 15 benchmark corruptions by family and the 4 holdout ones (Hendrycks & Dietterich 2019, Table 1).
 FAMILIES = {"noise": ["gaussian_noise", "shot_noise", "impulse_noise"],
@@ -138,7 +138,7 @@ def test_wilson_interval_holds_its_estimate_and_nests_by_confidence(total, data,
        junk=st.lists(st.sampled_from([math.nan, math.inf, -math.inf]), max_size=5),
        level=st.floats(0.5, 0.99))
 def test_percentile_interval_is_ordered_inside_the_draws_and_holds_their_median(values, junk, level):
-    lo, hi = _percentiles(values + junk, level)
+    lo, hi = percentile_interval(values + junk, level)
     finite = np.asarray(values)
     assert finite.min() <= lo <= float(np.median(finite)) <= hi <= finite.max()
     # the same central fraction of the draws, counted independently: at most (1 - level) outside
@@ -154,7 +154,7 @@ def test_percentile_interval_of_draws_mirrored_about_the_estimate_is_centred_on_
     assume(len(set(values)) > 1)
     estimate = float(np.mean(values))
     draws = [estimate + d for d in values] + [estimate - d for d in values]
-    lo, hi = _percentiles(draws, 0.95)
+    lo, hi = percentile_interval(draws, 0.95)
     assert lo <= estimate <= hi
     assert estimate - lo == pytest.approx(hi - estimate, rel=1e-9, abs=1e-9)
-    assert _percentiles([math.nan], 0.95) is None
+    assert percentile_interval([math.nan], 0.95) is None

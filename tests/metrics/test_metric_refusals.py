@@ -10,7 +10,9 @@ import re
 import numpy as np
 import pytest
 
-from fan_det.metrics.detection import IncompleteGridError, coco_c_summary, coco_o_summary
+from fan_det.metrics.corruption import IncompleteGridError
+from fan_det.metrics.corruption import corruption_summary as coco_c_summary
+from fan_det.metrics.detection import coco_o_summary
 from fan_det.metrics.imagenet_c import imagenet_c_summary, mce, mean_accuracy
 
 BENCHMARK = ["gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur",
@@ -45,7 +47,7 @@ def test_holdout_cells_never_excuse_missing_benchmark_cells():
     with pytest.raises(IncompleteGridError) as info:
         coco_c_summary(cells)
     assert info.value.missing == [("clean", 0), ("fog", 3)]
-    assert str(info.value) == ("the COCO-C grid is incomplete: 2 cell(s) missing (clean/0, fog/3); "
+    assert str(info.value) == ("the corruption grid is incomplete: 2 cell(s) missing (clean/0, fog/3); "
                                "evaluate them or pass allow_partial=True to report a partial summary")
 
 

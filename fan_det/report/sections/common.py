@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from fan_det.protocol import BENCHMARK, SEVERITIES
+from fan_det.protocol import BENCHMARK, CLEAN, SEVERITIES
 from fan_det.report.inputs import ResultFile
 from fan_det.report.tables import row
 
@@ -75,3 +75,20 @@ def key_values(entry: dict) -> dict[str, str]:
         else:
             out[key] = _value(value)
     return out
+
+
+def severity_curves(cells: list[dict], families: Mapping[str, Sequence[str]], severities: Sequence[int],
+                    value: Callable[[dict], float]) -> dict[str, dict[str, float]]:
+    """Per family, the mean of ``value(stats)`` over its corruptions' cells at each severity ("0": the
+    clean cell), over the cells present: figure data only (no summary has a family x severity breakdown)."""
+    clean = [value(c["stats"]) for c in cells if c["corruption"] == CLEAN]
+    curves: dict[str, dict[str, float]] = {}
+    for family, members in families.items():
+        points: dict[str, float] = {"0": clean[0]} if clean else {}
+        for s in severities:
+            values = [value(c["stats"]) for c in cells if c["corruption"] in members and c["severity"] == s]
+            if values:
+                points[str(s)] = sum(values) / len(values)
+        if len(points) > (1 if clean else 0):
+            curves[family] = points
+    return curves

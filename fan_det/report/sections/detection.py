@@ -7,7 +7,7 @@ the family x severity curves of the figure, which no summary holds.
 
 from __future__ import annotations
 
-from fan_det.protocol import BENCHMARK, CLEAN, FAMILIES, HOLDOUT, SEVERITIES
+from fan_det.protocol import BENCHMARK, FAMILIES, HOLDOUT, SEVERITIES
 from fan_det.report import plots
 from fan_det.report.inputs import ResultFile, merge_detection
 from fan_det.report.references import ReferenceTable
@@ -42,22 +42,9 @@ def detection_model(rf: ResultFile) -> dict:
 
 
 def family_curves(cells: list[dict]) -> dict[str, dict[str, float]]:
-    """Mean box AP per family and severity over the cells present ("0" is clean); holdout as a family.
-    Figure data only: the summary has no family x severity breakdown."""
-    families = {**FAMILIES, "holdout": HOLDOUT}
-    clean = [c["stats"]["bbox"]["AP"] for c in cells if c["corruption"] == CLEAN]
-    curves: dict[str, dict[str, float]] = {}
-    for family, members in families.items():
-        points: dict[str, float] = {"0": clean[0]} if clean else {}
-        for s in SEVERITIES:
-            values = [
-                c["stats"]["bbox"]["AP"] for c in cells if c["corruption"] in members and c["severity"] == s
-            ]
-            if values:
-                points[str(s)] = sum(values) / len(values)
-        if len(points) > (1 if clean else 0):
-            curves[family] = points
-    return curves
+    """Mean box AP per family and severity over the cells present; holdout as a family."""
+    return common.severity_curves(cells, {**FAMILIES, "holdout": HOLDOUT}, SEVERITIES,
+                                  lambda stats: stats["bbox"]["AP"])
 
 
 def stat_names(models: list[dict]) -> list[str]:

@@ -9,7 +9,7 @@ figures' family x severity curves average cells.
 
 from __future__ import annotations
 
-from fan_det.protocol import ACDC_CONDITIONS, CITY_C_FAMILIES, CLEAN, PROTOCOLS
+from fan_det.protocol import ACDC_CONDITIONS, CITY_C_FAMILIES, PROTOCOLS
 from fan_det.report import plots
 from fan_det.report.inputs import ResultFile, merge_detection
 from fan_det.report.references import ReferenceTable
@@ -43,18 +43,9 @@ def segmentation_model(rf: ResultFile) -> dict:
 
 
 def family_curves(cells: list[dict], protocol: dict) -> dict[str, dict[str, float]]:
-    """Mean mIoU per family of the protocol and severity ("0" is clean). Figure data only."""
-    clean = [c["stats"]["mIoU"] for c in cells if c["corruption"] == CLEAN]
-    curves: dict[str, dict[str, float]] = {}
-    for family, members in protocol["families"].items():
-        points: dict[str, float] = {"0": clean[0]} if clean else {}
-        for s in protocol["severities"]:
-            values = [c["stats"]["mIoU"] for c in cells if c["corruption"] in members and c["severity"] == s]
-            if values:
-                points[str(s)] = sum(values) / len(values)
-        if len(points) > (1 if clean else 0):
-            curves[family] = points
-    return curves
+    """Mean mIoU per family of the protocol and severity."""
+    return common.severity_curves(cells, protocol["families"], protocol["severities"],
+                                  lambda stats: stats["mIoU"])
 
 
 def triple(block: dict) -> tuple[list, list]:
