@@ -56,8 +56,6 @@ def register(root: str, domains: Sequence[str]) -> dict[str, str]:
         raise OptionError(str(error)) from None
 
 
-
-
 @dataclass(frozen=True)
 class CocoOJob(CocoJob):
     """COCO-O's domains: their datasets and a cache key each."""
