@@ -16,6 +16,7 @@ from detectron2.config import CfgNode
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.modeling import build_model
 
+import fan_det.segmentation  # noqa: F401  (registers the SegFormer head and SlidingWindowSegmentor)
 from fan_det.detection.config_file import load_config as load_detectron2_config
 from fan_det.detection.config_file import resolve_config_path
 from fan_det.detection.weights import StrictDetectionCheckpointer

@@ -61,7 +61,8 @@ class FiniteDetector:
 def finite_outputs(model: nn.Module, *, model_label: str, dataset: str) -> Iterator[FiniteDetector]:
     """``FiniteDetector`` of ``model``, with the backbone's and heads' outputs checked while it is open."""
     guard = FiniteDetector(model, model_label=model_label, dataset=dataset)
-    watched = [(name, module) for name, module in model.named_modules()
+    modules = model.named_modules() if isinstance(model, nn.Module) else ()  # a stand-in has none to hook
+    watched = [(name, module) for name, module in modules
                if name == "backbone" or name.endswith(("head", "predictor"))]
     hooks = [module.register_forward_hook(lambda _m, _i, out, name=name: guard._check(f"{name} outputs", out))
              for name, module in watched]

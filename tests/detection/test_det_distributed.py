@@ -9,6 +9,7 @@ import torch
 from detectron2.engine import launch
 from detectron2.utils import comm
 
+from fan_det.data.register import register_tiny_datasets
 from fan_det.detection import Trainer
 from fan_det.paths import REPO_ROOT
 from fan_det.train import load_config
@@ -23,6 +24,7 @@ def _params(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 def _train_and_save(out_dir: str) -> None:
     torch.set_num_threads(1)
+    register_tiny_datasets()  # a spawned process registers its own
     cfg = load_config(TINY, [
         "OUTPUT_DIR", out_dir, "SOLVER.MAX_ITER", "3", "SOLVER.IMS_PER_BATCH", "2",
         "SOLVER.WARMUP_ITERS", "0",

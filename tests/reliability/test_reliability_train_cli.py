@@ -8,7 +8,8 @@ import pytest
 import torch
 from reliability_train_helpers import FAST, TINY, torch_state_restored
 
-from fan_det.train import Trainer, build_parser, main
+from fan_det.detection import Trainer
+from fan_det.train import build_parser, main
 
 
 def _main(*argv: str):

@@ -73,6 +73,7 @@ def test_registering_the_tiny_sets_names_them_but_builds_and_writes_nothing(offl
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     names, classes = proc.stdout.strip().splitlines()[-2:]
-    assert names == "['fan_real_photos', 'fan_synth_train', 'fan_synth_val', 'fan_synth_val_mini']"
+    assert names == ("['fan_real_photos', 'fan_synth_seg_train', 'fan_synth_seg_val', 'fan_synth_train', "
+                     "'fan_synth_val', 'fan_synth_val_mini']")
     assert classes == "['disk', 'square', 'triangle', 'cross']"  # metadata complete before any build
     assert list((tmp / "cache").iterdir()) == [] and list((tmp / "cwd").iterdir()) == []
