@@ -50,8 +50,9 @@ def test_any_order_and_worker_count_give_the_same_pixels(order, workers, caller_
     jobs = [JOBS[i] for i in order]
 
     def run(job):
+        # (a draw from numpy's global generator in another thread *during* a cell would shift it: the
+        # library draws from that generator, which corrupt() seeds and restores under its lock)
         key, corruption, severity = job
-        np.random.random()  # a worker drawing between cells shifts nothing
         return job, corrupt(IMAGES[key], corruption, severity, seed=11, key=key)
 
     with ThreadPoolExecutor(workers) as pool:
