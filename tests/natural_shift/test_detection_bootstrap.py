@@ -8,6 +8,7 @@ import io
 import numpy as np
 import pytest
 from bootstrap_reference import evaluated, reaccumulated_ap
+from detectron2.data import DatasetCatalog
 from pycocotools.coco import COCO
 
 from fan_det.data.register import register_tiny_datasets
@@ -122,6 +123,7 @@ def test_every_resample_equals_pycocotools_reaccumulating_it_on_jittered_detecti
 @pytest.mark.parametrize("dataset", ["fan_synth_val", "fan_real_photos"])
 def test_every_resample_equals_pycocotools_reaccumulating_it_on_the_tiny_sets(dataset):
     register_tiny_datasets()
+    DatasetCatalog.get(dataset)  # builds the tiny set on first use (a fresh cache has none)
     gt = dataset_ground_truth(dataset)
     rng = np.random.default_rng(len(dataset))
     dets = []
