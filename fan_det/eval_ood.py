@@ -125,6 +125,19 @@ def run(args: argparse.Namespace, datasets: dict[str, Path]) -> OODResult:
     return result
 
 
+class RankRefusal(Exception):
+    """A spawned rank's refusal, already worded with flags: the parent prints its message."""
+
+
+def run_rank(args: argparse.Namespace, datasets: dict[str, Path]) -> None:
+    """``run`` in a process started by detectron2's ``launch``, whose parent sees only the exception's
+    text: a refusal crosses as one line naming flags (``--overwrite``), not the library's field names."""
+    try:
+        run(args, datasets)
+    except REFUSALS as e:
+        raise RankRefusal(flag_message(e)) from None
+
+
 def summary(result: OODResult) -> str:
     """One line per dataset with its headline numbers."""
     lines = [f"{result.model_name}  {result.preprocessing}"]
@@ -160,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
     check_arguments(args)
     try:
         if args.num_gpus * args.num_machines > 1 and not under_torchrun():
-            launch(run, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
+            launch(run_rank, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
                    dist_url=args.dist_url, args=(args, datasets))
         else:
             join_torchrun()

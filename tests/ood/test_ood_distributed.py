@@ -99,3 +99,20 @@ def test_two_processes_through_the_cli_equal_one(ood_sets, tmp_path, launcher):
     one, two = (OODResult.load(tmp_path / d / "ood.json") for d in ("one", "two"))
     assert two.datasets == one.datasets
     assert two.model == one.model
+
+
+def test_a_spawned_rank_refusal_names_the_flag(ood_sets, tmp_path):
+    """Another model's ood.json in --out: under --num-gpus 2 the refusal reaches the user worded with
+    the flag to pass, as the single-process run words it."""
+    from fan_det.eval_ood import main
+
+    data = ["--dataset", f"imagenet-r={ood_sets['imagenet-r']}"]
+    main([*TINY_ARGS, *data, "--name", "first", "--out", str(tmp_path)])
+    command = [sys.executable, "-m", "fan_det.eval_ood", *TINY_ARGS, *data, "--name", "second",
+               "--num-gpus", "2", "--out", str(tmp_path)]
+    done = subprocess.run(command, cwd=REPO_ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 2, done.stderr[-3000:]
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "--overwrite" in last, last
+    assert OODResult.load(tmp_path / "ood.json").model["name"] == "first"
