@@ -29,6 +29,7 @@ from fan_det.robustness.run import DEFAULT_DATASET, DEFAULT_OUT, CocoCOptions, p
 from fan_det.robustness.scoring import add_scorer_argument
 from fan_det.runtime.finite import NonFiniteOutputError
 from fan_det.runtime.provenance import command_line
+from fan_det.runtime.unreadable import add_unreadable_arguments, skip_bad
 
 PROG = "fan_det.eval_coco_c"
 EXAMPLES = f"""examples:
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--allow-partial", action="store_true",
                         help="accept an incomplete grid; the summary is marked partial and names its cells")
     add_scorer_argument(parser)
+    add_unreadable_arguments(parser, "robustness.json")
     helps = {  # the shared helpers' texts, made specific to this tool
         "name": "model name in the results and the report; None: from the config",
         "seed": "corruption seed and random-init seed; None: 0 on the fly, and the seed that built "
@@ -83,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
         seed=args.seed, out=args.out, allow_partial=args.allow_partial, workers=args.workers,
         threads=args.threads, name=args.name, backbone=args.backbone, scorer=args.scorer,
         bootstrap=args.bootstrap, opts=tuple(args.opts), processes=args.num_gpus * args.num_machines,
-        overwrite=args.overwrite, command=command_line(PROG))
+        overwrite=args.overwrite, skip_bad=skip_bad(args), command=command_line(PROG))
     try:
         launch_job(args, run_job, *prepare_coco_c(options))
     except (OptionError, NonFiniteOutputError) as error:

@@ -31,6 +31,7 @@ from fan_det.robustness.options import OptionError
 from fan_det.robustness.scoring import add_scorer_argument
 from fan_det.runtime.finite import NonFiniteOutputError
 from fan_det.runtime.provenance import command_line
+from fan_det.runtime.unreadable import add_unreadable_arguments, skip_bad
 
 PROG = "fan_det.eval_coco_o"
 EXAMPLES = f"""examples:
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--domains", default="all",
                         help="'all' or comma-separated domains; fewer than six give a partial result")
     add_scorer_argument(parser)
+    add_unreadable_arguments(parser, "coco_o.json")
     seed = "seed of a random initialisation and of the bootstrap resamples"
     add_detection_run_arguments(parser, default_out=DEFAULT_OUT, helps={"seed": seed})
     add_threads_argument(parser)
@@ -72,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
         domains=args.domains, seed=args.seed, out=args.out, workers=args.workers, threads=args.threads,
         name=args.name, backbone=args.backbone, scorer=args.scorer, bootstrap=args.bootstrap,
         opts=tuple(args.opts), processes=args.num_gpus * args.num_machines, overwrite=args.overwrite,
-        command=command_line(PROG))
+        skip_bad=skip_bad(args), command=command_line(PROG))
     try:
         launch_job(args, run_job, *prepare_coco_o(options))
     except (OptionError, NonFiniteOutputError) as error:

@@ -21,7 +21,7 @@ from fan_det.metrics.segmentation import bootstrap_domains
 from fan_det.protocol import ACDC_CONDITIONS, CLEAN_CELL
 from fan_det.results import AcdcResult
 from fan_det.robustness.detector import config_sha256
-from fan_det.robustness.job import check_out, prepare_model
+from fan_det.robustness.job import check_out, prepare_model, skipped_fields
 from fan_det.robustness.options import EvalOptions, OptionError, parse_subset
 from fan_det.robustness.sem_seg import SemSegJob, check_classes
 from fan_det.robustness.task import evaluate_domains
@@ -120,11 +120,13 @@ def prepare_acdc(options: AcdcOptions) -> tuple[AcdcJob, torch.nn.Module]:
     identity, keys = {}, {}
     for condition, dataset in datasets.items():
         found = dataset_identity(dataset, options.out)
+        skipped_key, skipped_doc = skipped_fields(dataset, resolved.skipped[dataset])
         identity[condition] = {"num_images": found.num_images, "labels_sha256": found.sha256,
                                "images_sha256": found.images_sha256}
         keys[condition] = {"weights_sha256": resolved.weights_sha256,
                            "config_sha256": config_sha256(resolved.cfg), "condition": condition,
-                           **identity[condition], "scorer": "sem_seg"}
+                           **identity[condition], "scorer": "sem_seg", **skipped_key}
+        identity[condition].update(skipped_doc)
     document = {"model": resolved.model_block(options),
                 "dataset": {"name": "tiny ACDC" if options.tiny else "ACDC", "root": where["root"],
                             "split": "val", "classes": list(where["classes"]), "conditions": identity},
@@ -132,6 +134,6 @@ def prepare_acdc(options: AcdcOptions) -> tuple[AcdcJob, torch.nn.Module]:
     check_out(AcdcResult, options, document)
     job = AcdcJob(cfg=resolved.cfg, seed=seed, workers=resolved.workers, threads=resolved.threads,
                   bootstrap=options.bootstrap, out=Path(options.out), document=document,
-                  root=where["root"], classes=where["classes"], prefix=where["prefix"], datasets=datasets,
-                  keys=keys)
+                  skipped=resolved.skipped, root=where["root"], classes=where["classes"],
+                  prefix=where["prefix"], datasets=datasets, keys=keys)
     return job, resolved.model

@@ -26,7 +26,7 @@ from fan_det.robustness.bootstrap import (
     match_detections,
 )
 from fan_det.robustness.detector import config_sha256
-from fan_det.robustness.job import check_out, prepare_model
+from fan_det.robustness.job import check_out, prepare_model, skipped_fields
 from fan_det.robustness.options import CocoOptions, OptionError, parse_subset
 from fan_det.robustness.task import CocoJob, evaluate_domains, scoring
 
@@ -75,9 +75,10 @@ class CocoOJob(CocoJob):
         records, caches = done
         intervals = None
         if self.bootstrap:
-            evaluated = {domain: match_detections(dataset_ground_truth(self.datasets[domain]),
-                                                  cache.load_payload(CLEAN_CELL.name))
-                         for domain, cache in caches.items()}
+            left_out = self.left_out()
+            evaluated = {domain: match_detections(
+                dataset_ground_truth(self.datasets[domain], left_out[self.datasets[domain]]),
+                cache.load_payload(CLEAN_CELL.name)) for domain, cache in caches.items()}
             intervals = domain_intervals(evaluated, self.bootstrap, seed=self.seed)
         result = CocoOResult.build(model=self.document["model"], dataset=self.document["dataset"],
                                    domains=records,
@@ -111,11 +112,13 @@ def prepare_coco_o(options: CocoOOptions) -> tuple[CocoOJob, torch.nn.Module]:
     identity, keys = {}, {}
     for domain, dataset in datasets.items():
         found = dataset_identity(dataset, options.out)
+        skipped_key, skipped_doc = skipped_fields(dataset, resolved.skipped[dataset])
         identity[domain] = {"num_images": found.num_images, "annotations_sha256": found.sha256,
                             "images_sha256": found.images_sha256}
         keys[domain] = {"weights_sha256": resolved.weights_sha256,
                         "config_sha256": config_sha256(resolved.cfg), "domain": domain, **identity[domain],
-                        "scorer": scorer}
+                        "scorer": scorer, **skipped_key}
+        identity[domain].update(skipped_doc)
     bootstrap = {"bootstrap": bootstrap_settings(options.bootstrap, seed)} if options.bootstrap else {}
     document = {"model": resolved.model_block(options),
                 "dataset": {"name": "COCO-O", "root": root, "domains": identity},
@@ -123,5 +126,5 @@ def prepare_coco_o(options: CocoOOptions) -> tuple[CocoOJob, torch.nn.Module]:
     check_out(CocoOResult, options, document)
     job = CocoOJob(cfg=resolved.cfg, seed=seed, workers=resolved.workers, threads=resolved.threads,
                    bootstrap=options.bootstrap, out=Path(options.out), document=document,
-                   scorer=options.scorer, root=root, datasets=datasets, keys=keys)
+                   skipped=resolved.skipped, scorer=options.scorer, root=root, datasets=datasets, keys=keys)
     return job, resolved.model

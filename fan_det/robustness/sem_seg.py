@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from detectron2.config import CfgNode
-from detectron2.data import MetadataCatalog, build_detection_test_loader
+from detectron2.data import DatasetCatalog, MetadataCatalog, build_detection_test_loader
 from detectron2.evaluation import DatasetEvaluator, inference_on_dataset
 from detectron2.utils import comm
 from PIL import Image
@@ -29,6 +29,7 @@ from fan_det.metrics.segmentation import cell_stats, confusion_matrix
 from fan_det.protocol import IGNORE_LABEL, Cell
 from fan_det.robustness.inference import TimedLoader, cell_inputs
 from fan_det.robustness.job import EvalJob
+from fan_det.robustness.left_out import kept_positions
 from fan_det.robustness.options import OptionError
 from fan_det.robustness.task import DatasetCell
 from fan_det.runtime.grid import Codec
@@ -113,18 +114,21 @@ def dataset_classes(dataset: str) -> tuple[list[str], int]:
 
 def evaluate_sem_seg_cell(model: torch.nn.Module, cfg: CfgNode, dataset: str, cell: Cell, *, seed: int,
                           materialised: bool, num_workers: int,
-                          worker_threads: int | None = None) -> dict | None:
+                          worker_threads: int | None = None, left_out: Collection[str] = ()) -> dict | None:
     """Run inference over one cell on every rank; on the main rank return ``stats`` (``cell_stats`` of
     the summed matrix), ``matrices`` (``(N, C, C)`` per image, in the dataset's order), ``num_images``,
-    ``seconds`` and ``data_wait_seconds``; None on the other ranks."""
+    ``seconds`` and ``data_wait_seconds``; None on the other ranks. Images whose dataset ``file_name`` is
+    in ``left_out`` are neither read nor scored."""
     start = time.perf_counter()
     classes, ignore = dataset_classes(dataset)
-    records, mapper = cell_inputs(cfg, dataset, cell, seed=seed, materialised=materialised)
+    records, mapper = cell_inputs(cfg, dataset, cell, seed=seed, materialised=materialised, left_out=left_out)
     loader = build_detection_test_loader(records, mapper=mapper, num_workers=num_workers)
     if worker_threads is not None:
         loader.worker_init_fn = budgeted_worker_init(worker_threads)
     loader = TimedLoader(loader, desc=cell.name)
-    evaluator = ConfusionEvaluator(records, dataset_keys(dataset), len(classes), ignore)
+    keys = dataset_keys(dataset)
+    kept = [keys[i] for i in kept_positions(DatasetCatalog.get(dataset), left_out)]
+    evaluator = ConfusionEvaluator(records, kept, len(classes), ignore)
     result = inference_on_dataset(model, loader, evaluator)
     if not comm.is_main_process():
         return None
@@ -139,8 +143,6 @@ MATRICES = Codec("matrices", ".npz", matrices_to_bytes, matrices_from_bytes)
 
 def check_classes(cfg: CfgNode, dataset: str) -> list[str]:
     """The dataset's classes, refusing a model that predicts another number of them (before inference)."""
-    from detectron2.data import DatasetCatalog
-
     DatasetCatalog.get(dataset)  # loading may set the metadata's classes
     try:
         classes, _ = dataset_classes(dataset)
@@ -165,6 +167,7 @@ class SemSegTask:
     materialised: bool
     num_workers: int
     worker_threads: int | None
+    left_out: Mapping[str, frozenset[str]]  # dataset -> file names of its images left out (--skip-bad)
     codec: Codec = MATRICES
     share_payload: bool = False  # the bootstrap reads the matrices back from the cache
 
@@ -177,7 +180,8 @@ class SemSegTask:
     def evaluate(self, cell: DatasetCell) -> tuple[dict, np.ndarray] | None:
         record = evaluate_sem_seg_cell(self.model, self.cfg, cell.dataset, cell.cell, seed=self.seed,
                                        materialised=self.materialised, num_workers=self.num_workers,
-                                       worker_threads=self.worker_threads)
+                                       worker_threads=self.worker_threads,
+                                       left_out=self.left_out.get(cell.dataset, frozenset()))
         if record is None:
             return None
         matrices = record.pop("matrices")
@@ -190,4 +194,4 @@ class SemSegJob(EvalJob):
 
     def task(self, model: torch.nn.Module, materialised: bool) -> SemSegTask:
         return SemSegTask(model, self.cfg, self.seed, materialised, self.workers,
-                          self.threads.per_worker or None)
+                          self.threads.per_worker or None, self.left_out())

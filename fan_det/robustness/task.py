@@ -51,6 +51,7 @@ class CocoTask:
     num_workers: int
     scorer: str
     worker_threads: int | None
+    left_out: Mapping[str, frozenset[str]]  # dataset -> file names of its images left out (--skip-bad)
     codec: Codec = DETECTIONS
     share_payload: bool = False  # the bootstrap reads the detections back from the cache
 
@@ -63,7 +64,8 @@ class CocoTask:
     def evaluate(self, cell: DatasetCell) -> tuple[dict, list[dict]] | None:
         record = evaluate_cell(self.model, self.cfg, cell.dataset, cell.cell, seed=self.seed,
                                materialised=self.materialised, num_workers=self.num_workers,
-                               scorer=self.scorer, worker_threads=self.worker_threads)
+                               scorer=self.scorer, worker_threads=self.worker_threads,
+                               left_out=self.left_out.get(cell.dataset, frozenset()))
         if record is None:
             return None
         detections = record.pop("detections")
@@ -86,7 +88,7 @@ class CocoJob(EvalJob):
 
     def task(self, model: torch.nn.Module, materialised: bool) -> CocoTask:
         return CocoTask(model, self.cfg, self.seed, materialised, self.workers, self.scorer,
-                        self.threads.per_worker or None)
+                        self.threads.per_worker or None, self.left_out())
 
 
 def evaluate_grid(job: EvalJob, model: torch.nn.Module, dataset: str, cells: Sequence[Cell],
