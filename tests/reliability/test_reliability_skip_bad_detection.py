@@ -57,8 +57,8 @@ def skipped_run(trained_tiny_retinanet, tmp_path_factory):
         **entries, "images": [i for i in entries["images"] if i["id"] != gone],
         "annotations": [a for a in entries["annotations"] if a["image_id"] != gone]}))
     names = register_coco(root.name, full=full, by_hand=by_hand, image_root=images)
-    eval_coco_c(_args(trained_tiny_retinanet, names["full"], root / "out", "--skip-bad"))
-    eval_coco_c(_args(trained_tiny_retinanet, names["by_hand"], root / "by_hand_out"))
+    eval_coco_c(_args(trained_tiny_retinanet, names["full"], root / "out", "--skip-bad", "--bootstrap", "20"))
+    eval_coco_c(_args(trained_tiny_retinanet, names["by_hand"], root / "by_hand_out", "--bootstrap", "20"))
     return {"root": root, "bad": bad, "original": original, "names": names, "images": images,
             "full": full, "trained": trained_tiny_retinanet}
 
@@ -71,6 +71,7 @@ def test_a_skipped_image_is_recorded_and_scored_as_if_removed_by_hand(skipped_ru
     assert doc["provenance"]["skipped"] == [str(bad)] and doc["provenance"]["unreadable_images"] == "skip"
     assert [c["num_images"] for c in doc["cells"]] == [IMAGES - 1] * 2
     assert _stats(doc) == _stats(by_hand)
+    assert doc["summary"] == by_hand["summary"]  # the bootstrap intervals too: same images, same seed
     assert doc["cells"][0]["stats"]["bbox"]["AP"] > 0  # a score the image's missed objects would lower
 
 
@@ -138,3 +139,41 @@ def test_an_image_the_build_skipped_is_left_out_of_every_cell(skipped_run, tmp_p
     assert doc["dataset"]["skipped"] == [str(copy)]
     assert [c["num_images"] for c in doc["cells"]] == [IMAGES - 1] * 2  # the clean cell too
     assert _stats(doc)[("clean", 0)] == _stats(by_hand)[("clean", 0)]
+
+
+def test_eval_coco_o_scores_a_domain_without_its_skipped_image(trained_tiny_retinanet, tmp_path):
+    from fan_det.data.coco_o import build_tiny_coco_o_set
+    from fan_det.eval_coco_o import main as eval_coco_o
+    from fan_det.results import CocoOResult
+
+    source = build_tiny_coco_o_set() / "cartoon"
+    entries = json.loads((source / "annotations" / "instances_val2017.json").read_text())
+    kept = entries["images"][:IMAGES]
+    gone = kept[BAD]["id"]
+    assert any(a["image_id"] == gone for a in entries["annotations"])
+    copies = {"full": [i["id"] for i in kept], "by_hand": [i["id"] for i in kept if i["id"] != gone]}
+    for copy, ids in copies.items():  # the first images of one domain, copied (the shared set stays)
+        domain = tmp_path / copy / "cartoon"
+        (domain / "annotations").mkdir(parents=True)
+        (domain / "val2017").mkdir()
+        for image in kept:
+            shutil.copy(source / "val2017" / image["file_name"], domain / "val2017" / image["file_name"])
+        (domain / "annotations" / "instances_val2017.json").write_text(json.dumps({
+            **entries, "images": [i for i in kept if i["id"] in ids],
+            "annotations": [a for a in entries["annotations"] if a["image_id"] in ids]}))
+    bad = tmp_path / "full" / "cartoon" / "val2017" / kept[BAD]["file_name"]
+    truncate(bad)
+    model = ["--config", str(trained_tiny_retinanet.config), "--weights", str(trained_tiny_retinanet.weights),
+             "--domains", "cartoon", "--workers", "0", "--threads", "1"]
+    eval_coco_o([*model, "--coco-o-root", str(tmp_path / "full"), "--skip-bad", "--bootstrap", "20",
+                 "--out", str(tmp_path / "skip")])
+    eval_coco_o([*model, "--coco-o-root", str(tmp_path / "by_hand"), "--bootstrap", "20",
+                 "--out", str(tmp_path / "hand_out")])
+    doc = CocoOResult.load(tmp_path / "skip" / "coco_o.json").doc
+    expected = CocoOResult.load(tmp_path / "hand_out" / "coco_o.json").doc
+    assert doc["dataset"]["domains"]["cartoon"]["skipped"] == [str(bad)]
+    assert doc["provenance"]["skipped"] == [str(bad)]
+    assert doc["domains"]["cartoon"]["num_images"] == IMAGES - 1
+    assert doc["domains"]["cartoon"]["stats"] == expected["domains"]["cartoon"]["stats"]
+    assert doc["domains"]["cartoon"]["stats"]["bbox"]["AP"] > 0  # missed objects would lower it
+    assert doc["summary"] == expected["summary"]  # the bootstrap intervals too: same images, same seed
