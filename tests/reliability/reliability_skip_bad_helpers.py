@@ -1,5 +1,5 @@
 """Copies of the tiny sets with an image made unreadable, for the --skip-bad promises of the detectron2
-evaluations."""
+evaluations, and what their cell caches logged."""
 
 from __future__ import annotations
 
@@ -47,3 +47,15 @@ def register_coco(prefix: str, image_root: Path, **jsons: Path) -> dict[str, str
         names[name] = f"{prefix}_{name}"
         register_coco_instances(names[name], {}, str(path), str(image_root))
     return names
+
+
+def cell_events(out: Path) -> dict[str, dict[str, set[str]]]:
+    """Per cache-key folder of ``out/cells``: the cells each event names, over every run so far."""
+    found = {}
+    for log in out.glob("cells/*/log.jsonl"):
+        events = {}
+        for line in log.read_text().splitlines():
+            entry = json.loads(line)
+            events.setdefault(entry["event"], set()).add("{}-{}".format(*entry["entry"]))
+        found[log.parent.name] = events
+    return found

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from reliability_skip_bad_helpers import coco_subset, register_coco, truncate
+from reliability_skip_bad_helpers import cell_events, coco_subset, register_coco, truncate
 
 from fan_det.eval_coco_c import main as eval_coco_c
 from fan_det.results import RobustnessResult
@@ -28,17 +28,6 @@ def _args(trained, dataset: str, out: Path, *extra: str) -> list[str]:
 
 def _stats(doc: dict) -> dict:
     return {(c["corruption"], c["severity"]): c["stats"] for c in doc["cells"]}
-
-
-def _events(out: Path) -> dict[str, dict[str, set[str]]]:
-    found = {}
-    for log in out.glob("cells/*/log.jsonl"):
-        events: dict[str, set[str]] = {}
-        for line in log.read_text().splitlines():
-            entry = json.loads(line)
-            events.setdefault(entry["event"], set()).add("{}-{}".format(*entry["entry"]))
-        found[log.parent.name] = events
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +74,7 @@ def test_fixing_the_file_evaluates_every_cell_again(skipped_run, tmp_path):
     finally:
         truncate(skipped_run["bad"])
     after = RobustnessResult.load(out / "robustness.json").doc
-    runs = _events(out)
+    runs = cell_events(out)
     assert len(runs) == 2 and all(events == {"evaluated": {"clean-0", "fog-1"}} for events in runs.values())
     keys = [json.loads((out / "cells" / k / "key.json").read_text())["dataset"].get("skipped") for k in runs]
     assert sorted(keys, key=str) == [None, [str(BAD + 1)]]  # the image id of the skipped image
