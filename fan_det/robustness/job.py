@@ -39,6 +39,7 @@ from fan_det.robustness.detector import (
 from fan_det.robustness.images import Unreadable, skip_or_refuse, unreadable_images
 from fan_det.robustness.options import EvalOptions, OptionError, check_options
 from fan_det.runtime.atomic import atomic_write_text
+from fan_det.runtime.finite import NonFiniteOutputError
 from fan_det.runtime.provenance import provenance
 from fan_det.runtime.threads import ThreadBudget, apply_threads, plan_threads
 
@@ -59,6 +60,12 @@ class EvalJob(abc.ABC):
     def left_out(self) -> dict[str, frozenset[str]]:
         """Dataset -> the file names of its images left out."""
         return {dataset: frozenset(u.image for u in found) for dataset, found in self.skipped.items()}
+
+    def task_fields(self, model: torch.nn.Module, materialised: bool) -> dict:
+        """What every grid task of the job (``fan_det.robustness.task.GridTask``) is built from."""
+        return {"model": model, "cfg": self.cfg, "seed": self.seed, "materialised": materialised,
+                "num_workers": self.workers, "worker_threads": self.threads.per_worker or None,
+                "left_out": self.left_out()}
 
     @abc.abstractmethod
     def register(self) -> None:
@@ -181,9 +188,11 @@ def launch_or_refuse(args: argparse.Namespace,
                      prepare: Callable[[EvalOptions], tuple[EvalJob, torch.nn.Module]], options: EvalOptions,
                      flags: Mapping[str, str] = MappingProxyType({})) -> None:
     """A tool's run: ``prepare`` the job here, then launch it as detectron2's tools do; a refused option
-    ends the tool with one ``error:`` line naming its flag (``flags``: a field's flag where it is not
-    ``--<field>``)."""
+    or a model's non-finite output ends the tool with one ``error:`` line naming its flag (``flags``: a
+    field's flag where it is not ``--<field>``)."""
     try:
         launch_job(args, run_job, *prepare(options))
     except OptionError as error:
         fail(error.worded(lambda field: flags.get(field, "--" + field.replace("_", "-"))))
+    except NonFiniteOutputError as error:
+        fail(str(error))

@@ -31,7 +31,7 @@ from fan_det.robustness.inference import TimedLoader, cell_inputs
 from fan_det.robustness.job import EvalJob
 from fan_det.robustness.left_out import kept_positions
 from fan_det.robustness.options import OptionError
-from fan_det.robustness.task import DatasetCell
+from fan_det.robustness.task import DatasetCell, GridTask
 from fan_det.runtime.grid import Codec
 from fan_det.runtime.threads import budgeted_worker_init
 
@@ -156,36 +156,20 @@ def check_classes(cfg: CfgNode, dataset: str) -> list[str]:
     return classes
 
 
-@dataclass(frozen=True)
-class SemSegTask:
-    """A grid task (``fan_det.runtime.grid``): inference over a cell on every rank, the per-image confusion
-    matrices as the payload and the cell's mIoU and per-class IoU as its record."""
+@dataclass(frozen=True, kw_only=True)
+class SemSegTask(GridTask):
+    """The per-image confusion matrices of a cell as the payload, its mIoU and per-class IoU as its record
+    (``evaluate_sem_seg_cell``)."""
 
-    model: torch.nn.Module
-    cfg: CfgNode
-    seed: int
-    materialised: bool
-    num_workers: int
-    worker_threads: int | None
-    left_out: Mapping[str, frozenset[str]]  # dataset -> file names of its images left out (--skip-bad)
-    codec: Codec = MATRICES
-    share_payload: bool = False  # the bootstrap reads the matrices back from the cache
-
-    def cell_name(self, cell: DatasetCell) -> str:
-        return cell.cell.name
+    codec = MATRICES
 
     def log_entry(self, cell: DatasetCell) -> list:
         return [cell.dataset, *cell.cell]
 
-    def evaluate(self, cell: DatasetCell) -> tuple[dict, np.ndarray] | None:
-        record = evaluate_sem_seg_cell(self.model, self.cfg, cell.dataset, cell.cell, seed=self.seed,
-                                       materialised=self.materialised, num_workers=self.num_workers,
-                                       worker_threads=self.worker_threads,
-                                       left_out=self.left_out.get(cell.dataset, frozenset()))
-        if record is None:
-            return None
-        matrices = record.pop("matrices")
-        return {"corruption": cell.cell.corruption, "severity": cell.cell.severity, **record}, matrices
+    def score(self, cell: DatasetCell, left_out: frozenset[str]) -> dict | None:
+        return evaluate_sem_seg_cell(self.model, self.cfg, cell.dataset, cell.cell, seed=self.seed,
+                                     materialised=self.materialised, num_workers=self.num_workers,
+                                     worker_threads=self.worker_threads, left_out=left_out)
 
 
 @dataclass(frozen=True)
@@ -193,5 +177,4 @@ class SemSegJob(EvalJob):
     """An evaluation job scored by confusion matrices."""
 
     def task(self, model: torch.nn.Module, materialised: bool) -> SemSegTask:
-        return SemSegTask(model, self.cfg, self.seed, materialised, self.workers,
-                          self.threads.per_worker or None, self.left_out())
+        return SemSegTask(**self.task_fields(model, materialised))

@@ -93,11 +93,11 @@ def _refused(capsys, argv, *words) -> None:
 
 
 def test_without_skip_bad_the_cached_skip_does_not_count(skipped_run, tmp_path, capsys, monkeypatch):
-    from fan_det import eval_coco_c as tool
+    from fan_det.robustness import job
 
     out = tmp_path / "out"
     shutil.copytree(skipped_run["root"] / "out", out)
-    monkeypatch.setattr(tool, "run_job", lambda *a, **k: pytest.fail("inference started"))
+    monkeypatch.setattr(job, "run_job", lambda *a, **k: pytest.fail("inference started"))
     args = _args(skipped_run["trained"], skipped_run["names"]["full"], out)
     bad = skipped_run["bad"]
     _refused(capsys, args, f"cannot read image {bad}",
