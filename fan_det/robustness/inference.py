@@ -95,14 +95,15 @@ def cell_inputs(
     dataset through ``CorruptedDatasetMapper``, which is also used for the clean cell (severity 0) so that
     clean and corrupted images go through the same code.
     """
-    base = DatasetCatalog.get(dataset)
+    name = dataset if cell.is_clean or not materialised else f"{dataset}_{cell.corruption}_{cell.severity}"
+    records = DatasetCatalog.get(name)
+    if left_out:  # a dataset is loaded again only then (COCO's is a json read)
+        records = kept_records(records if name == dataset else DatasetCatalog.get(dataset), records, left_out)
     if materialised:
-        name = f"{dataset}_{cell.corruption}_{cell.severity}"
-        records = base if cell.is_clean else DatasetCatalog.get(name)
-        return kept_records(base, records, left_out), DatasetMapper(cfg, is_train=False)
+        return records, DatasetMapper(cfg, is_train=False)
     mapper = CorruptedDatasetMapper(cfg, is_train=False, corruption=cell.corruption, severity=cell.severity,
                                     seed=seed, root=dataset_root(dataset))
-    return kept_records(base, base, left_out), mapper
+    return records, mapper
 
 
 def evaluate_cell(

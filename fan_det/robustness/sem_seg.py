@@ -127,8 +127,9 @@ def evaluate_sem_seg_cell(model: torch.nn.Module, cfg: CfgNode, dataset: str, ce
         loader.worker_init_fn = budgeted_worker_init(worker_threads)
     loader = TimedLoader(loader, desc=cell.name)
     keys = dataset_keys(dataset)
-    kept = [keys[i] for i in kept_positions(DatasetCatalog.get(dataset), left_out)]
-    evaluator = ConfusionEvaluator(records, kept, len(classes), ignore)
+    if left_out:
+        keys = [keys[i] for i in kept_positions(DatasetCatalog.get(dataset), left_out)]
+    evaluator = ConfusionEvaluator(records, keys, len(classes), ignore)
     result = inference_on_dataset(model, loader, evaluator)
     if not comm.is_main_process():
         return None
