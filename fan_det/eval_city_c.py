@@ -29,6 +29,7 @@ from fan_det.robustness.city_c import (
     prepare_city_c,
 )
 from fan_det.robustness.job import launch_or_refuse
+from fan_det.runtime.unreadable import add_unreadable_arguments, skip_bad
 
 PROG = "fan_det.eval_city_c"
 EXAMPLES = f"""examples:
@@ -72,6 +73,7 @@ def build_parser() -> ToolParser:
     parser.add_argument("--allow-partial", action="store_true",
                         help="accept fewer cells than the protocol's; the summary is marked partial and "
                              "names the missing cells")
+    add_unreadable_arguments(parser, "segmentation.json")
     seed = ("corruption seed and random-init seed; None: 0 on the fly, and the seed that built --city-c-root "
             "(another value is refused)")
     add_detection_run_arguments(parser, default_out=DEFAULT_OUT, helps={"seed": seed})
@@ -82,8 +84,8 @@ def build_parser() -> ToolParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    options = CityCOptions(**eval_fields(args, PROG), dataset=args.dataset, protocol=args.protocol,
-                           corruptions=args.corruptions, severities=args.severities,
+    options = CityCOptions(**eval_fields(args, PROG), skip_bad=skip_bad(args), dataset=args.dataset,
+                           protocol=args.protocol, corruptions=args.corruptions, severities=args.severities,
                            city_c_root=args.city_c_root, allow_partial=args.allow_partial)
     launch_or_refuse(args, prepare_city_c, options, FLAGS)
 

@@ -11,24 +11,11 @@ from __future__ import annotations
 
 import argparse
 
-from fan_det.cli import (
-    HelpFormatter,
-    ToolParser,
-    add_config_overrides,
-    add_detection_run_arguments,
-    add_detector_arguments,
-    add_launch_arguments,
-    add_threads_argument,
-    fail,
-    flag_message,
-    launch_job,
-)
-from fan_det.robustness.job import run_job
-from fan_det.robustness.options import OptionError
+from fan_det import cli
+from fan_det.robustness.job import launch_or_refuse
 from fan_det.robustness.run import DEFAULT_DATASET, DEFAULT_OUT, CocoCOptions, prepare_coco_c
 from fan_det.robustness.scoring import add_scorer_argument
-from fan_det.runtime.finite import NonFiniteOutputError
-from fan_det.runtime.provenance import command_line
+from fan_det.runtime.unreadable import add_unreadable_arguments, skip_bad
 
 PROG = "fan_det.eval_coco_c"
 EXAMPLES = f"""examples:
@@ -49,9 +36,9 @@ EXAMPLES = f"""examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = ToolParser(prog=f"python -m {PROG}", description=__doc__, epilog=EXAMPLES,
-                        formatter_class=HelpFormatter)
-    add_detector_arguments(parser)
+    parser = cli.ToolParser(prog=f"python -m {PROG}", description=__doc__, epilog=EXAMPLES,
+                            formatter_class=cli.HelpFormatter)
+    cli.add_detector_arguments(parser)
     parser.add_argument("--dataset", default=DEFAULT_DATASET, help="registered detectron2 test set")
     parser.add_argument("--corruptions", default="benchmark",
                         help="a set (benchmark, all, holdout, noise, ...) or comma-separated names")
@@ -61,33 +48,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--allow-partial", action="store_true",
                         help="accept an incomplete grid; the summary is marked partial and names its cells")
     add_scorer_argument(parser)
+    add_unreadable_arguments(parser, "robustness.json")
     helps = {  # the shared helpers' texts, made specific to this tool
         "name": "model name in the results and the report; None: from the config",
         "seed": "corruption seed and random-init seed; None: 0 on the fly, and the seed that built "
                 "--coco-c-root (another value is refused)",
     }
-    add_detection_run_arguments(parser, default_out=DEFAULT_OUT, helps=helps)
+    cli.add_detection_run_arguments(parser, default_out=DEFAULT_OUT, helps=helps)
     parser.set_defaults(seed=None)
     parser.add_argument("--num-workers", dest="workers", type=int, help=argparse.SUPPRESS)  # former spelling
-    add_threads_argument(parser)
-    add_launch_arguments(parser)
-    add_config_overrides(parser)
+    cli.add_job_arguments(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    options = CocoCOptions(
-        config=args.config, weights=None if args.random_init else args.weights, dataset=args.dataset,
-        corruptions=args.corruptions, severities=args.severities, coco_c_root=args.coco_c_root,
-        seed=args.seed, out=args.out, allow_partial=args.allow_partial, workers=args.workers,
-        threads=args.threads, name=args.name, backbone=args.backbone, scorer=args.scorer,
-        bootstrap=args.bootstrap, opts=tuple(args.opts), processes=args.num_gpus * args.num_machines,
-        overwrite=args.overwrite, command=command_line(PROG))
-    try:
-        launch_job(args, run_job, *prepare_coco_c(options))
-    except (OptionError, NonFiniteOutputError) as error:
-        fail(flag_message(error))
+    options = CocoCOptions(**cli.eval_fields(args, PROG), skip_bad=skip_bad(args), dataset=args.dataset,
+                           corruptions=args.corruptions, severities=args.severities,
+                           coco_c_root=args.coco_c_root, allow_partial=args.allow_partial, scorer=args.scorer)
+    launch_or_refuse(args, prepare_coco_c, options)
 
 
 if __name__ == "__main__":

@@ -13,24 +13,11 @@ from __future__ import annotations
 
 import argparse
 
-from fan_det.cli import (
-    HelpFormatter,
-    ToolParser,
-    add_config_overrides,
-    add_detection_run_arguments,
-    add_detector_arguments,
-    add_launch_arguments,
-    add_threads_argument,
-    fail,
-    flag_message,
-    launch_job,
-)
+from fan_det import cli
 from fan_det.robustness.coco_o import DEFAULT_OUT, CocoOOptions, prepare_coco_o
-from fan_det.robustness.job import run_job
-from fan_det.robustness.options import OptionError
+from fan_det.robustness.job import launch_or_refuse
 from fan_det.robustness.scoring import add_scorer_argument
-from fan_det.runtime.finite import NonFiniteOutputError
-from fan_det.runtime.provenance import command_line
+from fan_det.runtime.unreadable import add_unreadable_arguments, skip_bad
 
 PROG = "fan_det.eval_coco_o"
 EXAMPLES = f"""examples:
@@ -49,34 +36,26 @@ EXAMPLES = f"""examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = ToolParser(prog=f"python -m {PROG}", description=__doc__, epilog=EXAMPLES,
-                        formatter_class=HelpFormatter)
-    add_detector_arguments(parser)
+    parser = cli.ToolParser(prog=f"python -m {PROG}", description=__doc__, epilog=EXAMPLES,
+                            formatter_class=cli.HelpFormatter)
+    cli.add_detector_arguments(parser)
     parser.add_argument("--coco-o-root", required=True, metavar="DIR",
                         help="COCO-O root: <domain>/val2017/ and <domain>/annotations/instances_val2017.json")
     parser.add_argument("--domains", default="all",
                         help="'all' or comma-separated domains; fewer than six give a partial result")
     add_scorer_argument(parser)
+    add_unreadable_arguments(parser, "coco_o.json")
     seed = "seed of a random initialisation and of the bootstrap resamples"
-    add_detection_run_arguments(parser, default_out=DEFAULT_OUT, helps={"seed": seed})
-    add_threads_argument(parser)
-    add_launch_arguments(parser)
-    add_config_overrides(parser)
+    cli.add_detection_run_arguments(parser, default_out=DEFAULT_OUT, helps={"seed": seed})
+    cli.add_job_arguments(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    options = CocoOOptions(
-        config=args.config, weights=None if args.random_init else args.weights, coco_o_root=args.coco_o_root,
-        domains=args.domains, seed=args.seed, out=args.out, workers=args.workers, threads=args.threads,
-        name=args.name, backbone=args.backbone, scorer=args.scorer, bootstrap=args.bootstrap,
-        opts=tuple(args.opts), processes=args.num_gpus * args.num_machines, overwrite=args.overwrite,
-        command=command_line(PROG))
-    try:
-        launch_job(args, run_job, *prepare_coco_o(options))
-    except (OptionError, NonFiniteOutputError) as error:
-        fail(flag_message(error))
+    options = CocoOOptions(**cli.eval_fields(args, PROG), skip_bad=skip_bad(args),
+                           coco_o_root=args.coco_o_root, domains=args.domains, scorer=args.scorer)
+    launch_or_refuse(args, prepare_coco_o, options)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from fan_det.protocol import IMAGENET_V2_VARIANTS
 from fan_det.results import OODResult, ResultsError
 from fan_det.results.folder import OutputConflictError
 from fan_det.runtime.provenance import command_line
+from fan_det.runtime.unreadable import add_unreadable_arguments, skip_bad
 
 PROG = "fan_det.eval_ood"
 DEFAULT_OUT = "runs/ood/<name>"
@@ -71,9 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--amp", action="store_true", help="autocast (float16 on GPU, bfloat16 on CPU)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                    help="cuda (each process takes its own GPU) or cpu")
-    p.add_argument("--skip-bad", action="store_true",
-                   help="skip an unreadable image and record its path in ood.json instead of stopping")
-    p.add_argument("--strict", action="store_true", help=argparse.SUPPRESS)  # former spelling of the default
+    add_unreadable_arguments(p, "ood.json")
     add_launch_arguments(p)
     g = p.add_argument_group("preprocessing overrides (default: timm's data config for the model)")
     g.add_argument("--img-size", type=int, help="square input size (default: the model's)")
@@ -157,8 +156,7 @@ def check_arguments(args: argparse.Namespace) -> None:
             fail(f"{flag} must be at least 1")
     if args.workers < 0:
         fail("--workers must be 0 or more")
-    if args.strict and args.skip_bad:
-        fail("--strict (stop at an unreadable image, the default) contradicts --skip-bad: drop one")
+    skip_bad(args)
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         fail("--device cuda: no GPU visible (use --device cpu)")
     if args.device.startswith("cuda") and args.num_gpus > torch.cuda.device_count():

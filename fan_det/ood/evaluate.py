@@ -23,7 +23,7 @@ from fan_det.ood.distributed import merge_shards
 from fan_det.ood.image_folders import ClassImageFolder, collate_skipping
 from fan_det.ood.synsets import NUM_CLASSES
 from fan_det.runtime.finite import check_finite
-from fan_det.runtime.unreadable import SKIP_BAD, unreadable_message
+from fan_det.runtime.unreadable import SKIP_BAD, skipping_message, unreadable_message
 
 
 class UnreadableImageError(RuntimeError):
@@ -99,7 +99,7 @@ def evaluate(model: nn.Module, dataset: ClassImageFolder, *, subsets: Mapping[st
                 path = dataset.samples[index][0]
                 if strict:
                     raise UnreadableImageError(unreadable_message(path, error))
-                tqdm.write(f"warning: skipping unreadable image {path}: {error}")
+                tqdm.write(skipping_message(path, error))
                 skipped.append((index, error))
             if batch.images is not None:
                 images = batch.images.to(device, non_blocking=True)

@@ -8,23 +8,22 @@ config, the condition's labels and image bytes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from detectron2.config import CfgNode
 
 from fan_det.data.acdc import AcdcLayoutError, build_tiny_acdc_set, register_acdc
-from fan_det.data.identity import dataset_identity
 from fan_det.metrics.segmentation import bootstrap_domains
-from fan_det.protocol import ACDC_CONDITIONS, CLEAN_CELL
+from fan_det.protocol import ACDC_CONDITIONS
 from fan_det.results import AcdcResult
-from fan_det.robustness.detector import config_sha256
+from fan_det.robustness.domains import DomainsJob, domain_identities
 from fan_det.robustness.job import check_out, prepare_model
 from fan_det.robustness.options import EvalOptions, OptionError, parse_subset
 from fan_det.robustness.sem_seg import SemSegJob, check_classes
-from fan_det.robustness.task import evaluate_domains
 
 DEFAULT_OUT = "runs/acdc"
 # Cityscapes' 19 train ids, in id order: the classes of ACDC's labels
@@ -58,36 +57,25 @@ def register(root: str, classes: Sequence[str], conditions: Sequence[str], prefi
 
 
 @dataclass(frozen=True)
-class AcdcJob(SemSegJob):
-    """ACDC's conditions: their datasets and a cache key each."""
+class AcdcJob(DomainsJob, SemSegJob):
+    """ACDC's conditions, scored by per-image confusion matrices."""
 
-    root: str
+    RESULT = AcdcResult
+    FOLDER = "conditions"
+    MATERIALISED = False
+    DESC = "ACDC conditions"
+
     classes: tuple[str, ...]
     prefix: str
-    datasets: dict[str, str]  # condition -> registered dataset name
-    keys: dict[str, dict]  # condition -> cache key
 
     def register(self) -> None:
         register(self.root, self.classes, list(self.datasets), self.prefix)
 
-    def evaluate(self, model: torch.nn.Module) -> AcdcResult | None:
-        """Every condition on every rank; the main rank caches and writes the document."""
-        done = evaluate_domains(self, model, self.datasets, self.keys, "conditions", False, "ACDC conditions")
-        if done is None:
-            return None
-        records, caches = done
-        intervals = None
-        if self.bootstrap:
-            matrices = {condition: cache.load_payload(CLEAN_CELL.name) for condition, cache in caches.items()}
-            intervals = bootstrap_domains(matrices, self.bootstrap, seed=self.seed)
-        result = AcdcResult.build(model=self.document["model"], dataset=self.document["dataset"],
-                                  conditions=records,
-                                  provenance=self.document["provenance"], intervals=intervals)
-        result.dump(self.out / AcdcResult.FILE_NAME)
-        missing = result.summary["missing"]
-        partial = f" (partial: {', '.join(missing)} missing)" if missing else ""
-        print(f"ACDC mIoU: mean {result.summary['mean']:.2f}{partial}\nwrote {result.path}")
-        return result
+    def intervals(self, payloads: Mapping[str, np.ndarray]) -> dict:
+        return bootstrap_domains(payloads, self.bootstrap, seed=self.seed)
+
+    def headline(self, result: AcdcResult) -> str:
+        return f"ACDC mIoU: mean {result.summary['mean']:.2f}"
 
 
 def prepare_acdc(options: AcdcOptions) -> tuple[AcdcJob, torch.nn.Module]:
@@ -117,14 +105,8 @@ def prepare_acdc(options: AcdcOptions) -> tuple[AcdcJob, torch.nn.Module]:
         return list(datasets.values())
 
     resolved = prepare_model(options, seed, register_and_check)
-    identity, keys = {}, {}
-    for condition, dataset in datasets.items():
-        found = dataset_identity(dataset, options.out)
-        identity[condition] = {"num_images": found.num_images, "labels_sha256": found.sha256,
-                               "images_sha256": found.images_sha256}
-        keys[condition] = {"weights_sha256": resolved.weights_sha256,
-                           "config_sha256": config_sha256(resolved.cfg), "condition": condition,
-                           **identity[condition], "scorer": "sem_seg"}
+    identity, keys = domain_identities(resolved, datasets, options.out, what="condition",
+                                       ground_truth="labels_sha256", scorer="sem_seg")
     document = {"model": resolved.model_block(options),
                 "dataset": {"name": "tiny ACDC" if options.tiny else "ACDC", "root": where["root"],
                             "split": "val", "classes": list(where["classes"]), "conditions": identity},
@@ -132,6 +114,6 @@ def prepare_acdc(options: AcdcOptions) -> tuple[AcdcJob, torch.nn.Module]:
     check_out(AcdcResult, options, document)
     job = AcdcJob(cfg=resolved.cfg, seed=seed, workers=resolved.workers, threads=resolved.threads,
                   bootstrap=options.bootstrap, out=Path(options.out), document=document,
-                  root=where["root"], classes=where["classes"], prefix=where["prefix"], datasets=datasets,
-                  keys=keys)
+                  skipped=resolved.skipped, root=where["root"], classes=where["classes"],
+                  prefix=where["prefix"], datasets=datasets, keys=keys)
     return job, resolved.model

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +30,7 @@ from scipy import sparse
 
 from fan_det.metrics.corruption import percentile_interval
 from fan_det.protocol import BENCHMARK, CLEAN_CELL, COCO_O_DOMAINS, SEVERITIES
+from fan_det.robustness.left_out import left_out_ids, without_images
 
 DEFAULT_RESAMPLES = 200
 LEVEL = 0.95
@@ -67,19 +68,22 @@ class MatchedCell:
     recall_thresholds: np.ndarray
 
 
-def dataset_ground_truth(dataset: str) -> COCO:
+def dataset_ground_truth(dataset: str, left_out: Collection[str] = ()) -> COCO:
     """A registered detectron2 dataset's ground truth as ``COCOEvaluator`` reads it: its COCO json file,
-    else detectron2's conversion of its dicts (with the dataset's own category ids either way)."""
-    from detectron2.data import MetadataCatalog
+    else detectron2's conversion of its dicts (with the dataset's own category ids either way); without
+    the images whose ``file_name`` is in ``left_out`` (``--skip-bad``)."""
+    from detectron2.data import DatasetCatalog, MetadataCatalog
     from detectron2.data.datasets.coco import convert_to_coco_dict
 
     json_file = getattr(MetadataCatalog.get(dataset), "json_file", None)
     with contextlib.redirect_stdout(io.StringIO()):
-        if json_file:
-            return COCO(json_file)
-        gt = COCO()
-        gt.dataset = convert_to_coco_dict(dataset)
-        gt.createIndex()
+        gt = COCO(json_file) if json_file else COCO()
+        if not json_file:
+            gt.dataset = convert_to_coco_dict(dataset)
+        if left_out:
+            gt.dataset = without_images(gt.dataset, left_out_ids(DatasetCatalog.get(dataset), left_out))
+        if left_out or not json_file:
+            gt.createIndex()
     return gt
 
 

@@ -21,16 +21,15 @@ from fan_det.protocol import PROTOCOLS, Cell, parse_severities, plan_cells, reso
 from fan_det.results import SegmentationResult
 from fan_det.robustness import source as sources
 from fan_det.robustness.detector import config_sha256
-from fan_det.robustness.job import check_out, prepare_model
+from fan_det.robustness.job import check_out, prepare_model, skipped_fields
 from fan_det.robustness.options import EvalOptions, OptionError
-from fan_det.robustness.run import GridJob, register
+from fan_det.robustness.run import GridJob, build_skipped, register
 from fan_det.robustness.sem_seg import SemSegJob, check_classes
 from fan_det.runtime.grid import CellCache
 
 DEFAULT_OUT = "runs/city_c"
 DEFAULT_DATASET = "cityscapes_fine_sem_seg_val"
 DEFAULT_PROTOCOL = "fan-city-c"
-UNREADABLE = "refuse"  # an image that cannot be read stops the evaluation, naming the file
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,23 +109,25 @@ def prepare_city_c(options: CityCOptions) -> tuple[CityCJob, torch.nn.Module]:
         classes.extend(check_classes(cfg, options.dataset))
         return [options.dataset]
 
-    resolved = prepare_model(options, source.seed, register_and_check)
+    resolved = prepare_model(options, source.seed, register_and_check, build_skipped(source, cells))
     identity = dataset_identity(options.dataset, options.out)
+    skipped_key, skipped_doc = skipped_fields(options.dataset, resolved.skipped[options.dataset])
     corrupted = [c for c in cells if not c.is_clean]
-    protocol = {"name": options.protocol, **source.protocol(), "unreadable_images": UNREADABLE,
+    protocol = {"name": options.protocol, **source.protocol(),
+                "unreadable_images": "skip" if options.skip_bad else "refuse",
                 "evaluated": {"corruptions": list(dict.fromkeys(c.corruption for c in corrupted)),
                               "severities": sorted({c.severity for c in corrupted})}}
     key = {"weights_sha256": resolved.weights_sha256, "config_sha256": config_sha256(resolved.cfg),
            "dataset": {"name": options.dataset, "sha256": identity.sha256,
-                       "images_sha256": identity.images_sha256}, **source.key(),
+                       "images_sha256": identity.images_sha256, **skipped_key}, **source.key(),
            "scorer": "sem_seg"}
     document = {"model": resolved.model_block(options),
                 "dataset": {"name": options.dataset, "num_images": identity.num_images, "classes": classes,
-                            "images_sha256": identity.images_sha256},
+                            "images_sha256": identity.images_sha256, **skipped_doc},
                 "protocol": protocol, "provenance": resolved.provenance(options)}
     check_out(SegmentationResult, options, document)
     job = CityCJob(cfg=resolved.cfg, seed=source.seed, workers=resolved.workers, threads=resolved.threads,
                    bootstrap=options.bootstrap, out=Path(options.out), document=document,
-                   dataset=options.dataset, protocol=options.protocol, cells=tuple(cells), source=source,
-                   key=key, allow_partial=options.allow_partial)
+                   skipped=resolved.skipped, dataset=options.dataset, protocol=options.protocol,
+                   cells=tuple(cells), source=source, key=key, allow_partial=options.allow_partial)
     return job, resolved.model

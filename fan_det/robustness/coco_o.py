@@ -8,7 +8,7 @@ and image bytes, and the scorer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +16,7 @@ import torch
 from detectron2.config import CfgNode
 
 from fan_det.data.coco_o import CocoOLayoutError, register_coco_o
-from fan_det.data.identity import dataset_identity
-from fan_det.protocol import CLEAN_CELL, COCO_O_DOMAINS
+from fan_det.protocol import COCO_O_DOMAINS
 from fan_det.results import CocoOResult
 from fan_det.robustness.bootstrap import (
     bootstrap_settings,
@@ -25,10 +24,10 @@ from fan_det.robustness.bootstrap import (
     domain_intervals,
     match_detections,
 )
-from fan_det.robustness.detector import config_sha256
+from fan_det.robustness.domains import DomainsJob, domain_identities
 from fan_det.robustness.job import check_out, prepare_model
 from fan_det.robustness.options import CocoOptions, OptionError, parse_subset
-from fan_det.robustness.task import CocoJob, evaluate_domains, scoring
+from fan_det.robustness.task import CocoJob, scoring
 
 DEFAULT_OUT = "runs/coco_o"
 DATASET_PREFIX = "coco_o"
@@ -57,37 +56,25 @@ def register(root: str, domains: Sequence[str]) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class CocoOJob(CocoJob):
-    """COCO-O's domains: their datasets and a cache key each."""
+class CocoOJob(DomainsJob, CocoJob):
+    """COCO-O's domains, scored by COCO's protocol."""
 
-    root: str
-    datasets: dict[str, str]  # domain -> registered dataset name
-    keys: dict[str, dict]  # domain -> cache key
+    RESULT = CocoOResult
+    FOLDER = "domains"
+    MATERIALISED = True
+    DESC = "COCO-O domains"
 
     def register(self) -> None:
         register(self.root, list(self.datasets))
 
-    def evaluate(self, model: torch.nn.Module) -> CocoOResult | None:
-        """Every domain on every rank; the main rank caches and writes the document."""
-        done = evaluate_domains(self, model, self.datasets, self.keys, "domains", True, "COCO-O domains")
-        if done is None:
-            return None
-        records, caches = done
-        intervals = None
-        if self.bootstrap:
-            evaluated = {domain: match_detections(dataset_ground_truth(self.datasets[domain]),
-                                                  cache.load_payload(CLEAN_CELL.name))
-                         for domain, cache in caches.items()}
-            intervals = domain_intervals(evaluated, self.bootstrap, seed=self.seed)
-        result = CocoOResult.build(model=self.document["model"], dataset=self.document["dataset"],
-                                   domains=records,
-                                   provenance=self.document["provenance"], intervals=intervals)
-        result.dump(self.out / CocoOResult.FILE_NAME)
-        missing = result.summary["missing"]
-        partial = f" (partial: {', '.join(missing)} missing)" if missing else ""
-        print(f"COCO-O {result.HEADLINE_LABEL}: mean {result.stat()['mean']:.2f}{partial}\n"
-              f"wrote {result.path}")
-        return result
+    def intervals(self, payloads: Mapping[str, list[dict]]) -> dict:
+        left_out = self.left_out()
+        evaluated = {domain: match_detections(dataset_ground_truth(dataset, left_out[dataset]),
+                                              payloads[domain]) for domain, dataset in self.datasets.items()}
+        return domain_intervals(evaluated, self.bootstrap, seed=self.seed)
+
+    def headline(self, result: CocoOResult) -> str:
+        return f"COCO-O {result.HEADLINE_LABEL}: mean {result.stat()['mean']:.2f}"
 
 
 def prepare_coco_o(options: CocoOOptions) -> tuple[CocoOJob, torch.nn.Module]:
@@ -108,14 +95,8 @@ def prepare_coco_o(options: CocoOOptions) -> tuple[CocoOJob, torch.nn.Module]:
 
     resolved = prepare_model(options, seed, register_domains)
     scorer = scoring(options.scorer)
-    identity, keys = {}, {}
-    for domain, dataset in datasets.items():
-        found = dataset_identity(dataset, options.out)
-        identity[domain] = {"num_images": found.num_images, "annotations_sha256": found.sha256,
-                            "images_sha256": found.images_sha256}
-        keys[domain] = {"weights_sha256": resolved.weights_sha256,
-                        "config_sha256": config_sha256(resolved.cfg), "domain": domain, **identity[domain],
-                        "scorer": scorer}
+    identity, keys = domain_identities(resolved, datasets, options.out, what="domain",
+                                       ground_truth="annotations_sha256", scorer=scorer)
     bootstrap = {"bootstrap": bootstrap_settings(options.bootstrap, seed)} if options.bootstrap else {}
     document = {"model": resolved.model_block(options),
                 "dataset": {"name": "COCO-O", "root": root, "domains": identity},
@@ -123,5 +104,5 @@ def prepare_coco_o(options: CocoOOptions) -> tuple[CocoOJob, torch.nn.Module]:
     check_out(CocoOResult, options, document)
     job = CocoOJob(cfg=resolved.cfg, seed=seed, workers=resolved.workers, threads=resolved.threads,
                    bootstrap=options.bootstrap, out=Path(options.out), document=document,
-                   scorer=options.scorer, root=root, datasets=datasets, keys=keys)
+                   skipped=resolved.skipped, scorer=options.scorer, root=root, datasets=datasets, keys=keys)
     return job, resolved.model

@@ -1,21 +1,40 @@
-"""The images a detector evaluation reads, checked before any inference: one that cannot be read
-(missing, truncated, undecodable, a broken link) is refused in one line naming the file, as
-``build_coco_c`` and ``eval_ood`` refuse it, instead of a traceback from a loader worker mid-run."""
+"""The images a detectron2 evaluation reads, checked before any inference, under the policy of every tool
+(``fan_det.runtime.unreadable``): one that cannot be read (missing, truncated, undecodable, a broken
+link) is refused in one line naming the file, or under ``--skip-bad`` left out of the evaluation, ground
+truth included, and recorded with its path, instead of a traceback from a loader worker mid-run.
+
+A materialised COCO-C holds no copies of an image its build skipped: such an image cannot be read in
+those cells and goes through the same policy. A skipped image is left out of every cell of the grid (the
+clean one too), so that P, mPC and rPC compare the same images.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import NamedTuple
 
 from detectron2.data import DatasetCatalog
 from tqdm import tqdm
 
+from fan_det.corruptions import read_manifest
 from fan_det.corruptions.imageio import ImageReadError, read_rgb
+from fan_det.corruptions.manifest import cell_file
+from fan_det.data.identity import dataset_root, image_key
+from fan_det.protocol import Cell
 from fan_det.robustness.options import OptionError
-from fan_det.runtime.unreadable import unreadable_message
+from fan_det.runtime.unreadable import unreadable_message, warn_skipping
 
-# A detection score counts every annotated image of the dataset, so an image cannot be skipped alone.
-FIX = "replace the file, or remove it and its annotations from the dataset"
+
+class Unreadable(NamedTuple):
+    """A dataset image left out: ``image`` (its dataset ``file_name``), the ``path`` that cannot be read
+    (the image itself, or a corrupted copy of it) and why."""
+
+    image: str
+    path: str
+    reason: str
 
 
 def _problem(path: str) -> ImageReadError | None:
@@ -26,12 +45,42 @@ def _problem(path: str) -> ImageReadError | None:
     return None
 
 
-def check_images_readable(dataset: str) -> None:
-    """Decode every image of the registered ``dataset`` once (threads: decoders release the GIL); raise
-    ``OptionError`` naming the first file, in dataset order, that cannot be read."""
+def unreadable_images(dataset: str) -> list[Unreadable]:
+    """Decode every image of the registered ``dataset`` once (threads: decoders release the GIL); those
+    that cannot be read, in dataset order."""
     paths = [d["file_name"] for d in DatasetCatalog.get(dataset)]
     with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
-        found = pool.map(_problem, paths)
-        for error in tqdm(found, total=len(paths), desc=f"read {dataset}", leave=False):
-            if error is not None:
-                raise OptionError(unreadable_message(error.path, error.reason, FIX))
+        found = list(tqdm(pool.map(_problem, paths), total=len(paths), desc=f"read {dataset}", leave=False))
+    return [Unreadable(path, e.path, e.reason) for path, e in zip(paths, found, strict=True) if e is not None]
+
+
+def unbuilt_copies(dataset: str, root: str | os.PathLike, cells: Sequence[Cell]) -> list[Unreadable]:
+    """The images of ``dataset`` whose build under ``root`` skipped them (no corrupted copies), with the
+    first missing copy among ``cells``, in dataset order."""
+    manifest = read_manifest(root)
+    skipped = manifest["skipped"]
+    if not skipped:
+        return []
+    key_root, corrupted = dataset_root(dataset), [c for c in cells if not c.is_clean]
+    found = []
+    for record in DatasetCatalog.get(dataset):
+        info = manifest["images"].get(str(image_key(record, key_root)))
+        if info is None or info["source"] not in skipped:
+            continue
+        copies = [cell_file(c.corruption, c.severity, info["file"]) for c in corrupted]
+        missing = [rel for rel in copies if rel not in manifest["files"]]
+        if missing:
+            found.append(Unreadable(record["file_name"], str(Path(root) / missing[0]),
+                                    f"not built: its build skipped {info['source']} "
+                                    f"({skipped[info['source']]})"))
+    return found
+
+
+def skip_or_refuse(found: Sequence[Unreadable], skip_bad: bool) -> tuple[Unreadable, ...]:
+    """Without ``skip_bad``: ``OptionError`` naming the first file. With it: a warning per file, and the
+    images to leave out."""
+    if found and not skip_bad:
+        raise OptionError(unreadable_message(found[0].path, found[0].reason))
+    for image in found:
+        warn_skipping(image.path, image.reason)
+    return tuple(found)

@@ -15,7 +15,7 @@ import io
 import itertools
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 
 import torch
 from detectron2.config import CfgNode
@@ -28,6 +28,7 @@ from fan_det.corruptions import CorruptedDatasetMapper
 from fan_det.data.identity import dataset_root
 from fan_det.protocol import Cell
 from fan_det.robustness.finite import finite_outputs
+from fan_det.robustness.left_out import kept_records, left_out_ids, without_images
 from fan_det.robustness.scoring import DEFAULT_SCORER, cell_stats, coco_stats
 from fan_det.runtime.threads import budgeted_worker_init
 
@@ -85,20 +86,24 @@ def check_image_ids(evaluated: Sequence[int], expected: Sequence[int]) -> None:
 
 
 def cell_inputs(
-    cfg: CfgNode, dataset: str, cell: Cell, *, seed: int, materialised: bool
+    cfg: CfgNode, dataset: str, cell: Cell, *, seed: int, materialised: bool, left_out: Collection[str] = ()
 ) -> tuple[list[dict], DatasetMapper]:
-    """The dataset dicts and mapper that produce the cell's images.
+    """The dataset dicts and mapper that produce the cell's images, without the images whose dataset
+    ``file_name`` is in ``left_out`` (``--skip-bad``).
 
     Materialised: the registered ``<dataset>_<corruption>_<severity>`` read as files. On the fly: the clean
     dataset through ``CorruptedDatasetMapper``, which is also used for the clean cell (severity 0) so that
     clean and corrupted images go through the same code.
     """
+    name = dataset if cell.is_clean or not materialised else f"{dataset}_{cell.corruption}_{cell.severity}"
+    records = DatasetCatalog.get(name)
+    if left_out:  # a dataset is loaded again only then (COCO's is a json read)
+        records = kept_records(records if name == dataset else DatasetCatalog.get(dataset), records, left_out)
     if materialised:
-        name = dataset if cell.is_clean else f"{dataset}_{cell.corruption}_{cell.severity}"
-        return DatasetCatalog.get(name), DatasetMapper(cfg, is_train=False)
+        return records, DatasetMapper(cfg, is_train=False)
     mapper = CorruptedDatasetMapper(cfg, is_train=False, corruption=cell.corruption, severity=cell.severity,
                                     seed=seed, root=dataset_root(dataset))
-    return DatasetCatalog.get(dataset), mapper
+    return records, mapper
 
 
 def evaluate_cell(
@@ -112,8 +117,10 @@ def evaluate_cell(
     num_workers: int,
     scorer: str = DEFAULT_SCORER,
     worker_threads: int | None = None,
+    left_out: Collection[str] = (),
 ) -> dict | None:
-    """Run inference over one cell on every rank; on the main rank return its record, else None.
+    """Run inference over one cell on every rank; on the main rank return its record, else None. Images
+    whose dataset ``file_name`` is in ``left_out`` are neither read nor scored (nor their ground truth).
 
     A model that detects nothing scores 0 wherever the ground truth has objects (detectron2 alone would
     report NaN).
@@ -125,7 +132,7 @@ def evaluate_cell(
     loader worker (the corruption libraries' OpenCV, numba and OpenMP pools); None leaves them as they are.
     """
     start = time.perf_counter()
-    dicts, mapper = cell_inputs(cfg, dataset, cell, seed=seed, materialised=materialised)
+    dicts, mapper = cell_inputs(cfg, dataset, cell, seed=seed, materialised=materialised, left_out=left_out)
     loader = build_detection_test_loader(dicts, mapper=mapper, num_workers=num_workers)
     if worker_threads is not None:  # detectron2's test loader takes no worker_init_fn; DataLoader allows it
         loader.worker_init_fn = budgeted_worker_init(worker_threads)
@@ -142,9 +149,11 @@ def evaluate_cell(
     if not comm.is_main_process():
         return None
     gathered = evaluator.gathered or []
-    check_image_ids([p["image_id"] for p in gathered], [d["image_id"] for d in DatasetCatalog.get(dataset)])
+    base = DatasetCatalog.get(dataset)
+    expected = [d["image_id"] for d in kept_records(base, base, left_out)]
+    check_image_ids([p["image_id"] for p in gathered], expected)
     detections = list(itertools.chain.from_iterable(p["instances"] for p in gathered))
-    ground_truth = evaluator._coco_api.dataset
+    ground_truth = without_images(evaluator._coco_api.dataset, left_out_ids(base, left_out))
     stats = {task: cell_stats(coco_stats(ground_truth, detections, task, scorer)) for task in tasks}
     return {"stats": stats, "detections": detections, "num_images": len(gathered),
             "num_detections": len(detections), "seconds": time.perf_counter() - start,

@@ -17,9 +17,11 @@ from types import MappingProxyType
 
 import torch
 from detectron2.config import CfgNode
+from detectron2.data import DatasetCatalog
 from detectron2.utils import comm
 
 from fan_det.cli import fail, launch_job
+from fan_det.data.identity import dataset_root, image_key
 from fan_det.detection.weights import WeightsError
 from fan_det.models.checkpoint import CheckpointMismatchError
 from fan_det.results import ResultDocument
@@ -34,9 +36,10 @@ from fan_det.robustness.detector import (
     model_name,
     resolve_config_path,
 )
-from fan_det.robustness.images import check_images_readable
+from fan_det.robustness.images import Unreadable, skip_or_refuse, unreadable_images
 from fan_det.robustness.options import EvalOptions, OptionError, check_options
 from fan_det.runtime.atomic import atomic_write_text
+from fan_det.runtime.finite import NonFiniteOutputError
 from fan_det.runtime.provenance import provenance
 from fan_det.runtime.threads import ThreadBudget, apply_threads, plan_threads
 
@@ -52,6 +55,17 @@ class EvalJob(abc.ABC):
     bootstrap: int
     out: Path
     document: dict  # the result's blocks known before any cell: model, dataset, protocol, provenance
+    skipped: Mapping[str, tuple[Unreadable, ...]]  # dataset -> its images left out (--skip-bad)
+
+    def left_out(self) -> dict[str, frozenset[str]]:
+        """Dataset -> the file names of its images left out."""
+        return {dataset: frozenset(u.image for u in found) for dataset, found in self.skipped.items()}
+
+    def task_fields(self, model: torch.nn.Module, materialised: bool) -> dict:
+        """What every grid task of the job (``fan_det.robustness.task.GridTask``) is built from."""
+        return {"model": model, "cfg": self.cfg, "seed": self.seed, "materialised": materialised,
+                "num_workers": self.workers, "worker_threads": self.threads.per_worker or None,
+                "left_out": self.left_out()}
 
     @abc.abstractmethod
     def register(self) -> None:
@@ -71,6 +85,7 @@ class Resolved:
     weights_sha256: str
     workers: int
     threads: ThreadBudget
+    skipped: dict[str, tuple[Unreadable, ...]]  # dataset -> its unreadable images (under skip_bad)
 
     def model_block(self, options: EvalOptions) -> dict:
         """The results' ``model`` block."""
@@ -80,9 +95,12 @@ class Resolved:
                 "weights_sha256": self.weights_sha256, "random_init": options.weights is None}
 
     def provenance(self, options: EvalOptions, **extra: object) -> dict:
-        """The results' ``provenance`` block: the run's command, workers, processes, threads and ``extra``."""
+        """The results' ``provenance`` block: the run's command, workers, processes, threads and ``extra``,
+        and the unreadable images' policy and paths where ``skip_bad`` left some out."""
+        paths = sorted(u.path for found in self.skipped.values() for u in found)
+        skipped = {"unreadable_images": "skip", "skipped": paths} if paths else {}
         return provenance(options.command, **extra, workers=self.workers, processes=options.processes,
-                          threads=self.threads.as_dict())
+                          threads=self.threads.as_dict(), **skipped)
 
 
 def detector_config(options: EvalOptions) -> CfgNode:
@@ -103,11 +121,14 @@ def detector_config(options: EvalOptions) -> CfgNode:
         raise OptionError(f"bad config override in {' '.join(options.opts)}: {error}") from None
 
 
-def prepare_model(options: EvalOptions, seed: int, datasets: Callable[[CfgNode], Sequence[str]]) -> Resolved:
+def prepare_model(options: EvalOptions, seed: int, datasets: Callable[[CfgNode], Sequence[str]],
+                  unbuilt: Callable[[str], Sequence[Unreadable]] = lambda dataset: ()) -> Resolved:
     """Check the shared options, then the config, the datasets (``datasets(cfg)`` registers them and
     returns their names), the model, the thread budget, and last each dataset's class count against the
     model's and its images' readability, in that order: the first input that cannot be evaluated is
-    refused, before any inference."""
+    refused, before any inference. ``unbuilt(dataset)``: images of a dataset whose corrupted copies a
+    build skipped, unreadable too. Under ``skip_bad`` unreadable images are left out instead
+    (``skipped``)."""
     check_options(options)
     cfg = detector_config(options)
     names = datasets(cfg)
@@ -122,10 +143,24 @@ def prepare_model(options: EvalOptions, seed: int, datasets: Callable[[CfgNode],
         budget = plan_threads(options.threads, workers)
     except ValueError as error:
         raise OptionError(f"{{threads}}: {error}", "threads") from None
+    skipped = {}
     for dataset in names:
         check_num_classes(cfg, dataset)
-        check_images_readable(dataset)
-    return Resolved(cfg, model, weights_sha256, workers, budget)
+        found = unreadable_images(dataset)
+        found += [u for u in unbuilt(dataset) if u.image not in {f.image for f in found}]
+        skipped[dataset] = skip_or_refuse(found, options.skip_bad)
+    return Resolved(cfg, model, weights_sha256, workers, budget, skipped)
+
+
+def skipped_fields(dataset: str, found: Sequence[Unreadable]) -> tuple[dict, dict]:
+    """What images left out of ``dataset`` add to a cache key (their keys in the dataset, so a rerun
+    with another set left out computes its cells again) and to a result's dataset block (their count and
+    the paths that cannot be read, as ``eval_ood`` records them); nothing when none is."""
+    if not found:
+        return {}, {}
+    images, root = {u.image for u in found}, dataset_root(dataset)
+    keys = sorted(str(image_key(d, root)) for d in DatasetCatalog.get(dataset) if d["file_name"] in images)
+    return {"skipped": keys}, {"num_skipped": len(found), "skipped": sorted(u.path for u in found)}
 
 
 def check_out(kind: type[ResultDocument], options: EvalOptions, document: Mapping) -> None:
@@ -153,9 +188,11 @@ def launch_or_refuse(args: argparse.Namespace,
                      prepare: Callable[[EvalOptions], tuple[EvalJob, torch.nn.Module]], options: EvalOptions,
                      flags: Mapping[str, str] = MappingProxyType({})) -> None:
     """A tool's run: ``prepare`` the job here, then launch it as detectron2's tools do; a refused option
-    ends the tool with one ``error:`` line naming its flag (``flags``: a field's flag where it is not
-    ``--<field>``)."""
+    or a model's non-finite output ends the tool with one ``error:`` line naming its flag (``flags``: a
+    field's flag where it is not ``--<field>``)."""
     try:
         launch_job(args, run_job, *prepare(options))
     except OptionError as error:
         fail(error.worded(lambda field: flags.get(field, "--" + field.replace("_", "-"))))
+    except NonFiniteOutputError as error:
+        fail(str(error))

@@ -41,6 +41,7 @@ class EvalOptions:
     name: str | None = None  # model name in the results; None: from the config
     backbone: str | None = None  # the report's join key; None: from the config
     bootstrap: int = 0  # per-image percentile-bootstrap resamples; 0: no intervals
+    skip_bad: bool = False  # leave unreadable images out and record them (else refused)
     opts: tuple[str, ...] = ()  # config overrides, KEY VALUE pairs
     processes: int = 1  # processes taking part (all machines), recorded in the provenance
     command: str | None = None  # the command line, recorded in the provenance

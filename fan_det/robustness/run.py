@@ -9,7 +9,7 @@ cells, keys the cache on everything that decides a number, and writes the docume
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -31,7 +31,8 @@ from fan_det.robustness.bootstrap import (
     match_detections,
 )
 from fan_det.robustness.detector import config_sha256
-from fan_det.robustness.job import EvalJob, check_out, prepare_model
+from fan_det.robustness.images import Unreadable, unbuilt_copies
+from fan_det.robustness.job import EvalJob, check_out, prepare_model, skipped_fields
 from fan_det.robustness.options import CocoOptions, OptionError
 from fan_det.robustness.source import ImageSource
 from fan_det.robustness.task import CocoJob, evaluate_grid, grid_figures, scoring
@@ -92,9 +93,18 @@ def register(dataset: str, cells: Sequence[Cell], source: ImageSource) -> list[s
         from fan_det.corruptions import register_coco_c
 
         corrupted = [c for c in cells if not c.is_clean]
+        # images a build skipped have no copies: unreadable, so refused or left out by prepare_model
         register_coco_c(dataset, Path(source.root), sorted({c.corruption for c in corrupted}),
-                        sorted({c.severity for c in corrupted}))
+                        sorted({c.severity for c in corrupted}), allow_missing=True)
     return [dataset]
+
+
+def build_skipped(source: ImageSource, cells: Sequence[Cell]) -> Callable[[str], list[Unreadable]]:
+    """``prepare_model``'s ``unbuilt``: a dataset's images whose materialised copies ``source``'s build
+    skipped (none on the fly)."""
+    if not source.materialised:
+        return lambda dataset: []
+    return lambda dataset: unbuilt_copies(dataset, source.root, cells)
 
 
 @dataclass(frozen=True)
@@ -141,7 +151,7 @@ class CocoCJob(GridJob, CocoJob):
     DESC = "COCO-C cells"
 
     def intervals(self, cache: CellCache) -> dict:
-        gt = dataset_ground_truth(self.dataset)
+        gt = dataset_ground_truth(self.dataset, self.left_out()[self.dataset])
         evaluated = {cell: match_detections(gt, cache.load_payload(cell.name))
                      for cell in tqdm(self.cells, desc="bootstrap: per-image matching")}
         return bootstrap_intervals(evaluated, self.bootstrap, seed=self.source.seed)
@@ -162,26 +172,28 @@ def prepare_coco_c(options: CocoCOptions) -> tuple[CocoCJob, torch.nn.Module]:
     cells = plan(options)
     source = (sources.materialised(options.coco_c_root, cells, options.seed, options.out)
               if options.coco_c_root is not None else sources.on_the_fly(options.seed))
-    resolved = prepare_model(options, source.seed, lambda cfg: register(options.dataset, cells, source))
+    resolved = prepare_model(options, source.seed, lambda cfg: register(options.dataset, cells, source),
+                             build_skipped(source, cells))
     identity = dataset_identity(options.dataset, options.out)
+    skipped_key, skipped_doc = skipped_fields(options.dataset, resolved.skipped[options.dataset])
     scorer = scoring(options.scorer)
     corrupted = [c for c in cells if not c.is_clean]
     protocol = {"corruptions": list(dict.fromkeys(c.corruption for c in corrupted)),
                 "severities": sorted({c.severity for c in corrupted}), **source.protocol(), "scorer": scorer}
     key = {"weights_sha256": resolved.weights_sha256, "config_sha256": config_sha256(resolved.cfg),
            "dataset": {"name": options.dataset, "sha256": identity.sha256,
-                       "images_sha256": identity.images_sha256},
+                       "images_sha256": identity.images_sha256, **skipped_key},
            **source.key(), "scorer": scorer}
     if options.bootstrap:
         protocol["bootstrap"] = bootstrap_settings(options.bootstrap, source.seed)
     document = {"model": resolved.model_block(options),
                 "dataset": {"name": options.dataset, "num_images": identity.num_images,
-                            "images_sha256": identity.images_sha256},
+                            "images_sha256": identity.images_sha256, **skipped_doc},
                 "protocol": protocol,
                 "provenance": resolved.provenance(options, scorer=scorer)}
     check_out(RobustnessResult, options, document)
     job = CocoCJob(cfg=resolved.cfg, seed=source.seed, workers=resolved.workers, threads=resolved.threads,
                    bootstrap=options.bootstrap, out=Path(options.out), document=document,
-                   scorer=options.scorer, dataset=options.dataset, cells=tuple(cells), source=source, key=key,
-                   allow_partial=options.allow_partial)
+                   skipped=resolved.skipped, scorer=options.scorer, dataset=options.dataset,
+                   cells=tuple(cells), source=source, key=key, allow_partial=options.allow_partial)
     return job, resolved.model

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from detectron2.config import CfgNode
-from detectron2.data import MetadataCatalog, build_detection_test_loader
+from detectron2.data import DatasetCatalog, MetadataCatalog, build_detection_test_loader
 from detectron2.evaluation import DatasetEvaluator, inference_on_dataset
 from detectron2.utils import comm
 from PIL import Image
@@ -29,8 +29,9 @@ from fan_det.metrics.segmentation import cell_stats, confusion_matrix
 from fan_det.protocol import IGNORE_LABEL, Cell
 from fan_det.robustness.inference import TimedLoader, cell_inputs
 from fan_det.robustness.job import EvalJob
+from fan_det.robustness.left_out import kept_positions
 from fan_det.robustness.options import OptionError
-from fan_det.robustness.task import DatasetCell
+from fan_det.robustness.task import DatasetCell, GridTask
 from fan_det.runtime.grid import Codec
 from fan_det.runtime.threads import budgeted_worker_init
 
@@ -113,18 +114,22 @@ def dataset_classes(dataset: str) -> tuple[list[str], int]:
 
 def evaluate_sem_seg_cell(model: torch.nn.Module, cfg: CfgNode, dataset: str, cell: Cell, *, seed: int,
                           materialised: bool, num_workers: int,
-                          worker_threads: int | None = None) -> dict | None:
+                          worker_threads: int | None = None, left_out: Collection[str] = ()) -> dict | None:
     """Run inference over one cell on every rank; on the main rank return ``stats`` (``cell_stats`` of
     the summed matrix), ``matrices`` (``(N, C, C)`` per image, in the dataset's order), ``num_images``,
-    ``seconds`` and ``data_wait_seconds``; None on the other ranks."""
+    ``seconds`` and ``data_wait_seconds``; None on the other ranks. Images whose dataset ``file_name`` is
+    in ``left_out`` are neither read nor scored."""
     start = time.perf_counter()
     classes, ignore = dataset_classes(dataset)
-    records, mapper = cell_inputs(cfg, dataset, cell, seed=seed, materialised=materialised)
+    records, mapper = cell_inputs(cfg, dataset, cell, seed=seed, materialised=materialised, left_out=left_out)
     loader = build_detection_test_loader(records, mapper=mapper, num_workers=num_workers)
     if worker_threads is not None:
         loader.worker_init_fn = budgeted_worker_init(worker_threads)
     loader = TimedLoader(loader, desc=cell.name)
-    evaluator = ConfusionEvaluator(records, dataset_keys(dataset), len(classes), ignore)
+    keys = dataset_keys(dataset)
+    if left_out:
+        keys = [keys[i] for i in kept_positions(DatasetCatalog.get(dataset), left_out)]
+    evaluator = ConfusionEvaluator(records, keys, len(classes), ignore)
     result = inference_on_dataset(model, loader, evaluator)
     if not comm.is_main_process():
         return None
@@ -139,8 +144,6 @@ MATRICES = Codec("matrices", ".npz", matrices_to_bytes, matrices_from_bytes)
 
 def check_classes(cfg: CfgNode, dataset: str) -> list[str]:
     """The dataset's classes, refusing a model that predicts another number of them (before inference)."""
-    from detectron2.data import DatasetCatalog
-
     DatasetCatalog.get(dataset)  # loading may set the metadata's classes
     try:
         classes, _ = dataset_classes(dataset)
@@ -154,34 +157,20 @@ def check_classes(cfg: CfgNode, dataset: str) -> list[str]:
     return classes
 
 
-@dataclass(frozen=True)
-class SemSegTask:
-    """A grid task (``fan_det.runtime.grid``): inference over a cell on every rank, the per-image confusion
-    matrices as the payload and the cell's mIoU and per-class IoU as its record."""
+@dataclass(frozen=True, kw_only=True)
+class SemSegTask(GridTask):
+    """The per-image confusion matrices of a cell as the payload, its mIoU and per-class IoU as its record
+    (``evaluate_sem_seg_cell``)."""
 
-    model: torch.nn.Module
-    cfg: CfgNode
-    seed: int
-    materialised: bool
-    num_workers: int
-    worker_threads: int | None
-    codec: Codec = MATRICES
-    share_payload: bool = False  # the bootstrap reads the matrices back from the cache
-
-    def cell_name(self, cell: DatasetCell) -> str:
-        return cell.cell.name
+    codec = MATRICES
 
     def log_entry(self, cell: DatasetCell) -> list:
         return [cell.dataset, *cell.cell]
 
-    def evaluate(self, cell: DatasetCell) -> tuple[dict, np.ndarray] | None:
-        record = evaluate_sem_seg_cell(self.model, self.cfg, cell.dataset, cell.cell, seed=self.seed,
-                                       materialised=self.materialised, num_workers=self.num_workers,
-                                       worker_threads=self.worker_threads)
-        if record is None:
-            return None
-        matrices = record.pop("matrices")
-        return {"corruption": cell.cell.corruption, "severity": cell.cell.severity, **record}, matrices
+    def score(self, cell: DatasetCell, left_out: frozenset[str]) -> dict | None:
+        return evaluate_sem_seg_cell(self.model, self.cfg, cell.dataset, cell.cell, seed=self.seed,
+                                     materialised=self.materialised, num_workers=self.num_workers,
+                                     worker_threads=self.worker_threads, left_out=left_out)
 
 
 @dataclass(frozen=True)
@@ -189,5 +178,4 @@ class SemSegJob(EvalJob):
     """An evaluation job scored by confusion matrices."""
 
     def task(self, model: torch.nn.Module, materialised: bool) -> SemSegTask:
-        return SemSegTask(model, self.cfg, self.seed, materialised, self.workers,
-                          self.threads.per_worker or None)
+        return SemSegTask(**self.task_fields(model, materialised))

@@ -8,7 +8,7 @@ import gzip
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 from detectron2.config import CfgNode
@@ -40,19 +40,22 @@ class DatasetCell(NamedTuple):
     cell: Cell
 
 
-@dataclass(frozen=True)
-class CocoTask:
-    """Inference over a cell on every rank, COCO stats of it on the main rank (``evaluate_cell``)."""
+@dataclass(frozen=True, kw_only=True)
+class GridTask:
+    """A grid task (``fan_det.runtime.grid``) of a detectron2 job: inference over a dataset under a cell on
+    every rank; a kind scores it (``score``: the record, its payload under the codec's name, on the main
+    rank) and names how the payload is stored (``codec``)."""
+
+    codec: ClassVar[Codec]
+    share_payload: ClassVar[bool] = False  # the bootstrap reads the payloads back from the cache
 
     model: torch.nn.Module
     cfg: CfgNode
     seed: int
     materialised: bool
     num_workers: int
-    scorer: str
     worker_threads: int | None
-    codec: Codec = DETECTIONS
-    share_payload: bool = False  # the bootstrap reads the detections back from the cache
+    left_out: Mapping[str, frozenset[str]]  # dataset -> file names of its images left out (--skip-bad)
 
     def cell_name(self, cell: DatasetCell) -> str:
         return cell.cell.name
@@ -60,14 +63,29 @@ class CocoTask:
     def log_entry(self, cell: DatasetCell) -> list:
         return list(cell.cell)
 
-    def evaluate(self, cell: DatasetCell) -> tuple[dict, list[dict]] | None:
-        record = evaluate_cell(self.model, self.cfg, cell.dataset, cell.cell, seed=self.seed,
-                               materialised=self.materialised, num_workers=self.num_workers,
-                               scorer=self.scorer, worker_threads=self.worker_threads)
+    def score(self, cell: DatasetCell, left_out: frozenset[str]) -> dict | None:
+        """The cell's record with its payload under ``codec.name`` on the main rank, else None."""
+        raise NotImplementedError
+
+    def evaluate(self, cell: DatasetCell) -> tuple[dict, Any] | None:
+        record = self.score(cell, self.left_out.get(cell.dataset, frozenset()))
         if record is None:
             return None
-        detections = record.pop("detections")
-        return {"corruption": cell.cell.corruption, "severity": cell.cell.severity, **record}, detections
+        payload = record.pop(self.codec.name)
+        return {"corruption": cell.cell.corruption, "severity": cell.cell.severity, **record}, payload
+
+
+@dataclass(frozen=True, kw_only=True)
+class CocoTask(GridTask):
+    """COCO stats of a cell on the main rank (``evaluate_cell``); the payload is its detections."""
+
+    codec = DETECTIONS
+    scorer: str
+
+    def score(self, cell: DatasetCell, left_out: frozenset[str]) -> dict | None:
+        return evaluate_cell(self.model, self.cfg, cell.dataset, cell.cell, seed=self.seed,
+                             materialised=self.materialised, num_workers=self.num_workers,
+                             scorer=self.scorer, worker_threads=self.worker_threads, left_out=left_out)
 
 
 def scoring(scorer: str) -> dict:
@@ -85,8 +103,7 @@ class CocoJob(EvalJob):
     scorer: str
 
     def task(self, model: torch.nn.Module, materialised: bool) -> CocoTask:
-        return CocoTask(model, self.cfg, self.seed, materialised, self.workers, self.scorer,
-                        self.threads.per_worker or None)
+        return CocoTask(**self.task_fields(model, materialised), scorer=self.scorer)
 
 
 def evaluate_grid(job: EvalJob, model: torch.nn.Module, dataset: str, cells: Sequence[Cell],

@@ -7,8 +7,8 @@ import pytest
 from detectron2.config import get_cfg
 from detectron2.data import DatasetCatalog, MetadataCatalog
 
-from fan_det import eval_coco_c as coco_c_tool
 from fan_det.eval_coco_c import main as eval_coco_c
+from fan_det.robustness import job as job_module
 from fan_det.robustness.options import OptionError
 
 DATASET = "fan_synth_val_mini"  # 4 categories
@@ -21,7 +21,7 @@ def no_inference(monkeypatch):
     """Reaching the evaluation itself means the check came too late."""
     def refuse(*args, **kwargs):
         raise AssertionError("inference started: the class count was not checked first")
-    monkeypatch.setattr(coco_c_tool, "run_job", refuse)
+    monkeypatch.setattr(job_module, "run_job", refuse)
 
 
 @pytest.mark.parametrize("config, overrides, key, heads", [

@@ -8,8 +8,6 @@ import json
 import numpy as np
 import pytest
 
-from fan_det import eval_coco_c as coco_c_tool
-from fan_det import eval_coco_o as coco_o_tool
 from fan_det.data.coco_o import build_tiny_coco_o_set
 from fan_det.eval_coco_c import main as eval_coco_c
 from fan_det.eval_coco_o import main as eval_coco_o
@@ -43,8 +41,10 @@ def other_coco_o() -> dict:
 def evaluations(monkeypatch) -> list[str]:
     """Stand-ins for the evaluation itself (inference onwards): they record that it was reached."""
     reached: list[str] = []
-    monkeypatch.setattr(coco_c_tool, "run_job", lambda job, model: reached.append("coco_c"))
-    monkeypatch.setattr(coco_o_tool, "run_job", lambda job, model: reached.append("coco_o"))
+    from fan_det.robustness import job as job_module
+
+    tools = {"CocoCJob": "coco_c", "CocoOJob": "coco_o"}
+    monkeypatch.setattr(job_module, "run_job", lambda job, model: reached.append(tools[type(job).__name__]))
     return reached
 
 

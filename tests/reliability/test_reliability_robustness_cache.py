@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 import torch
+from reliability_skip_bad_helpers import cell_events as _events
 
 from fan_det.eval_coco_c import main
 from fan_det.paths import REPO_ROOT
@@ -22,18 +23,6 @@ def _args(weights, out, *extra, opts=()):
     return ["--config", CONFIG, "--weights", str(weights), "--dataset", DATASET, "--corruptions", "fog",
             "--severities", "1", "--allow-partial", "--workers", "0", "--threads", "1", "--out", str(out),
             *extra, *SMALL, *opts]
-
-
-def _events(out) -> dict[str, dict[str, set[str]]]:
-    """Per key folder: the cells each event names, over every run so far."""
-    found = {}
-    for log in out.glob("cells/*/log.jsonl"):
-        events = {}
-        for line in log.read_text().splitlines():
-            entry = json.loads(line)
-            events.setdefault(entry["event"], set()).add("{}-{}".format(*entry["entry"]))
-        found[log.parent.name] = events
-    return found
 
 
 @pytest.fixture(scope="module")

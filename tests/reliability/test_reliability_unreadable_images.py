@@ -87,12 +87,11 @@ SMALL = ["INPUT.MIN_SIZE_TEST", "64", "INPUT.MAX_SIZE_TEST", "96"]
 
 @pytest.fixture
 def no_inference(monkeypatch):
-    from fan_det import eval_coco_c, eval_coco_o
+    from fan_det.robustness import job
 
     def refuse(*args, **kwargs):
         raise AssertionError("inference started with an unreadable image in the dataset")
-    monkeypatch.setattr(eval_coco_c, "run_job", refuse)
-    monkeypatch.setattr(eval_coco_o, "run_job", refuse)
+    monkeypatch.setattr(job, "run_job", refuse)
 
 
 def detection_refusal(capsys, tool, argv, bad) -> None:
@@ -101,7 +100,7 @@ def detection_refusal(capsys, tool, argv, bad) -> None:
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.startswith("error:")]
     assert info.value.code == 2 and len(lines) == 1 and "Traceback" not in err, err
-    assert f"cannot read image {bad}" in lines[0] and "remove it and its annotations" in lines[0]
+    assert f"cannot read image {bad}" in lines[0] and "rerun with --skip-bad to skip it" in lines[0]
 
 
 @pytest.mark.parametrize("kind", [*BAD, "missing"])
