@@ -1,9 +1,10 @@
-"""A detector's non-finite outputs are refused, naming the batch, instead of dying in detectron2's
-``Box tensor contains infinite or NaN!`` assertion or scoring NaN scores as no detection at all.
+"""A detector's or segmenter's non-finite outputs are refused, naming the batch, instead of dying in
+detectron2's ``Box tensor contains infinite or NaN!`` assertion, scoring NaN scores as no detection at all,
+or taking the argmax of NaN logits (class 0 everywhere) as a segmentation.
 
 The features of the backbone and the outputs of every head (modules named ``...head`` or
 ``...predictor``: RetinaNet's head, the RPN head, the R-CNN box predictor, mask and segmentation heads)
-are checked as they are computed, then the boxes and scores returned.
+are checked as they are computed, then the boxes and scores, or the per-pixel logits, returned.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ def _tensors(value: object) -> Iterator[torch.Tensor]:
 
 
 class FiniteDetector:
-    """Calls the detector on a batch (in place of the model, for ``inference_on_dataset``) and raises
-    ``NonFiniteOutputError`` naming ``model``, ``dataset`` and the batch (from 1) at a non-finite value."""
+    """Calls the detector (or segmenter) on a batch (in place of the model, for ``inference_on_dataset``)
+    and raises ``NonFiniteOutputError`` naming ``model``, ``dataset`` and the batch (from 1) at a non-finite
+    value."""
 
     def __init__(self, model: nn.Module, *, model_label: str, dataset: str):
         self.model, self.label, self.dataset, self.batch = model, model_label, dataset, 0
@@ -54,6 +56,8 @@ class FiniteDetector:
             if instances is not None:
                 self._check("boxes", instances.pred_boxes.tensor)
                 self._check("scores", instances.scores)
+            if "sem_seg" in output:
+                self._check("segmentation logits", output["sem_seg"])
         return outputs
 
 

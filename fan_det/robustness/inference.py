@@ -85,6 +85,11 @@ def check_image_ids(evaluated: Sequence[int], expected: Sequence[int]) -> None:
         )
 
 
+def cell_label(dataset: str, cell: Cell) -> str:
+    """How refusals name a cell: the dataset, and the corruption and severity unless clean."""
+    return dataset if cell.is_clean else f"{dataset} {cell.corruption} severity {cell.severity}"
+
+
 def cell_inputs(
     cfg: CfgNode, dataset: str, cell: Cell, *, seed: int, materialised: bool, left_out: Collection[str] = ()
 ) -> tuple[list[dict], DatasetMapper]:
@@ -137,13 +142,13 @@ def evaluate_cell(
     if worker_threads is not None:  # detectron2's test loader takes no worker_init_fn; DataLoader allows it
         loader.worker_init_fn = budgeted_worker_init(worker_threads)
     loader = TimedLoader(loader, desc=cell.name)
-    cell_label = dataset if cell.is_clean else f"{dataset} {cell.corruption} severity {cell.severity}"
     tasks = ("bbox", "segm") if cfg.MODEL.MASK_ON else ("bbox",)
     # An output folder only where COCOEvaluator must first convert the dataset to COCO json.
     has_json = hasattr(MetadataCatalog.get(dataset), "json_file")
     evaluator = _CellEvaluator(dataset, tasks=tasks, distributed=True,
                                output_dir=None if has_json else cfg.OUTPUT_DIR)
-    checked = finite_outputs(model, model_label=cfg.MODEL.WEIGHTS or "(random init)", dataset=cell_label)
+    checked = finite_outputs(model, model_label=cfg.MODEL.WEIGHTS or "(random init)",
+                             dataset=cell_label(dataset, cell))
     with contextlib.redirect_stdout(io.StringIO()), checked as guarded:  # pycocotools prints as it loads
         inference_on_dataset(guarded, loader, evaluator)
     if not comm.is_main_process():

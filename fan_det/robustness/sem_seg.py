@@ -27,7 +27,8 @@ from PIL import Image
 from fan_det.data.identity import dataset_keys
 from fan_det.metrics.segmentation import cell_stats, confusion_matrix
 from fan_det.protocol import IGNORE_LABEL, Cell
-from fan_det.robustness.inference import TimedLoader, cell_inputs
+from fan_det.robustness.finite import finite_outputs
+from fan_det.robustness.inference import TimedLoader, cell_inputs, cell_label
 from fan_det.robustness.job import EvalJob
 from fan_det.robustness.left_out import kept_positions
 from fan_det.robustness.options import OptionError
@@ -130,7 +131,10 @@ def evaluate_sem_seg_cell(model: torch.nn.Module, cfg: CfgNode, dataset: str, ce
     if left_out:
         keys = [keys[i] for i in kept_positions(DatasetCatalog.get(dataset), left_out)]
     evaluator = ConfusionEvaluator(records, keys, len(classes), ignore)
-    result = inference_on_dataset(model, loader, evaluator)
+    checked = finite_outputs(model, model_label=cfg.MODEL.WEIGHTS or "(random init)",
+                             dataset=cell_label(dataset, cell))
+    with checked as guarded:
+        result = inference_on_dataset(guarded, loader, evaluator)
     if not comm.is_main_process():
         return None
     matrices = result["matrices"]
