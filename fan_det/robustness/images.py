@@ -11,12 +11,13 @@ clean one too), so that P, mPC and rPC compare the same images.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 
 from detectron2.data import DatasetCatalog
+from PIL import Image
 from tqdm import tqdm
 
 from fan_det.corruptions import read_manifest
@@ -52,6 +53,30 @@ def unreadable_images(dataset: str) -> list[Unreadable]:
     with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
         found = list(tqdm(pool.map(_problem, paths), total=len(paths), desc=f"read {dataset}", leave=False))
     return [Unreadable(path, e.path, e.reason) for path, e in zip(paths, found, strict=True) if e is not None]
+
+
+def _label_problem(path: str) -> str | None:
+    try:
+        with Image.open(path) as label:
+            label.load()
+    except (OSError, SyntaxError, ValueError) as error:  # missing, truncated or not an image
+        return str(error) or type(error).__name__
+    return None
+
+
+def check_labels_readable(dataset: str, left_out: Collection[str] = ()) -> None:
+    """Decode the label file of every image of a semantic-segmentation ``dataset`` (those with a
+    ``sem_seg_file_name``) not ``left_out``; ``OptionError`` naming the first that cannot be read. Ground
+    truth is never skipped: an image without its labels cannot be scored, and leaving it out would change
+    what the number means without the user's word."""
+    paths = [d["sem_seg_file_name"] for d in DatasetCatalog.get(dataset)
+             if "sem_seg_file_name" in d and d["file_name"] not in left_out]
+    with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
+        found = list(pool.map(_label_problem, paths))
+    for path, reason in zip(paths, found, strict=True):
+        if reason is not None:
+            raise OptionError(f"cannot read label file {path}: {reason} (replace it: ground truth is never "
+                              "skipped)")
 
 
 def unbuilt_copies(dataset: str, root: str | os.PathLike, cells: Sequence[Cell]) -> list[Unreadable]:

@@ -36,12 +36,13 @@ from fan_det.robustness.detector import (
     model_name,
     resolve_config_path,
 )
-from fan_det.robustness.images import Unreadable, skip_or_refuse, unreadable_images
+from fan_det.robustness.images import Unreadable, check_labels_readable, skip_or_refuse, unreadable_images
 from fan_det.robustness.options import EvalOptions, OptionError, check_options
 from fan_det.runtime.atomic import atomic_write_text
 from fan_det.runtime.finite import NonFiniteOutputError
 from fan_det.runtime.provenance import provenance
 from fan_det.runtime.threads import ThreadBudget, apply_threads, plan_threads
+from fan_det.segmentation.data import LabelError
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,7 @@ def prepare_model(options: EvalOptions, seed: int, datasets: Callable[[CfgNode],
         found = unreadable_images(dataset)
         found += [u for u in unbuilt(dataset) if u.image not in {f.image for f in found}]
         skipped[dataset] = skip_or_refuse(found, options.skip_bad)
+        check_labels_readable(dataset, {u.image for u in skipped[dataset]})
     return Resolved(cfg, model, weights_sha256, workers, budget, skipped)
 
 
@@ -187,12 +189,12 @@ def run_job(job: EvalJob, model: torch.nn.Module | None = None) -> ResultDocumen
 def launch_or_refuse(args: argparse.Namespace,
                      prepare: Callable[[EvalOptions], tuple[EvalJob, torch.nn.Module]], options: EvalOptions,
                      flags: Mapping[str, str] = MappingProxyType({})) -> None:
-    """A tool's run: ``prepare`` the job here, then launch it as detectron2's tools do; a refused option
-    or a model's non-finite output ends the tool with one ``error:`` line naming its flag (``flags``: a
-    field's flag where it is not ``--<field>``)."""
+    """A tool's run: ``prepare`` the job here, then launch it as detectron2's tools do. A refused option ends
+    the tool with one ``error:`` line naming its flag (``flags``: a field's flag where it is not
+    ``--<field>``); a model's non-finite output or an unusable label file, with one line naming it."""
     try:
         launch_job(args, run_job, *prepare(options))
     except OptionError as error:
         fail(error.worded(lambda field: flags.get(field, "--" + field.replace("_", "-"))))
-    except NonFiniteOutputError as error:
+    except (NonFiniteOutputError, LabelError) as error:
         fail(str(error))

@@ -35,10 +35,7 @@ from fan_det.robustness.options import OptionError
 from fan_det.robustness.task import DatasetCell, GridTask
 from fan_det.runtime.grid import Codec
 from fan_det.runtime.threads import budgeted_worker_init
-
-
-class LabelError(ValueError):
-    """A label file that cannot be scored (unreadable, another size, a value outside the classes)."""
+from fan_det.segmentation.data import LabelError
 
 
 def read_label(path: str) -> np.ndarray:

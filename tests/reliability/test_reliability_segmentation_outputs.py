@@ -1,11 +1,15 @@
 """A segmenter giving non-finite logits is refused with one line naming the model, the cell and the
 batch, in eval_city_c, with nothing of the run written, instead of scoring argmax(NaN) = class 0 as a
-prediction."""
+prediction; an unreadable label file, with one line naming it instead of a traceback."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 import torch
+from reliability_skip_bad_helpers import truncate
 from test_reliability_robustness_outputs import refused, written
 
 from fan_det.data.register import register_tiny_datasets
@@ -58,3 +62,29 @@ def test_nan_segmentation_logits_are_refused_at_their_batch():
     found = "model m.pth gave 1 non-finite segmentation logits on val fog severity 1, batch 2"
     with pytest.raises(NonFiniteOutputError, match=found):
         guard([{}])
+
+
+def test_eval_city_c_refuses_an_unreadable_label_file_in_one_line(tmp_path, capsys):
+    """Ground truth is not an image to skip: a truncated label file is refused before any inference, in one
+    line naming it, under --skip-bad too."""
+    from detectron2.data import DatasetCatalog, MetadataCatalog
+
+    register_tiny_datasets()
+    records = []
+    for record in DatasetCatalog.get("fan_synth_seg_val")[:2]:  # copies: the shared set is never written
+        label = tmp_path / Path(record["sem_seg_file_name"]).name
+        shutil.copy(record["sem_seg_file_name"], label)
+        records.append({**record, "sem_seg_file_name": str(label)})
+    truncate(Path(records[1]["sem_seg_file_name"]))
+    name = f"bad_label_{tmp_path.name}"
+    DatasetCatalog.register(name, lambda: [dict(r) for r in records])
+    source = MetadataCatalog.get("fan_synth_seg_val")
+    MetadataCatalog.get(name).set(image_root=source.image_root, stuff_classes=source.stuff_classes,
+                                  ignore_label=source.ignore_label, evaluator_type="sem_seg")
+    out = tmp_path / "out"
+    line = refused(capsys, eval_city_c, [
+        "--config", CONFIG, "--random-init", "--dataset", name, "--corruptions", "fog", "--severities", "1",
+        "--allow-partial", "--skip-bad", "--workers", "0", "--threads", "1", "--out", str(out), *OPTS])
+    assert line.startswith(f"error: cannot read label file {records[1]['sem_seg_file_name']}"), line
+    assert "never skipped" in line
+    assert written(out) == []
