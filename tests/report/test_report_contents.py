@@ -208,3 +208,27 @@ def test_published_numbers_sit_beside_ours_with_protocol_differences(built_repor
             f"{fan['mPC']:.2f} |") in ref
     assert "16 corruptions on pre-generated JPEG images" in md
     assert "IN-C compared as our mean top-1 over the 15 benchmark corruptions" in md
+
+
+def test_detection_and_coco_o_rows_say_how_many_images_a_run_skipped(tmp_path):
+    """A run under --skip-bad left images out: its rows carry the count, as the OOD rows do, so a number
+    on fewer images is never shown as a full one."""
+    from report_fixtures import coco_o_file
+
+    from fan_det.report.__main__ import main
+
+    det = load_fixture("det_fan.json")
+    det["dataset"].update(num_skipped=2, skipped=["a.jpg", "b.jpg"])
+    (tmp_path / "det").mkdir()
+    (tmp_path / "det" / "robustness.json").write_text(json.dumps(det))
+    coco_o = coco_o_file(tmp_path, "det o", "resnet50", [12.0, 18.0, 30.0, 6.0, 24.0, 36.0])
+    doc = json.loads(coco_o.read_text())
+    doc["dataset"]["domains"] = {"sketch": {"num_images": 9, "num_skipped": 1, "skipped": ["c.jpg"]}}
+    coco_o.write_text(json.dumps(doc))
+    out = tmp_path / "out"
+    assert main(["--detection", str(tmp_path / "det"), "--coco-o", str(coco_o), "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["detection"]["models"][0]["labels"] == ["2 images skipped"]
+    assert report["coco_o"]["models"][0]["labels"] == ["1 image skipped"]
+    md = read_md({"md": out / "report.md"})
+    assert f"{det['model']['name']} [2 images skipped]" in md and "det o [1 image skipped]" in md

@@ -30,9 +30,20 @@ def display(name: str, labels: list[str]) -> str:
     return name + "".join(f" [{label}]" for label in labels)
 
 
+def skipped_labels(dataset: Mapping) -> list[str]:
+    """``["N images skipped"]`` where a run left unreadable images out (``--skip-bad``): the dataset
+    block's ``num_skipped``, or its domains' or conditions' together; else nothing."""
+    parts = [dataset, *(block for group in ("domains", "conditions")
+                        for block in dataset.get(group, {}).values())]
+    count = sum(int(block.get("num_skipped", 0)) for block in parts)
+    return [f"{count} image{'s' if count > 1 else ''} skipped"] if count else []
+
+
 def model_entry(rf: ResultFile, labels: list[str], partial: bool) -> dict:
-    """What every model of the report carries: name, backbone, labels, flags, source and provenance."""
+    """What every model of the report carries: name, backbone, labels (the images a detection or
+    segmentation run skipped among them), flags, source and provenance."""
     model = rf.doc["model"]
+    labels = labels + skipped_labels(rf.doc.get("dataset", {}))
     return {
         "name": rf.model_name,
         "backbone": model.get("backbone") or rf.model_name,
