@@ -19,6 +19,7 @@ from PIL import Image, ImageFilter
 
 from fan_det.data.coco_format import build_once
 from fan_det.protocol import ACDC_CONDITIONS, IGNORE_LABEL
+from fan_det.runtime.hashing import sha256_file, sha256_json
 
 IMAGE_SUFFIX, LABEL_SUFFIX = "_rgb_anon.png", "_gt_labelTrainIds.png"
 SPLIT = "val"  # the test split's labels are not public
@@ -131,8 +132,11 @@ STYLES: dict[str, Callable[[Image.Image, np.random.Generator], Image.Image]] = {
 def build_tiny_acdc(records: Sequence[dict], out: str | Path, version_key: str) -> Path:
     """Restyle every image of a semantic-segmentation set (detectron2 dicts with ``file_name`` and
     ``sem_seg_file_name``) once per condition into ACDC's layout, labels copied unchanged (built once;
-    ``version_key`` names the source so another source rebuilds). Each image is one frame of sequence
-    ``seq0``; styles are seeded by condition and image index."""
+    ``version_key`` names the source and the build's version holds its files' bytes, so another source or
+    a rebuilt one rebuilds). Each image is one frame of sequence ``seq0``; styles are seeded by condition
+    and image index."""
+    files = [[r["file_name"], r["sem_seg_file_name"]] for r in records]
+    source = sha256_json([[sha256_file(path) for path in pair] for pair in files])
 
     def build(staging: Path) -> None:
         for c_index, condition in enumerate(ACDC_CONDITIONS):
@@ -146,7 +150,7 @@ def build_tiny_acdc(records: Sequence[dict], out: str | Path, version_key: str) 
                     STYLES[condition](img.convert("RGB"), rng).save(images / f"frame{i:04d}{IMAGE_SUFFIX}")
                 shutil.copyfile(record["sem_seg_file_name"], labels / f"frame{i:04d}{LABEL_SUFFIX}")
 
-    return build_once(Path(out), build, f"{VERSION}:{version_key}")
+    return build_once(Path(out), build, f"{VERSION}:{version_key}:{source}")
 
 
 def build_tiny_acdc_set(source: str = "fan_synth_seg_val") -> tuple[Path, list[str]]:

@@ -8,6 +8,7 @@ detector trained for a few CPU minutes reaches a clearly non-zero AP on the val 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -58,8 +59,20 @@ def _shape_mask(cls: str, size: int, rng: np.random.Generator) -> np.ndarray:
     return np.asarray(canvas, dtype=bool)
 
 
-def render(rng: np.random.Generator, image_id: int) -> tuple[np.ndarray, list[dict]]:
-    """One scene from ``rng``: uint8 pixels (H, W, 3) and its COCO annotations (RLE masks)."""
+def random_colour(rng: np.random.Generator, cls_index: int) -> np.ndarray:
+    """An RGB fill whatever the class: uniform, one channel pushed to an extreme (saturated)."""
+    colour = rng.uniform(0, 255, size=3)
+    colour[rng.integers(3)] = rng.choice([rng.uniform(0, 40), rng.uniform(215, 255)])
+    return colour
+
+
+def render(
+    rng: np.random.Generator,
+    image_id: int,
+    colour: Callable[[np.random.Generator, int], np.ndarray] = random_colour,
+) -> tuple[np.ndarray, list[dict]]:
+    """One scene from ``rng``: uint8 pixels (H, W, 3) and its COCO annotations (RLE masks);
+    ``colour(rng, class_index)`` gives an object's RGB fill."""
     height, width = rng.choice(SIDES), rng.choice(SIDES)
     img = _background(rng, height, width)
     taken = np.zeros((height, width), dtype=bool)
@@ -75,12 +88,11 @@ def render(rng: np.random.Generator, image_id: int) -> tuple[np.ndarray, list[di
             continue
         mask = np.zeros((height, width), dtype=bool)
         mask[y0:y0 + size, x0:x0 + size] = _shape_mask(CLASSES[cls_index], size, rng)
-        colour = rng.uniform(0, 255, size=3)
-        colour[rng.integers(3)] = rng.choice([rng.uniform(0, 40), rng.uniform(215, 255)])  # saturated
+        fill = colour(rng, cls_index)
         shade = 1 + rng.normal(0, 0.04, size=(size, size, 1))
         region = img[y0:y0 + size, x0:x0 + size]
         local = mask[y0:y0 + size, x0:x0 + size]
-        region[local] = (colour * shade)[local]
+        region[local] = (fill * shade)[local]
         taken |= mask
         ys, xs = np.nonzero(mask)
         x_min, y_min, x_max, y_max = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1

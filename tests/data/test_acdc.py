@@ -99,6 +99,28 @@ def test_tiny_copy_restyles_images_keeps_labels_and_registers(capsys, tmp_path):
             MetadataCatalog.remove(name)
 
 
+def test_tiny_copy_is_rebuilt_when_its_source_changes(tmp_path):
+    """A source rebuilt under the same names (a new version of a synthetic set) must not leave the old
+    restyled images and labels in the cache."""
+    from fan_det.data.acdc import IMAGE_SUFFIX, LABEL_SUFFIX, SPLIT, build_tiny_acdc
+
+    source = _acdc(tmp_path / "source", per_condition=2, seed=4)
+    images, labels = acdc_pairs(source, "fog")
+    records = [{"file_name": str(images[k]), "sem_seg_file_name": str(labels[k])} for k in sorted(images)]
+    out = build_tiny_acdc(records, tmp_path / "tiny", version_key="test")
+    restyled = out / "rgb_anon" / "fog" / SPLIT / "seq0" / f"frame0000{IMAGE_SUFFIX}"
+    before = restyled.read_bytes()
+    assert build_tiny_acdc(records, tmp_path / "tiny", version_key="test") == out
+    assert restyled.read_bytes() == before  # unchanged source: built once
+    label = Path(records[0]["sem_seg_file_name"])
+    values = np.asarray(Image.open(label)).copy()
+    values[:4] = 255
+    Image.fromarray(values).save(label)
+    build_tiny_acdc(records, tmp_path / "tiny", version_key="test")
+    copied = out / "gt" / "fog" / SPLIT / "seq0" / f"frame0000{LABEL_SUFFIX}"
+    assert copied.read_bytes() == label.read_bytes()
+
+
 def test_registration_refuses_unlabelled_images(tmp_path):
     from fan_det.data.acdc import AcdcLayoutError, register_acdc
 

@@ -70,7 +70,8 @@ def test_cell_miou_equals_the_saved_predictions_scored_independently(model_and_c
                                    num_workers=0)
     records = DatasetCatalog.get(DATASET)
     assert record["num_images"] == len(records) == len(recording.saved)
-    assert record["stats"]["mIoU"] == _independent_miou(recording.saved, records)
+    # the same IoUs averaged in another order may differ in the last bit
+    assert record["stats"]["mIoU"] == pytest.approx(_independent_miou(recording.saved, records), rel=1e-12)
     assert record["matrices"].shape == (len(records), 5, 5)
 
 

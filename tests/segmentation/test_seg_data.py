@@ -39,6 +39,27 @@ def test_tiny_sets_are_registered_with_labels_and_ignore_regions():
         assert IGNORE_LABEL in seen and len(seen - {0, IGNORE_LABEL}) >= 3  # shapes and ignored pixels
 
 
+def test_each_shape_class_is_filled_with_hues_of_its_own_quarter_of_the_colour_circle():
+    """Colour tells the class as well as the outline: the labelled pixels of class k (1-4) have hues in
+    [(k - 1) / 4, k / 4) of the circle (the image's per-pixel shading may push a rare clipped pixel out)."""
+    from matplotlib.colors import rgb_to_hsv
+
+    from fan_det.data.synthetic_seg import build_synthetic_segmentation
+
+    image_dir, label_dir = build_synthetic_segmentation()["val"]
+    hues = {k: [] for k in range(1, len(CLASSES))}
+    for label_path in sorted(label_dir.glob("*.png"))[:12]:
+        label = np.asarray(Image.open(label_path))
+        hue = rgb_to_hsv(np.asarray(Image.open(image_dir / label_path.name), dtype=float) / 255)[..., 0]
+        for k in hues:
+            hues[k].append(hue[label == k])
+    for k, values in hues.items():
+        values = np.concatenate(values)
+        assert values.size > 500, CLASSES[k]
+        inside = ((values >= (k - 1) / 4) & (values < k / 4)).mean()
+        assert inside > 0.99, (CLASSES[k], inside)
+
+
 def _write_label(path: Path, values: np.ndarray) -> str:
     Image.fromarray(values.astype(np.uint8)).save(path)
     return str(path)

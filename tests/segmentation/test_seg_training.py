@@ -12,12 +12,12 @@ import pytest
 from fan_det.paths import REPO_ROOT
 
 CONFIG = REPO_ROOT / "configs" / "tiny" / "segformer_fan_tiny_hybrid_synth.yaml"
-# Chance: always "background" (92.0% of the labelled val pixels) scores mIoU 18.4 (0.920 on one class
-# of five). Measured on the 2-core x86_64 CI container: mIoU 22.32 (background 96.5, square 13.4, disk
-# 1.7, triangle and cross 0) in 74 s. The floor sits between chance and that run, and the model must
-# have learnt a shape class as well as the background.
-MIOU_FLOOR = 20.0
-SHAPE_IOU_FLOOR = 8.0
+# Chance: always "background" (90.7% of the labelled val pixels) scores mIoU 18.1 (0.907 on one class
+# of five). Measured (same SEED, config and one thread) on the busy 2-core x86_64 container (load average
+# 4.5): mIoU 89.9 (background 98.7, disk 94.1, square 94.3, triangle 86.6, cross 76.2), training 101 s.
+# The floors leave a margin for another CPU's last bits, and every shape class must have been learnt.
+MIOU_FLOOR = 70.0
+SHAPE_IOU_FLOOR = 50.0
 
 
 @pytest.mark.slow
@@ -32,6 +32,6 @@ def test_tiny_config_trains_and_beats_the_floor(tmp_path):
     scores = next(row for row in reversed(rows) if "sem_seg/mIoU" in row)
     assert scores["sem_seg/mIoU"] > MIOU_FLOOR, scores
     shapes = ("disk", "square", "triangle", "cross")
-    assert max(scores[f"sem_seg/IoU-{shape}"] for shape in shapes) > SHAPE_IOU_FLOOR, scores
+    assert min(scores[f"sem_seg/IoU-{shape}"] for shape in shapes) > SHAPE_IOU_FLOOR, scores
     assert set(scores) >= {"sem_seg/fwIoU", "sem_seg/mACC", "sem_seg/pACC"}
     assert (out / "model_final.pth").is_file()
