@@ -16,6 +16,7 @@ from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
 from fan_det.data.coco_format import build_once, write_json
 from fan_det.protocol import COCO_O_DOMAINS
+from fan_det.runtime.hashing import sha256_file, sha256_json
 
 ANNOTATIONS = Path("annotations/instances_val2017.json")
 IMAGES = Path("val2017")
@@ -102,8 +103,11 @@ STYLES: dict[str, Callable[[Image.Image], Image.Image]] = {
 
 
 def build_tiny_coco_o(source_json: Path, image_dir: Path, out: Path) -> Path:
-    """Restyle every image of a COCO-format set once per domain into COCO-O's layout (built once)."""
+    """Restyle every image of a COCO-format set once per domain into COCO-O's layout (built once; the
+    build's version holds the source's json and image bytes, so a rebuilt source rebuilds it)."""
     source = json.loads(Path(source_json).read_text())
+    files = [Path(source_json), *(Path(image_dir) / image["file_name"] for image in source["images"])]
+    source_sha256 = sha256_json([sha256_file(path) for path in files])
 
     def build(staging: Path) -> None:
         for domain in COCO_O_DOMAINS:
@@ -117,7 +121,7 @@ def build_tiny_coco_o(source_json: Path, image_dir: Path, out: Path) -> Path:
                        for im in source["images"]]
             write_json(staging / domain / ANNOTATIONS, {**source, "images": renamed})
 
-    return build_once(Path(out), build, f"{VERSION}:{Path(source_json).resolve()}")
+    return build_once(Path(out), build, f"{VERSION}:{Path(source_json).resolve()}:{source_sha256}")
 
 
 def build_tiny_coco_o_set(source: str = "fan_synth_val_mini") -> Path:

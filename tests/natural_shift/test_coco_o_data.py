@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -59,3 +60,21 @@ def test_foreign_layouts_are_refused(tiny_coco_o, tmp_path):
         coco_o_layout(root)
     with pytest.raises(CocoOLayoutError, match="not a directory"):
         coco_o_layout(tmp_path / "nowhere")
+
+
+def test_tiny_set_is_rebuilt_when_its_source_changes(tmp_path):
+    """A source rebuilt under the same names must not leave the old restyled images in the cache."""
+    json_path, images = build_real_photos()
+    source_json, source_images = tmp_path / "source.json", tmp_path / "images"
+    shutil.copy(json_path, source_json)
+    shutil.copytree(images, source_images)
+    out = build_tiny_coco_o(source_json, source_images, tmp_path / "coco_o")
+    first = json.loads(source_json.read_text())["images"][0]["file_name"]
+    restyled = out / "sketch" / "val2017" / Path(first).with_suffix(".png").name
+    before = restyled.read_bytes()
+    assert build_tiny_coco_o(source_json, source_images, tmp_path / "coco_o") == out
+    assert restyled.read_bytes() == before  # unchanged source: built once
+    with Image.open(source_images / first) as img:
+        Image.fromarray(255 - np.asarray(img.convert("RGB"))).save(source_images / first)
+    build_tiny_coco_o(source_json, source_images, tmp_path / "coco_o")
+    assert restyled.read_bytes() != before
