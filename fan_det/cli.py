@@ -37,15 +37,23 @@ def add_detector_arguments(parser: argparse.ArgumentParser) -> None:
                          help="evaluate a randomly initialised model (seeded by --seed)")
 
 
-def add_detection_run_arguments(parser: argparse.ArgumentParser, *, default_out: str,
-                                helps: Mapping[str, str] = MappingProxyType({})) -> None:
-    """What the detector evaluations (COCO-C, COCO-O, segmentation) share after their inputs: intervals,
-    the run's name, seed, output and workers, and the backbone. ``helps``: a tool's own help texts by
-    option dest, as for ``add_run_arguments``."""
+def add_evaluation_arguments(parser: argparse.ArgumentParser, *, default_out: str, results_file: str,
+                             helps: Mapping[str, str] = MappingProxyType({})) -> None:
+    """What every detectron2 evaluation (COCO-C, COCO-O, Cityscapes-C, ACDC) takes after its inputs: the
+    unreadable-image policy, intervals, the run's name, seed, output and workers, the backbone, then the
+    thread budget, the launcher's options and the config overrides. ``results_file``: where skipped images
+    are recorded; ``helps``: a tool's own help texts by option dest, as for ``add_run_arguments``."""
+    from fan_det.runtime.unreadable import add_unreadable_arguments
+
+    add_unreadable_arguments(parser, results_file)
     add_bootstrap_argument(parser)
     add_run_arguments(parser, default_out=default_out, helps={
+        "seed": "seed of a random initialisation and of the bootstrap resamples",
         "workers": "data-loader workers per process; None: the config's DATALOADER.NUM_WORKERS", **helps})
     add_backbone_argument(parser)
+    add_threads_argument(parser)
+    add_launch_arguments(parser)
+    add_config_overrides(parser)
 
 
 def add_config_overrides(parser: argparse.ArgumentParser) -> None:
@@ -128,20 +136,14 @@ def add_threads_argument(parser: argparse.ArgumentParser) -> None:
                              "(default: the cores this process may use; under torchrun, its share of them)")
 
 
-def add_job_arguments(parser: argparse.ArgumentParser) -> None:
-    """What every detectron2 evaluation tool takes last: the thread budget, the launcher's options and the
-    config overrides."""
-    add_threads_argument(parser)
-    add_launch_arguments(parser)
-    add_config_overrides(parser)
-
-
 def eval_fields(args: argparse.Namespace, prog: str) -> dict:
     """The options every detectron2 evaluation tool parses the same way, as ``EvalOptions`` fields."""
     from fan_det.runtime.provenance import command_line
+    from fan_det.runtime.unreadable import skip_bad
 
     return {"config": args.config, "weights": None if args.random_init else args.weights, "seed": args.seed,
             "out": args.out, "overwrite": args.overwrite, "workers": args.workers, "threads": args.threads,
             "name": args.name,
             "backbone": args.backbone, "bootstrap": args.bootstrap, "opts": tuple(args.opts),
-            "processes": args.num_gpus * args.num_machines, "command": command_line(prog)}
+            "processes": args.num_gpus * args.num_machines, "command": command_line(prog),
+            "skip_bad": skip_bad(args)}

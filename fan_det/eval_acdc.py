@@ -12,7 +12,6 @@ from __future__ import annotations
 from fan_det import cli
 from fan_det.robustness.acdc import DEFAULT_OUT, AcdcOptions, prepare_acdc
 from fan_det.robustness.job import launch_or_refuse
-from fan_det.runtime.unreadable import add_unreadable_arguments, skip_bad
 
 PROG = "fan_det.eval_acdc"
 EXAMPLES = f"""examples:
@@ -38,16 +37,13 @@ def build_parser() -> cli.ToolParser:
     parser.add_argument("--conditions", default="all",
                         help="'all' or comma-separated conditions (fog, night, rain, snow); fewer give a "
                              "result marked partial")
-    add_unreadable_arguments(parser, "acdc.json")
-    seed = "seed of a random initialisation and of the bootstrap resamples"
-    cli.add_detection_run_arguments(parser, default_out=DEFAULT_OUT, helps={"seed": seed})
-    cli.add_job_arguments(parser)
+    cli.add_evaluation_arguments(parser, default_out=DEFAULT_OUT, results_file="acdc.json")
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    options = AcdcOptions(**cli.eval_fields(args, PROG), skip_bad=skip_bad(args), acdc_root=args.acdc_root,
+    options = AcdcOptions(**cli.eval_fields(args, PROG), acdc_root=args.acdc_root,
                           tiny=args.tiny, conditions=args.conditions)
     launch_or_refuse(args, prepare_acdc, options)
 

@@ -15,9 +15,8 @@ from __future__ import annotations
 from fan_det.cli import (
     HelpFormatter,
     ToolParser,
-    add_detection_run_arguments,
     add_detector_arguments,
-    add_job_arguments,
+    add_evaluation_arguments,
     eval_fields,
 )
 from fan_det.protocol import PROTOCOLS
@@ -29,7 +28,6 @@ from fan_det.robustness.city_c import (
     prepare_city_c,
 )
 from fan_det.robustness.job import launch_or_refuse
-from fan_det.runtime.unreadable import add_unreadable_arguments, skip_bad
 
 PROG = "fan_det.eval_city_c"
 EXAMPLES = f"""examples:
@@ -73,18 +71,17 @@ def build_parser() -> ToolParser:
     parser.add_argument("--allow-partial", action="store_true",
                         help="accept fewer cells than the protocol's; the summary is marked partial and "
                              "names the missing cells")
-    add_unreadable_arguments(parser, "segmentation.json")
     seed = ("corruption seed and random-init seed; None: 0 on the fly, and the seed that built --city-c-root "
             "(another value is refused)")
-    add_detection_run_arguments(parser, default_out=DEFAULT_OUT, helps={"seed": seed})
+    add_evaluation_arguments(parser, default_out=DEFAULT_OUT, results_file="segmentation.json",
+                             helps={"seed": seed})
     parser.set_defaults(seed=None)
-    add_job_arguments(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    options = CityCOptions(**eval_fields(args, PROG), skip_bad=skip_bad(args), dataset=args.dataset,
+    options = CityCOptions(**eval_fields(args, PROG), dataset=args.dataset,
                            protocol=args.protocol, corruptions=args.corruptions, severities=args.severities,
                            city_c_root=args.city_c_root, allow_partial=args.allow_partial)
     launch_or_refuse(args, prepare_city_c, options, FLAGS)

@@ -15,7 +15,6 @@ from fan_det import cli
 from fan_det.robustness.job import launch_or_refuse
 from fan_det.robustness.run import DEFAULT_DATASET, DEFAULT_OUT, CocoCOptions, prepare_coco_c
 from fan_det.robustness.scoring import add_scorer_argument
-from fan_det.runtime.unreadable import add_unreadable_arguments, skip_bad
 
 PROG = "fan_det.eval_coco_c"
 EXAMPLES = f"""examples:
@@ -48,22 +47,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--allow-partial", action="store_true",
                         help="accept an incomplete grid; the summary is marked partial and names its cells")
     add_scorer_argument(parser)
-    add_unreadable_arguments(parser, "robustness.json")
     helps = {  # the shared helpers' texts, made specific to this tool
         "name": "model name in the results and the report; None: from the config",
         "seed": "corruption seed and random-init seed; None: 0 on the fly, and the seed that built "
                 "--coco-c-root (another value is refused)",
     }
-    cli.add_detection_run_arguments(parser, default_out=DEFAULT_OUT, helps=helps)
+    cli.add_evaluation_arguments(parser, default_out=DEFAULT_OUT, results_file="robustness.json",
+                                 helps=helps)
     parser.set_defaults(seed=None)
     parser.add_argument("--num-workers", dest="workers", type=int, help=argparse.SUPPRESS)  # former spelling
-    cli.add_job_arguments(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    options = CocoCOptions(**cli.eval_fields(args, PROG), skip_bad=skip_bad(args), dataset=args.dataset,
+    options = CocoCOptions(**cli.eval_fields(args, PROG), dataset=args.dataset,
                            corruptions=args.corruptions, severities=args.severities,
                            coco_c_root=args.coco_c_root, allow_partial=args.allow_partial, scorer=args.scorer)
     launch_or_refuse(args, prepare_coco_c, options)

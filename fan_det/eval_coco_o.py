@@ -17,7 +17,6 @@ from fan_det import cli
 from fan_det.robustness.coco_o import DEFAULT_OUT, CocoOOptions, prepare_coco_o
 from fan_det.robustness.job import launch_or_refuse
 from fan_det.robustness.scoring import add_scorer_argument
-from fan_det.runtime.unreadable import add_unreadable_arguments, skip_bad
 
 PROG = "fan_det.eval_coco_o"
 EXAMPLES = f"""examples:
@@ -44,16 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--domains", default="all",
                         help="'all' or comma-separated domains; fewer than six give a partial result")
     add_scorer_argument(parser)
-    add_unreadable_arguments(parser, "coco_o.json")
-    seed = "seed of a random initialisation and of the bootstrap resamples"
-    cli.add_detection_run_arguments(parser, default_out=DEFAULT_OUT, helps={"seed": seed})
-    cli.add_job_arguments(parser)
+    cli.add_evaluation_arguments(parser, default_out=DEFAULT_OUT, results_file="coco_o.json")
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    options = CocoOOptions(**cli.eval_fields(args, PROG), skip_bad=skip_bad(args),
+    options = CocoOOptions(**cli.eval_fields(args, PROG),
                            coco_o_root=args.coco_o_root, domains=args.domains, scorer=args.scorer)
     launch_or_refuse(args, prepare_coco_o, options)
 
