@@ -42,7 +42,7 @@ def test_two_shard_folders_merge_into_a_new_nested_folder_by_hard_links(tmp_path
     assert json.loads(json.dumps(merged)) == json.loads((out / "manifest.json").read_text())
     assert merged["files"] == {**first["files"], **second["files"]}
     assert merged["images"] == {**first["images"], **second["images"]}
-    assert merged["skipped"] == {"/src/bad.jpg": "unreadable"} and merged["cells"] == [["fog", 1]]
+    assert merged["skipped"] == {"/src/bad.jpg": "unreadable"} and merged["cells"] == [("fog", 1)]
     assert merged["built"] == {"merged_from": ["0/2", "1/2"]} and "shard" not in merged
     for folder, rel in [("a", "fog/1/x.png"), ("b", "fog/1/y.png")]:
         assert (out / rel).stat().st_ino == (tmp_path / folder / rel).stat().st_ino
