@@ -51,3 +51,11 @@ def test_every_differing_setting_is_named_joined_by_semicolons(tmp_path):
     with pytest.raises(ReportInputError, match=r"other settings \(model.random_init: false vs true; "
                                                r"protocol.seed: 3 vs 4\)"):
         load_inputs([FIXTURES / "det_fan.json", det_run(tmp_path, "a", two_settings)])
+
+
+def test_a_file_no_reader_accepts_is_refused_without_suggesting_another_flag(tmp_path):
+    path = tmp_path / "robustness.json"
+    path.write_text(json.dumps({"schema": "someone.else/1"}))
+    with pytest.raises(ReportInputError) as info:
+        load_inputs([path])
+    assert str(info.value).startswith(str(path)) and "pass it with" not in str(info.value)
