@@ -50,3 +50,13 @@ def test_a_run_that_read_nothing_new_leaves_the_memo_file_alone(tmp_path):
     file_hashes(files, tmp_path / "memo")
     after = memo.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
+def test_a_memo_that_is_not_an_object_is_ignored_and_replaced(tmp_path):
+    files = make_files(tmp_path / "data")
+    file_hashes(files, tmp_path / "memo")
+    (memo,) = (tmp_path / "memo" / MEMO_DIR).glob("*.json")
+    memo.write_text("[1, 2]")
+    expected = [hashlib.sha256(f.read_bytes()).hexdigest() for f in files]
+    assert file_hashes(files, tmp_path / "memo") == expected
+    assert sorted(json.loads(memo.read_text())) == ["g0.bin", "sub/g1.bin", "sub/g2.bin"]
