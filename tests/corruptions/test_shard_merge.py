@@ -112,3 +112,16 @@ def test_missing_shards_are_each_named(tmp_path):
     write_shard(tmp_path / "a", 1, 4, {"1": "x.png"})
     with pytest.raises(BuildError, match=r"^shard\(s\) 0/4, 2/4, 3/4 missing: build them \(--shard K/4\)"):
         merge_shards(tmp_path / "out", [tmp_path / "a"])
+
+
+def test_a_whole_build_merges_with_a_shard_of_another_folder(tmp_path):
+    whole = write_shard(tmp_path / "a", 0, 1, {"1": "x.png"})
+    path = tmp_path / "a" / "manifest.shard-0-of-1.json"
+    del whole["shard"]
+    whole["built"] = {"shard": "whole"}
+    path.rename(tmp_path / "a" / "manifest.json")
+    (tmp_path / "a" / "manifest.json").write_text(json.dumps(whole))
+    write_shard(tmp_path / "b", 0, 1, {"2": "y.png"})
+    merged = merge_shards(tmp_path / "out", [tmp_path / "a", tmp_path / "b"])
+    assert sorted(merged["files"]) == ["fog/1/x.png", "fog/1/y.png"]
+    assert merged["built"] == {"merged_from": ["0/1", "whole"]} and "shard" not in merged
