@@ -47,6 +47,16 @@ def test_two_shard_folders_merge_into_a_new_nested_folder_by_hard_links(tmp_path
     for folder, rel in [("a", "fog/1/x.png"), ("b", "fog/1/y.png")]:
         assert (out / rel).stat().st_ino == (tmp_path / folder / rel).stat().st_ino
     assert sorted(p.name for p in out.glob("*.json")) == ["manifest.json"]
+    assert (tmp_path / "a" / "manifest.shard-0-of-2.json").is_file()  # other folders are left as they are
+    assert (tmp_path / "b" / "manifest.shard-1-of-2.json").is_file()
+
+
+def test_the_output_folder_may_be_listed_first_among_the_merged_ones(tmp_path):
+    write_shard(tmp_path / "out", 0, 2, {"1": "x.png"})
+    write_shard(tmp_path / "b", 1, 2, {"2": "y.png"})
+    merge_shards(tmp_path / "out", [tmp_path / "out", tmp_path / "b"])
+    assert (tmp_path / "out" / "fog" / "1" / "y.png").read_bytes() == \
+        (tmp_path / "b" / "fog" / "1" / "y.png").read_bytes()
 
 
 def test_shards_built_in_the_output_folder_are_folded_and_their_shard_manifests_removed(tmp_path):
@@ -117,8 +127,7 @@ def test_missing_shards_are_each_named(tmp_path):
 def test_a_whole_build_merges_with_a_shard_of_another_folder(tmp_path):
     whole = write_shard(tmp_path / "a", 0, 1, {"1": "x.png"})
     path = tmp_path / "a" / "manifest.shard-0-of-1.json"
-    del whole["shard"]
-    whole["built"] = {"shard": "whole"}
+    del whole["shard"], whole["built"]  # a manifest need not say how it was built
     path.rename(tmp_path / "a" / "manifest.json")
     (tmp_path / "a" / "manifest.json").write_text(json.dumps(whole))
     write_shard(tmp_path / "b", 0, 1, {"2": "y.png"})
