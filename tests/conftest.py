@@ -16,6 +16,15 @@ from trained_model_helpers import TINY_RETINANET_CONFIG, tiny_retinanet_key
 
 from fan_det.paths import REPO_ROOT, cache_root
 
+if "MUTANT_UNDER_TEST" in os.environ:  # under `make mutation`, every mutant's tests run in a process forked
+    # from one that has used tqdm, whose default lock is a semaphore shared across fork: a run killed on
+    # timeout while holding it would hang every later run. One process's bars need only a thread lock.
+    import threading
+
+    from tqdm import tqdm
+
+    tqdm.set_lock(threading.RLock())
+
 
 class TrainedModel(NamedTuple):
     weights: Path  # OUTPUT_DIR/model_final.pth; OUTPUT_DIR also holds metrics.json and the final evaluation
