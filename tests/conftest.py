@@ -16,6 +16,18 @@ from trained_model_helpers import TINY_RETINANET_CONFIG, tiny_retinanet_key
 
 from fan_det.paths import REPO_ROOT, cache_root
 
+if "MUTANT_UNDER_TEST" in os.environ:  # under `make mutation`, every mutant's tests run in a process forked
+    # from one that ran tests before. tqdm's default lock is a semaphore shared across fork (a run killed on
+    # timeout while holding it hung every later run): one process's bars need only a thread lock. OpenMP's
+    # thread team does not survive a fork (the child waits forever for its threads): one thread each.
+    import threading
+
+    import torch
+    from tqdm import tqdm
+
+    tqdm.set_lock(threading.RLock())
+    os.register_at_fork(after_in_child=lambda: torch.set_num_threads(1))
+
 
 class TrainedModel(NamedTuple):
     weights: Path  # OUTPUT_DIR/model_final.pth; OUTPUT_DIR also holds metrics.json and the final evaluation

@@ -46,7 +46,8 @@ def register_coco_c(base_dataset: str, root: Path, corruptions: Iterable[str] | 
                     severities: Iterable[int] | None = None, *, allow_missing: bool = False) -> list[str]:
     """Register each built cell under ``root`` (default: every cell in the manifest); returns the names.
 
-    Idempotent. A cell missing some images is refused when its dicts are loaded, unless ``allow_missing``,
+    Idempotent; registering a cell again (from another folder, say) replaces the earlier registration.
+    A cell missing some images is refused when its dicts are loaded, unless ``allow_missing``,
     which leaves those images out (and logs how many).
     """
     from detectron2.data import DatasetCatalog, MetadataCatalog
@@ -68,10 +69,12 @@ def register_coco_c(base_dataset: str, root: Path, corruptions: Iterable[str] | 
                  for key, info in manifest["images"].items()
                  if cell_file(corruption, severity, info["file"]) in manifest["files"]}
         name = f"{base_dataset}_{corruption}_{severity}"
-        if name not in DatasetCatalog.list():
-            DatasetCatalog.register(name, _cell_loader(base_dataset, root, files, corruption, severity,
-                                                       allow_missing))
-            MetadataCatalog.get(name).set(**base_meta, corruption=corruption, severity=severity,
-                                          coco_c_root=str(root))
+        if name in DatasetCatalog.list():  # registered before, maybe from another folder: this one wins
+            DatasetCatalog.remove(name)
+            MetadataCatalog.remove(name)
+        DatasetCatalog.register(name, _cell_loader(base_dataset, root, files, corruption, severity,
+                                                   allow_missing))
+        MetadataCatalog.get(name).set(**base_meta, corruption=corruption, severity=severity,
+                                      coco_c_root=str(root))
         names.append(name)
     return names

@@ -77,6 +77,15 @@ def test_registered_cells_point_at_the_files_with_the_original_annotations(built
         register_coco_c(BASE, built, ["fog"], [1])
 
 
+def test_registering_a_cell_again_from_another_folder_points_at_that_folder(built, tmp_path):
+    """A second registration of the same cell name must not keep serving the first folder's files."""
+    register_coco_c(BASE, built, ["snow"], [5])
+    build_coco_c(load_images(BASE, None, "png"), tmp_path, ("snow",), (5,), progress=False)
+    (name,) = register_coco_c(BASE, tmp_path, ["snow"], [5])
+    assert all(d["file_name"].startswith(str(tmp_path / "snow" / "5")) for d in DatasetCatalog.get(name))
+    assert MetadataCatalog.get(name).coco_c_root == str(tmp_path)
+
+
 def test_a_partly_built_cell_is_refused_unless_missing_images_are_allowed(built, tmp_path):
     entries = load_images(BASE, None, "png")
     build_coco_c(entries[:2], tmp_path, ("fog",), (1,), progress=False)

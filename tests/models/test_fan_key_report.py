@@ -1,0 +1,37 @@
+"""The key report's text, worked by hand: an exact match in one line, otherwise the counts, then each
+kind of difference under its heading, at most 20 keys listed per kind; a non-dict checkpoint is named."""
+
+from __future__ import annotations
+
+import pytest
+
+from fan_det.models.checkpoint import KeyReport, unwrap_state_dict
+
+
+def test_a_match_is_one_line():
+    assert str(KeyReport()) == "checkpoint matches the model: every key present with the right shape"
+
+
+def test_every_difference_is_listed_under_its_heading_at_most_20_per_kind():
+    missing = [f"blocks.{i}.weight" for i in range(22)]
+    report = KeyReport(missing, ["head.bias"], [("head.weight", (10, 4), (5, 4))])
+    assert str(report).splitlines() == [
+        "checkpoint does not match the model: 22 missing, 1 unexpected, 1 wrong shape",
+        "  missing (in the model, not in the checkpoint):",
+        *[f"    blocks.{i}.weight" for i in range(20)],
+        "    ... and 2 more",
+        "  unexpected (in the checkpoint, not in the model):",
+        "    head.bias",
+        "  wrong shape (checkpoint vs model):",
+        "    head.weight: [10, 4] vs [5, 4]",
+    ]
+
+
+def test_exactly_20_keys_need_no_remainder_line():
+    report = KeyReport([f"k{i}" for i in range(20)], [], [])
+    assert str(report).splitlines()[-1] == "    k19"
+
+
+def test_a_checkpoint_that_is_not_a_dict_is_named():
+    with pytest.raises(TypeError, match=r"^a checkpoint must be a dict, got list$"):
+        unwrap_state_dict([1, 2])
