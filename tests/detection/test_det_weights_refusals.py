@@ -3,6 +3,8 @@ first line of its message (never a traceback, never an empty reason)."""
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 import torch
 import torch.nn as nn
@@ -46,6 +48,14 @@ def test_a_pth_of_objects_or_no_dict_is_refused_naming_what_it_holds(tmp_path, c
         load_detector_weights(nn.Linear(2, 2), str(path))
     cls = f"{Anything.__module__}.Anything"
     assert str(info.value) == f"{path} " + reason.format(cls=cls)
+
+
+def test_a_pth_of_objects_is_refused_even_when_torchs_default_is_turned_off(tmp_path, monkeypatch):
+    path = tmp_path / "zoo.pkl"
+    path.write_bytes(pickle.dumps([1, 2], protocol=2))
+    with pytest.raises(WeightsError) as info:
+        load_detector_weights(nn.Linear(2, 2), str(path))
+    assert str(info.value) == f"{path} holds a list, not a dict of weights"
 
 
 def test_a_pth_that_is_no_pickle_names_the_loader_error(tmp_path):

@@ -1,9 +1,11 @@
 """The key report's text, worked by hand: an exact match in one line, otherwise the counts, then each
-kind of difference under its heading, at most 20 keys listed per kind; a non-dict checkpoint is named."""
+kind of difference under its heading, at most 20 keys listed per kind; a non-dict checkpoint is named;
+the EMA weights are unwrapped unless asked otherwise."""
 
 from __future__ import annotations
 
 import pytest
+import torch
 
 from fan_det.models.checkpoint import KeyReport, unwrap_state_dict
 
@@ -35,3 +37,8 @@ def test_exactly_20_keys_need_no_remainder_line():
 def test_a_checkpoint_that_is_not_a_dict_is_named():
     with pytest.raises(TypeError, match=r"^a checkpoint must be a dict, got list$"):
         unwrap_state_dict([1, 2])
+
+
+def test_the_ema_weights_are_read_by_default():
+    raw, ema = {"weight": torch.rand(2)}, {"weight": torch.rand(2)}
+    assert unwrap_state_dict({"state_dict": raw, "state_dict_ema": ema})["weight"] is ema["weight"]
