@@ -51,6 +51,15 @@ def test_a_pth_of_objects_or_no_dict_is_refused_naming_what_it_holds(tmp_path, c
 
 
 def test_a_pth_of_objects_is_refused_even_when_torchs_default_is_turned_off(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")  # torch then unpickles anything by default
+    path = tmp_path / "model.pth"
+    torch.save({"model": Anything()}, path)
+    with pytest.raises(WeightsError) as info:
+        load_detector_weights(nn.Linear(2, 2), str(path))
+    assert str(info.value).startswith(f"{path} holds a Python object ({Anything.__module__}.Anything) ")
+
+
+def test_a_pkl_of_no_dict_is_refused_naming_what_it_holds(tmp_path):
     path = tmp_path / "zoo.pkl"
     path.write_bytes(pickle.dumps([1, 2], protocol=2))
     with pytest.raises(WeightsError) as info:
