@@ -1,16 +1,19 @@
 """How weights' names reach the model, worked by hand on small modules: Caffe2 model-zoo files (Python 2
-pickles, optimiser ``_momentum`` blobs dropped, names converted and matched by suffix), a detector's trunk
-keys into a bare trunk, and an ImageNet checkpoint's key report and log line in the checkpoint's names."""
+pickles, optimiser ``_momentum`` blobs dropped, names converted and matched by suffix), detectron2's own
+zoo files (matched by suffix, never renamed), a detector's trunk keys into a bare trunk, and an ImageNet
+checkpoint's key report and log line in the checkpoint's names."""
 
 from __future__ import annotations
 
 import logging
+import pickle
 import struct
 
 import numpy as np
 import pytest
 import torch
 import torch.nn as nn
+from detectron2.layers import FrozenBatchNorm2d
 
 from fan_det.detection.weights import load_detector_weights, load_imagenet_weights
 from fan_det.models import CheckpointMismatchError
@@ -90,6 +93,28 @@ def test_a_caffe2_model_zoo_pkl_loads_every_blob_into_its_converted_name(tmp_pat
     state = model.state_dict()
     for c2_name, name in C2_TO_MODEL.items():
         assert torch.equal(state[name], torch.from_numpy(blobs[c2_name])), name
+
+
+def test_a_detectron2_zoo_pkl_is_matched_by_suffix_without_caffe2_renaming(tmp_path):
+    """As converted from torchvision for detectron2: its own names, an author other than Caffe2."""
+    rng = np.random.default_rng(7)
+    names = ["stem.conv1.weight", "stem.conv1.norm.weight", "stem.conv1.norm.bias",
+             "stem.conv1.norm.running_mean", "stem.conv1.norm.running_var"]
+    shapes = [(4, 3, 3, 3), (4,), (4,), (4,), (4,)]
+    weights = {name: rng.random(shape, dtype=np.float32) for name, shape in zip(names, shapes, strict=True)}
+    path = tmp_path / "R-50.pkl"
+    zoo = {"model": weights, "__author__": "torchvision", "matching_heuristics": True}
+    path.write_bytes(pickle.dumps(zoo, protocol=4))
+    model = nn.Module()
+    model.backbone = nn.Module()
+    model.backbone.bottom_up = nn.Module()
+    model.backbone.bottom_up.stem = nn.Module()
+    model.backbone.bottom_up.stem.conv1 = nn.Conv2d(3, 4, 3, bias=False)
+    model.backbone.bottom_up.stem.conv1.norm = FrozenBatchNorm2d(4)
+    assert load_detector_weights(model, str(path)).ok
+    state = model.state_dict()
+    for name in names:
+        assert torch.equal(state[f"backbone.bottom_up.{name}"], torch.from_numpy(weights[name])), name
 
 
 def test_a_pkl_with_model_but_no_author_is_read_as_caffe2_blobs(tmp_path):
