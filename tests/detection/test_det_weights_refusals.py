@@ -132,3 +132,22 @@ def test_a_detectors_trunk_keys_become_a_bare_trunks_keys_and_nothing_else_chang
     assert trunk_keys_as_backbone(Trunk(nested=True), state) is state
     plain = {"backbone.layer.weight": weight}
     assert trunk_keys_as_backbone(Trunk(nested=False), plain) is plain
+
+
+def test_no_weights_given_is_one_line():
+    with pytest.raises(WeightsError) as info:
+        load_detector_weights(nn.Linear(2, 2), "")
+    assert str(info.value) == "no weights given: name a checkpoint file or URL"
+
+
+def test_a_partial_load_when_asked_loads_what_fits_and_prints_the_whole_report(tmp_path, capsys):
+    weight = torch.rand(2, 2)
+    path = save(tmp_path, {"model": {"weight": weight, "extra": torch.rand(3)}})
+    model = nn.Linear(2, 2)
+    report = load_detector_weights(model, path, allow_partial=True)
+    assert (report.missing, report.unexpected, report.mismatched) == (["bias"], ["extra"], [])
+    assert torch.equal(model.weight, weight)
+    assert (f"warning: PARTIAL LOAD of {path}: only the keys that fit were loaded, the rest keeps its "
+            "initialisation.\ncheckpoint does not match the model: 1 missing, 1 unexpected, 0 wrong shape\n"
+            "  missing (in the model, not in the checkpoint):\n    bias\n"
+            "  unexpected (in the checkpoint, not in the model):\n    extra\n") in capsys.readouterr().err
