@@ -1,5 +1,6 @@
-"""A model-zoo .pkl that cannot be read is refused in one line naming the file, the error type and the
-first line of its message (never a traceback, never an empty reason)."""
+"""Weights that cannot be used are refused in one line naming the file and what it holds (an unreadable
+model-zoo .pkl: the error type and the first line of its message; never a traceback, never an empty
+reason); a mismatch is one line unless a partial load is asked for, which prints the whole report."""
 
 from __future__ import annotations
 
