@@ -1,7 +1,8 @@
 """How weights' names reach the model, worked by hand on small modules: Caffe2 model-zoo files (Python 2
 pickles, optimiser ``_momentum`` blobs dropped, names converted and matched by suffix), detectron2's own
 zoo files (matched by suffix, never renamed), a detector's trunk keys into a bare trunk, and an ImageNet
-checkpoint's key report and log line in the checkpoint's names."""
+checkpoint's key report and log line in the checkpoint's names; an optimizer saved beside the weights
+comes back on resume only."""
 
 from __future__ import annotations
 
@@ -15,7 +16,11 @@ import torch
 import torch.nn as nn
 from detectron2.layers import FrozenBatchNorm2d
 
-from fan_det.detection.weights import load_detector_weights, load_imagenet_weights
+from fan_det.detection.weights import (
+    StrictDetectionCheckpointer,
+    load_detector_weights,
+    load_imagenet_weights,
+)
 from fan_det.models import CheckpointMismatchError
 
 
@@ -219,3 +224,25 @@ def test_an_imagenet_checkpoint_that_does_not_fit_names_each_key_as_the_checkpoi
         "  wrong shape (checkpoint vs model):",
         "    patch_embed.weight: [5, 3] vs [4, 3]",
     ]
+
+
+def _with_optimizer(folder) -> tuple[nn.Linear, torch.optim.SGD, StrictDetectionCheckpointer]:
+    model = nn.Linear(2, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    return model, optimizer, StrictDetectionCheckpointer(model, str(folder), optimizer=optimizer)
+
+
+def test_the_optimizer_saved_beside_the_weights_is_restored_on_resume_only(tmp_path):
+    torch.manual_seed(8)
+    model, optimizer, checkpointer = _with_optimizer(tmp_path)
+    model(torch.rand(4, 2)).sum().backward()
+    optimizer.step()
+    checkpointer.save("model_final")
+    momentum = optimizer.state_dict()["state"][0]["momentum_buffer"]
+    fresh, fresh_optimizer, fresh_checkpointer = _with_optimizer(tmp_path)
+    fresh_checkpointer.resume_or_load(str(tmp_path / "model_final.pth"), resume=False)
+    assert torch.equal(fresh.weight, model.weight) and fresh_optimizer.state_dict()["state"] == {}
+    fresh, fresh_optimizer, fresh_checkpointer = _with_optimizer(tmp_path)
+    fresh_checkpointer.resume_or_load("", resume=True)  # the folder's last checkpoint
+    assert torch.equal(fresh.weight, model.weight)
+    assert torch.equal(fresh_optimizer.state_dict()["state"][0]["momentum_buffer"], momentum)
