@@ -1,7 +1,10 @@
-"""A model-zoo .pkl that cannot be read is refused in one line naming the file, the error type and the
-first line of its message (never a traceback, never an empty reason)."""
+"""Weights that cannot be used are refused in one line naming the file and what it holds (an unreadable
+model-zoo .pkl: the error type and the first line of its message; never a traceback, never an empty
+reason); a mismatch is one line unless a partial load is asked for, which prints the whole report."""
 
 from __future__ import annotations
+
+import pickle
 
 import pytest
 import torch
@@ -46,6 +49,23 @@ def test_a_pth_of_objects_or_no_dict_is_refused_naming_what_it_holds(tmp_path, c
         load_detector_weights(nn.Linear(2, 2), str(path))
     cls = f"{Anything.__module__}.Anything"
     assert str(info.value) == f"{path} " + reason.format(cls=cls)
+
+
+def test_a_pth_of_objects_is_refused_even_when_torchs_default_is_turned_off(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")  # torch then unpickles anything by default
+    path = tmp_path / "model.pth"
+    torch.save({"model": Anything()}, path)
+    with pytest.raises(WeightsError) as info:
+        load_detector_weights(nn.Linear(2, 2), str(path))
+    assert str(info.value).startswith(f"{path} holds a Python object ({Anything.__module__}.Anything) ")
+
+
+def test_a_pkl_of_no_dict_is_refused_naming_what_it_holds(tmp_path):
+    path = tmp_path / "zoo.pkl"
+    path.write_bytes(pickle.dumps([1, 2], protocol=2))
+    with pytest.raises(WeightsError) as info:
+        load_detector_weights(nn.Linear(2, 2), str(path))
+    assert str(info.value) == f"{path} holds a list, not a dict of weights"
 
 
 def test_a_pth_that_is_no_pickle_names_the_loader_error(tmp_path):
@@ -113,3 +133,22 @@ def test_a_detectors_trunk_keys_become_a_bare_trunks_keys_and_nothing_else_chang
     assert trunk_keys_as_backbone(Trunk(nested=True), state) is state
     plain = {"backbone.layer.weight": weight}
     assert trunk_keys_as_backbone(Trunk(nested=False), plain) is plain
+
+
+def test_no_weights_given_is_one_line():
+    with pytest.raises(WeightsError) as info:
+        load_detector_weights(nn.Linear(2, 2), "")
+    assert str(info.value) == "no weights given: name a checkpoint file or URL"
+
+
+def test_a_partial_load_when_asked_loads_what_fits_and_prints_the_whole_report(tmp_path, capsys):
+    weight = torch.rand(2, 2)
+    path = save(tmp_path, {"model": {"weight": weight, "extra": torch.rand(3)}})
+    model = nn.Linear(2, 2)
+    report = load_detector_weights(model, path, allow_partial=True)
+    assert (report.missing, report.unexpected, report.mismatched) == (["bias"], ["extra"], [])
+    assert torch.equal(model.weight, weight)
+    assert (f"warning: PARTIAL LOAD of {path}: only the keys that fit were loaded, the rest keeps its "
+            "initialisation.\ncheckpoint does not match the model: 1 missing, 1 unexpected, 0 wrong shape\n"
+            "  missing (in the model, not in the checkpoint):\n    bias\n"
+            "  unexpected (in the checkpoint, not in the model):\n    extra\n") in capsys.readouterr().err
