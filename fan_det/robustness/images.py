@@ -11,7 +11,7 @@ clean one too), so that P, mPC and rPC compare the same images.
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
@@ -46,12 +46,17 @@ def _problem(path: str) -> ImageReadError | None:
     return None
 
 
+def _decode_all(problem: Callable[[str], object], paths: list[str], desc: str) -> list:
+    """``problem`` of every path, in order, on threads (decoders release the GIL), with a progress bar."""
+    with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
+        return list(tqdm(pool.map(problem, paths), total=len(paths), desc=desc, leave=False))
+
+
 def unreadable_images(dataset: str) -> list[Unreadable]:
     """Decode every image of the registered ``dataset`` once (threads: decoders release the GIL); those
     that cannot be read, in dataset order."""
     paths = [d["file_name"] for d in DatasetCatalog.get(dataset)]
-    with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
-        found = list(tqdm(pool.map(_problem, paths), total=len(paths), desc=f"read {dataset}", leave=False))
+    found = _decode_all(_problem, paths, f"read {dataset}")
     return [Unreadable(path, e.path, e.reason) for path, e in zip(paths, found, strict=True) if e is not None]
 
 
@@ -71,8 +76,7 @@ def check_labels_readable(dataset: str, left_out: Collection[str] = ()) -> None:
     what the number means without the user's word."""
     paths = [d["sem_seg_file_name"] for d in DatasetCatalog.get(dataset)
              if "sem_seg_file_name" in d and d["file_name"] not in left_out]
-    with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
-        found = list(pool.map(_label_problem, paths))
+    found = _decode_all(_label_problem, paths, f"read {dataset} labels")
     for path, reason in zip(paths, found, strict=True):
         if reason is not None:
             raise OptionError(f"cannot read label file {path}: {reason} (replace it: ground truth is never "
