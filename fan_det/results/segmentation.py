@@ -29,11 +29,6 @@ class SegmentationResult(CorruptionGridResult):
     HEADLINE_LABEL = "mIoU"
     INTERVALS = ("P", "mPC", "rPC")
 
-    @staticmethod
-    def flat_stats(stats: Mapping) -> dict[str, float]:
-        """The summary's stat of a cell: its mIoU (per-class IoU stays in the cell)."""
-        return {"mIoU": stats["mIoU"]} if "mIoU" in stats else {}
-
     @classmethod
     def build(cls, *, model: Mapping, dataset: Mapping, protocol: Mapping, cells: Sequence[Mapping],
               allow_partial: bool, provenance: Mapping,
