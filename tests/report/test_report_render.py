@@ -176,14 +176,15 @@ def test_md_code_fences_longer_than_any_backtick_run(text, span):
     assert md_code(text) == span
 
 
-def test_a_row_of_fewer_flags_than_values_is_an_error_not_a_shorter_row():
-    """Each cell needs its interval, tie and best flags: a row missing one is refused, never cut short."""
-    for key in ("intervals", "tied", "best"):
-        t = table_b()
-        t["rows"][0]["values"].append(1.0)
-        for other in {"intervals", "tied", "best"} - {key}:
-            t["rows"][0][other].append({"intervals": None, "tied": False, "best": False}[other])
-        t["columns"].append({"label": "z"})
-        for renderer in (render._md_table, render._html_table):
-            with pytest.raises(ValueError):
-                renderer(t)
+@pytest.mark.parametrize("missing", [("intervals",), ("tied",), ("best",), ("intervals", "tied", "best")])
+def test_a_row_of_fewer_flags_than_values_is_an_error_not_a_shorter_row(missing):
+    """Each cell needs its interval, tie and best flags: a row missing some is refused, never cut short."""
+    t = table_b()
+    t["columns"].append({"label": "z"})
+    t["rows"][0]["values"].append(1.0)
+    for key, flag in {"intervals": None, "tied": False, "best": False}.items():
+        if key not in missing:
+            t["rows"][0][key].append(flag)
+    for renderer in (render._md_table, render._html_table):
+        with pytest.raises(ValueError):
+            renderer(t)
