@@ -137,3 +137,21 @@ def test_ood_image_counts_that_differ_are_listed_model_by_model(tmp_path):
     assert refusal(merge_ood, files) == (
         "imagenet-a was evaluated on different image counts (efficientnet_lite0: 6 images, "
         "fan_tiny_8_p4_hybrid: 9 images); models must see the same images to be compared")
+
+
+def test_one_ood_model_with_other_settings_is_refused_naming_the_setting(tmp_path):
+    first, second = ood_split(tmp_path, lambda d: d["preprocessing"].update(crop_pct=1.0))
+    assert refusal(merge_ood, read_all([first, second], "ood", FLAGS)) == (
+        f"OOD model 'efficientnet_lite0' appears in {first} and {second} with other settings "
+        "(preprocessing.crop_pct: 0.875 vs 1.0); runs that differ are different models: give them different "
+        "names (--name)")
+
+
+def test_a_dataset_in_two_runs_with_the_same_numbers_is_kept_once(tmp_path):
+    def also_a(doc):
+        doc["datasets"]["imagenet-a"] = load_fixture("ood_effnet.json")["datasets"]["imagenet-a"]
+
+    first, second = ood_split(tmp_path, also_a)
+    merged = merge_ood(read_all([first, second], "ood", FLAGS))
+    assert list(merged[0].doc["datasets"]) == ["imagenet-a", "imagenet-r"]
+    assert merged[0].notes == [f"imagenet-r from {second}"]
