@@ -71,6 +71,15 @@ def test_one_model_with_other_numbers_is_refused_naming_both_files(tmp_path):
         "give the runs different model names")
 
 
+def test_one_model_with_other_settings_is_refused_naming_the_setting(tmp_path):
+    first = coco_o_file(tmp_path / "a", "fan", "fan_tiny", [31.5, 20.25, 18.0, 12.75, 25.5, 14.0])
+    second = coco_o_file(tmp_path / "b", "fan", "fan_small", [31.5, 20.25, 18.0, 12.75, 25.5, 14.0])
+    assert refusal(merge_detection, read_all([first, second], "coco_o", FLAGS), "COCO-O") == (
+        f"COCO-O model 'fan' appears in {first} and {second} with other settings (model.backbone: "
+        '"fan_tiny" vs "fan_small"); runs that differ are different models: give them different '
+        "names (--name)")
+
+
 def test_detection_results_on_other_datasets_are_listed_file_by_file(tmp_path):
     base = load_fixture("det_baseline.json")
     base["dataset"]["num_images"] = 16
