@@ -134,6 +134,7 @@ def test_html_of_every_block_kind_is_escaped_and_in_order(fake_layout):
         "",
     ]
     assert body.split("\n") == ["</head><body>", *HTML_BODY]
+    assert fake_layout["report"] is REPORT
     assert fake_layout["captions"] == {"fig-a": "Cap <b>_"}
 
 
