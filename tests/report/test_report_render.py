@@ -166,7 +166,6 @@ def test_md_escape_shows_text_as_written(text, shown):
 
 @pytest.mark.parametrize(("text", "span"), [
     ("a b", "`a b`"),
-    ("", "``"),
     ("v`x", "``v`x``"),
     ("a``b`c", "```a``b`c```"),
     ("`a", "`` `a ``"),
