@@ -60,3 +60,13 @@ def test_a_memo_that_is_not_an_object_is_ignored_and_replaced(tmp_path):
     expected = [hashlib.sha256(f.read_bytes()).hexdigest() for f in files]
     assert file_hashes(files, tmp_path / "memo") == expected
     assert sorted(json.loads(memo.read_text())) == ["g0.bin", "sub/g1.bin", "sub/g2.bin"]
+
+
+def test_a_file_that_cannot_be_read_hashes_to_none_and_is_not_memoised(tmp_path):
+    files = make_files(tmp_path / "data", count=2)
+    gone = tmp_path / "data" / "gone.bin"
+    hashes = file_hashes([files[0], gone, files[1]], tmp_path / "memo")
+    assert hashes == [hashlib.sha256(files[0].read_bytes()).hexdigest(), None,
+                      hashlib.sha256(files[1].read_bytes()).hexdigest()]
+    memo = json.loads(next((tmp_path / "memo" / MEMO_DIR).iterdir()).read_text())
+    assert sorted(memo) == ["g0.bin", "sub/g1.bin"]
