@@ -1,5 +1,6 @@
 """``fit_line``'s edges: two models are enough (a line through both, R2 of 1), a constant OOD accuracy has no
-R2, and each refusal's whole message names the axis or the fix."""
+R2, and each refusal's whole message names the axis or the fix; a given line's prediction and distance at
+one model are plain floats, computed by hand here."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ import math
 import numpy as np
 import pytest
 
-from fan_det.metrics.effective_robustness import fit_line
+from fan_det.metrics.effective_robustness import (
+    Line,
+    as_accuracy,
+    effective_robustness,
+    fit_line,
+    from_transformed,
+    predict,
+)
 
 
 def test_two_models_give_the_line_through_both():
@@ -47,3 +55,32 @@ def test_refusals_are_whole_messages(ids, oods, message):
     with pytest.raises(ValueError) as info:
         fit_line(ids, oods)
     assert str(info.value) == message
+
+
+LINE = Line(slope=2.0, intercept=0.5, transform="logit", n_models=3, r2=0.75, id_range=(40.0, 90.0))
+
+
+def test_one_models_prediction_and_distance_are_floats_computed_by_hand():
+    # at ID 50, logit(0.5) = 0: the line's transformed OOD is 0.5, its accuracy 100 / (1 + e^-0.5)
+    expected = 100.0 / (1.0 + math.exp(-0.5))
+    assert type(predict(LINE, 50.0)) is float and predict(LINE, 50.0) == pytest.approx(expected, rel=1e-12)
+    distance = effective_robustness(LINE, 50.0, 70.0)
+    assert type(distance) is float and distance == pytest.approx(70.0 - expected, rel=1e-12)
+    both = effective_robustness(LINE, [50.0, 50.0], [70.0, 60.0])
+    assert both == pytest.approx([70.0 - expected, 60.0 - expected], rel=1e-12)
+
+
+def test_the_inverse_transform_defaults_to_logit_and_accuracies_become_floats():
+    assert from_transformed(0.0) == 50.0 and from_transformed(math.log(3)) == pytest.approx(75.0, rel=1e-12)
+    assert as_accuracy([50, 70], "ID").dtype == np.float64
+    assert LINE.to_dict() == {"slope": 2.0, "intercept": 0.5, "transform": "logit", "n_models": 3, "r2": 0.75,
+                              "id_range": [40.0, 90.0]}
+
+
+def test_a_prediction_or_distance_off_the_scale_names_its_axis():
+    for call, axis in ((lambda: predict(LINE, 120.0), "ID"),
+                       (lambda: effective_robustness(LINE, 50.0, -1.0), "OOD"),
+                       (lambda: effective_robustness(LINE, float("inf"), 50.0), "ID")):
+        with pytest.raises(ValueError) as info:
+            call()
+        assert str(info.value) == f"{axis}: accuracies must be finite and on the 0-100 scale"
