@@ -9,7 +9,7 @@ import json
 import numpy as np
 
 import fan_det.runtime.file_hashes as file_hashes_module
-from fan_det.runtime.file_hashes import MEMO_DIR, file_hashes
+from fan_det.runtime.file_hashes import MEMO_DIR, content_sha256, file_hashes
 
 
 def make_files(folder, count=3):
@@ -70,3 +70,12 @@ def test_a_file_that_cannot_be_read_hashes_to_none_and_is_not_memoised(tmp_path)
                       hashlib.sha256(files[1].read_bytes()).hexdigest()]
     memo = json.loads(next((tmp_path / "memo" / MEMO_DIR).iterdir()).read_text())
     assert sorted(memo) == ["g0.bin", "sub/g1.bin"]
+
+
+def test_the_content_hash_is_the_hash_of_the_files_hashes_in_order(tmp_path):
+    files = make_files(tmp_path / "data", count=2)
+    digests = [hashlib.sha256(f.read_bytes()).hexdigest() for f in files]
+    canonical = json.dumps(digests, sort_keys=True, default=str).encode()
+    assert content_sha256(files, tmp_path / "memo") == hashlib.sha256(canonical).hexdigest()
+    assert (tmp_path / "memo" / MEMO_DIR).is_dir()
+    assert content_sha256(files[::-1], tmp_path / "memo") != content_sha256(files, tmp_path / "memo")
