@@ -84,3 +84,11 @@ def test_a_prediction_or_distance_off_the_scale_names_its_axis():
         with pytest.raises(ValueError) as info:
             call()
         assert str(info.value) == f"{axis}: accuracies must be finite and on the 0-100 scale"
+
+
+def test_an_unknown_transform_is_refused_naming_the_known_ones():
+    for call in (lambda: fit_line([50.0, 60.0], [20.0, 30.0], "arcsin"),
+                 lambda: from_transformed(0.0, "arcsin")):
+        with pytest.raises(ValueError) as info:
+            call()
+        assert str(info.value) == "unknown transform 'arcsin'; expected one of logit, probit"
