@@ -32,7 +32,7 @@ class ResultDocument:
     WRITER: ClassVar[str]  # the tool that writes this kind, named in refusals
     HEADLINE: ClassVar[str]  # a summarising kind's headline stat in ``summary.stats`` (e.g. "AP", "mIoU")
     HEADLINE_LABEL: ClassVar[str]  # how messages and the report name it (e.g. "box AP")
-    NAME_LISTS: ClassVar[tuple[str, ...]] = ()  # stats keys listing names (excluded classes), not figures
+    NAME_LISTS: ClassVar[tuple[str, ...]] = ()  # top-level stats keys listing names (excluded classes)
 
     def __init__(self, doc: dict, path: str | os.PathLike | None = None):
         self.doc = doc
@@ -134,7 +134,7 @@ class ResultDocument:
         """Figures must be finite numbers (intervals: lists of them); a figure that cannot be computed is
         absent, never null or NaN, and a string or a flag where a number belongs is refused."""
         for key, value in flat_items(block):
-            if key.rsplit(".", 1)[-1] in self.NAME_LISTS:
+            if key in self.NAME_LISTS:
                 if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
                     raise ResultsError(f"{self.where}: {where} {key} is {value!r}, not a list of names; "
                                        f"rerun {self.WRITER}")

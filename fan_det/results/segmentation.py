@@ -98,6 +98,7 @@ class SegmentationResult(CorruptionGridResult):
             if not (isinstance(stats, dict) and isinstance(stats.get("IoU"), dict)
                     and isinstance(stats.get("mIoU"), (int, float))):
                 raise ResultsError(f"{self.where}: {where} has no mIoU and per-class IoU")
+            self.require_finite(stats, where)  # before the mean below: a null IoU is one line
             unknown = sorted(set(stats["IoU"]) - classes)
             if unknown:
                 raise ResultsError(f"{self.where}: {where} scores classes {unknown} the dataset lacks")

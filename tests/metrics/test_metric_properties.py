@@ -158,3 +158,11 @@ def test_percentile_interval_of_draws_mirrored_about_the_estimate_is_centred_on_
     assert lo <= estimate <= hi
     assert estimate - lo == pytest.approx(hi - estimate, rel=1e-9, abs=1e-9)
     assert percentile_interval([math.nan], 0.95) is None
+
+
+def test_percentile_interval_defaults_to_the_central_95_percent():
+    # 0, 1, ..., 100: the 2.5th and 97.5th percentiles (linear interpolation) are 2.5 and 97.5
+    values = np.random.default_rng(4).permutation(np.arange(101.0))
+    interval = percentile_interval(np.concatenate([values, [np.nan, np.inf]]))
+    assert interval == pytest.approx([2.5, 97.5], rel=1e-12)
+    assert percentile_interval([np.nan, -np.inf]) is None

@@ -86,6 +86,15 @@ def test_imagenet_c_refusals_list_at_most_ten_missing_cells():
     del one_short["fog"][5]
     assert _message(lambda: mean_accuracy(one_short, tuple(BENCHMARK))) == (
         "mean accuracy over 15 corruptions is missing cells: fog/5")
+    ten = _grid(BENCHMARK)
+    del ten["snow"], ten["fog"]  # ten cells missing: all named, no ellipsis; the eleventh adds it
+    assert _message(lambda: mean_accuracy(ten, tuple(BENCHMARK))) == (
+        f"mean accuracy over 15 corruptions is missing cells: {snow}, {fog}")
+    del ten["brightness"][3]
+    assert _message(lambda: mean_accuracy(ten, tuple(BENCHMARK))) == (
+        f"mean accuracy over 15 corruptions is missing cells: {snow}, {fog} ...")
+    assert _message(lambda: mce(ten)) == (
+        f"mCE needs all 15 corruptions x severities 1-5; missing 11 cells: {snow}, {fog} ...")
 
 
 def test_relative_ce_is_reported_per_corruption_and_zero_clean_accuracy_gives_no_retention():

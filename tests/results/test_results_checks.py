@@ -156,6 +156,8 @@ def test_a_domain_without_stats_or_a_summary_without_domains_is_refused_not_a_tr
     doc = _coco_o()
     assert _refusal(_coco_o(), lambda d: d["domains"]["sketch"].pop("stats")) == (
         "<coco_o.json>: domain sketch has no stats; rerun python -m fan_det.eval_coco_o")
+    assert _refusal(_coco_o(), lambda d: d["domains"].update(sketch=[12.5])) == (
+        "<coco_o.json>: domain sketch has no stats; rerun python -m fan_det.eval_coco_o")
     assert _refusal(_coco_o(), lambda d: d["summary"]["stats"]["AP"].pop("per_domain")) == (
         "<coco_o.json>: summary stats.AP.per_domain.cartoon is None, which disagrees with its cells "
         f"({doc.stat()['per_domain']['cartoon']!r}); rerun python -m fan_det.eval_coco_o")

@@ -9,7 +9,7 @@ import json
 import numpy as np
 
 import fan_det.runtime.file_hashes as file_hashes_module
-from fan_det.runtime.file_hashes import MEMO_DIR, file_hashes
+from fan_det.runtime.file_hashes import MEMO_DIR, content_sha256, file_hashes
 
 
 def make_files(folder, count=3):
@@ -60,3 +60,22 @@ def test_a_memo_that_is_not_an_object_is_ignored_and_replaced(tmp_path):
     expected = [hashlib.sha256(f.read_bytes()).hexdigest() for f in files]
     assert file_hashes(files, tmp_path / "memo") == expected
     assert sorted(json.loads(memo.read_text())) == ["g0.bin", "sub/g1.bin", "sub/g2.bin"]
+
+
+def test_a_file_that_cannot_be_read_hashes_to_none_and_is_not_memoised(tmp_path):
+    files = make_files(tmp_path / "data", count=2)
+    gone = tmp_path / "data" / "gone.bin"
+    hashes = file_hashes([files[0], gone, files[1]], tmp_path / "memo")
+    assert hashes == [hashlib.sha256(files[0].read_bytes()).hexdigest(), None,
+                      hashlib.sha256(files[1].read_bytes()).hexdigest()]
+    memo = json.loads(next((tmp_path / "memo" / MEMO_DIR).iterdir()).read_text())
+    assert sorted(memo) == ["g0.bin", "sub/g1.bin"]
+
+
+def test_the_content_hash_is_the_hash_of_the_files_hashes_in_order(tmp_path):
+    files = make_files(tmp_path / "data", count=2)
+    digests = [hashlib.sha256(f.read_bytes()).hexdigest() for f in files]
+    canonical = json.dumps(digests, sort_keys=True, default=str).encode()
+    assert content_sha256(files, tmp_path / "memo") == hashlib.sha256(canonical).hexdigest()
+    assert (tmp_path / "memo" / MEMO_DIR).is_dir()
+    assert content_sha256(files[::-1], tmp_path / "memo") != content_sha256(files, tmp_path / "memo")

@@ -226,3 +226,17 @@ def test_writes_sync_only_when_asked(tmp_path, monkeypatch):
     assert calls == []
     atomic.atomic_write_text(tmp_path / "d", "4", fsync=True)
     assert len(calls) == 1
+
+
+def test_a_temporary_file_that_cannot_be_created_is_an_os_error_naming_the_target(tmp_path, monkeypatch):
+    def refused(path, mode):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(atomic, "open", refused, raising=False)  # as in a read-only folder
+    target = tmp_path / "out" / "r.json"
+    with pytest.raises(PermissionError) as info:
+        atomic_write_bytes(target, b"x")
+    error = info.value
+    assert (error.errno, error.strerror, error.filename) == (13, "Permission denied", str(target))
+    assert str(info.value) == f"[Errno 13] Permission denied: '{target}'"
+    assert list((tmp_path / "out").iterdir()) == []
