@@ -1,6 +1,6 @@
-"""load_images on a COCO json: the refusals' whole lines (unreadable, not a COCO json, an image entry
-without id or file name, no image root) and where each output file goes (inside ``out``, any extension
-swapped, Windows separators read as folders)."""
+"""load_images on a COCO json: the refusals' whole lines (unreadable or absent, not a COCO json, an image
+entry without id or file name, no image root, two images with one key or output file) and where each
+output file goes (inside ``out``, any extension swapped, Windows separators read as folders)."""
 
 from __future__ import annotations
 
@@ -56,3 +56,19 @@ def test_output_files_stay_inside_out_with_the_formats_extension():
         with pytest.raises(BuildError) as info:
             output_file(name, "png")
         assert str(info.value) == f"file_name {name!r} must be a relative path inside the image root"
+
+
+def test_an_absent_json_is_read_as_a_coco_json_not_looked_up_as_a_dataset_name(tmp_path):
+    path = tmp_path / "instances.json"
+    assert refusal(path) == f"cannot read COCO json {path}: [Errno 2] No such file or directory: '{path}'"
+
+
+@pytest.mark.parametrize(("images", "shared"), [
+    ([{"id": 1, "file_name": "a.jpg"}, {"id": 1, "file_name": "b.jpg"}], "image_id '1'"),
+    ([{"id": 1, "file_name": "a.jpg"}, {"id": 2, "file_name": "a.png"}], "file 'a.png'"),
+])
+def test_two_images_sharing_a_key_or_an_output_file_are_named(tmp_path, images, shared):
+    path = tmp_path / "x.json"
+    path.write_text(json.dumps({"images": images}))
+    first, second = (tmp_path / "images" / im["file_name"] for im in images)
+    assert refusal(path, tmp_path / "images") == f"two images share the {shared}: {first}, {second}"
