@@ -104,3 +104,14 @@ def test_a_png_of_the_right_pixels_in_other_bytes_is_accepted(sources, tmp_path)
     tamper(out, rel, other)
     report = verify_coco_c(out, samples=None)
     assert report.ok and report.checked == 1 and report.mismatched == []
+
+
+def test_progress_bars_name_each_pass_and_count_files(sources, tmp_path, capsys):
+    out = tmp_path / "coco_c"
+    build_coco_c(sources, out, ("brightness",), (1, 2), progress=False)
+    capsys.readouterr()
+    assert verify_coco_c(out, samples=1, sample_seed=0, progress=True).ok
+    done = [line for line in capsys.readouterr().err.replace("\r", "\n").splitlines() if "100%" in line]
+    assert [(line.split("|")[0], line.split("|")[2].split(" [")[0]) for line in done] == [
+        ("hash: 100%", " 4/4"), ("recompute: 100%", " 1/1")]
+    assert all(line.endswith("file/s]") for line in done)
