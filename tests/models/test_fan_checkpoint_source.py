@@ -2,12 +2,13 @@
 an http(s) URL downloaded once into ``<cache>/checkpoints/<URL hash>/`` (a ``-<sha256 prefix>.`` in the
 name verified), any other scheme through detectron2's PathManager. No test reaches the network:
 ``download_once`` reads ``file://`` URLs (torch.hub's downloader opens them like any other), and the
-http(s) and PathManager routes are followed with their fetchers replaced."""
+http(s) and PathManager routes are followed with their fetchers replaced. Reading never runs code."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 from pathlib import Path
 from urllib.error import URLError
 
@@ -181,3 +182,21 @@ def test_a_non_tensor_entry_is_named_with_its_type(tmp_path):
     with pytest.raises(TypeError) as info:
         read_checkpoint(tmp_path / "c.pth")
     assert str(info.value) == "checkpoint entry 'b' is a int, not a tensor"
+
+
+class Touch:
+    """Unpickling this runs code: it creates ``path``."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __reduce__(self):
+        return Path.touch, (self.path,)
+
+
+def test_reading_a_checkpoint_never_runs_code_from_it(tmp_path):
+    marker = tmp_path / "ran"
+    torch.save({"state_dict": {"w": torch.randn(2)}, "extra": Touch(marker)}, tmp_path / "c.pth")
+    with pytest.raises((pickle.UnpicklingError, RuntimeError), match="weights_only"):  # torch's refusal
+        read_checkpoint(tmp_path / "c.pth")
+    assert not marker.exists()

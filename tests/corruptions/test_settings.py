@@ -1,0 +1,31 @@
+"""The build settings a command line makes: the defaults (seed 0, PNG at zlib level 1; JPEG quality 95),
+what each format keeps, and the refusals of an unknown format or a JPEG quality outside 1..100."""
+
+from __future__ import annotations
+
+import pytest
+
+from fan_det.corruptions import Settings
+
+
+def test_the_defaults_of_each_format():
+    png, jpg = Settings.make(), Settings.make(fmt="jpg")
+    assert (png.seed, png.format, png.quality, png.png_compress_level) == (0, "png", None, 1)
+    assert (jpg.seed, jpg.format, jpg.quality, jpg.png_compress_level) == (0, "jpg", 95, None)
+    assert Settings.make(4, "png", 0, 6) == Settings(seed=4, format="png", quality=None, png_compress_level=6)
+
+
+@pytest.mark.parametrize("quality", [1, 100])
+def test_jpeg_quality_bounds_are_accepted(quality):
+    assert Settings.make(fmt="jpg", quality=quality).quality == quality
+
+
+@pytest.mark.parametrize(("fmt", "quality", "message"), [
+    ("gif", 95, "format must be png or jpg, got 'gif'"),
+    ("jpg", 0, "JPEG quality must be in 1..100, got 0"),
+    ("jpg", 101, "JPEG quality must be in 1..100, got 101"),
+])
+def test_an_unknown_format_or_quality_is_refused(fmt, quality, message):
+    with pytest.raises(ValueError) as info:
+        Settings.make(fmt=fmt, quality=quality)
+    assert str(info.value) == message
