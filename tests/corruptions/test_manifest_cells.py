@@ -23,6 +23,8 @@ def test_the_planned_cells_are_the_recorded_ones_else_those_with_a_file():
     cells = [["snow", 3], ["fog", 1], ["snow", "3"]]
     assert planned_cells(manifest(cells=cells)) == [("fog", 1), ("snow", 3)]
     assert planned_cells(manifest()) == [("fog", 1), ("fog", 2)]
+    nested = {"files": {"fog/1/val/a.png": "h", "snow/5/a.png": "h"}}
+    assert planned_cells(nested) == [("fog", 1), ("snow", 5)]
 
 
 def test_missing_files_of_the_planned_cells(tmp_path):
