@@ -1,6 +1,6 @@
 """A COCO-C folder's record files: their names (a shard's own manifest and journal), and reading them:
 absent, unreadable, of another schema, lacking a section, or a folder with no manifest or only shards;
-each refusal one line naming the file and the fix."""
+each refusal one line naming the file and the fix; and writing one (the same bytes for the same content)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from fan_det.corruptions.manifest import (
     load_manifest_file,
     manifest_name,
     read_manifest,
+    write_manifest,
 )
 
 SCHEMA = "fan_det.coco_c_manifest/2"  # the documented schema name
@@ -68,3 +69,10 @@ def test_a_folder_without_a_manifest_says_how_to_build_or_merge_it(tmp_path):
                         f"{tmp_path} has no manifest.json: {build} {tmp_path}"]
     assert str(info.value) == (f"{tmp_path} holds shards of an unmerged build: merge them with python -m "
                                f"fan_det.build_coco_c --out {tmp_path} --merge {tmp_path}")
+
+
+def test_a_manifest_is_written_with_sorted_keys_one_space_indents_and_a_final_newline(tmp_path):
+    write_manifest(tmp_path / "a.json", {"files": {"b": "2", "a": "1"}, "cells": [["fog", 1]]})
+    write_manifest(tmp_path / "b.json", {"cells": [["fog", 1]], "files": {"a": "1", "b": "2"}})
+    expected = '{\n "cells": [\n  [\n   "fog",\n   1\n  ]\n ],\n "files": {\n  "a": "1",\n  "b": "2"\n }\n}\n'
+    assert (tmp_path / "a.json").read_text() == (tmp_path / "b.json").read_text() == expected
