@@ -1,6 +1,7 @@
 """A COCO-C folder's record files: their names (a shard's own manifest and journal), and reading them:
 absent, unreadable, of another schema, lacking a section, or a folder with no manifest or only shards;
-each refusal one line naming the file and the fix; and writing one (the same bytes for the same content)."""
+each refusal one line naming the file and the fix. Writing one: the same bytes for the same content.
+A journal cut by a kill: the lines a rerun appends are still read."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from fan_det.corruptions.manifest import (
     load_manifest_file,
     manifest_name,
     read_manifest,
+    replay_journal,
     write_manifest,
 )
 
@@ -76,3 +78,12 @@ def test_a_manifest_is_written_with_sorted_keys_one_space_indents_and_a_final_ne
     write_manifest(tmp_path / "b.json", {"cells": [["fog", 1]], "files": {"a": "1", "b": "2"}})
     expected = '{\n "cells": [\n  [\n   "fog",\n   1\n  ]\n ],\n "files": {\n  "a": "1",\n  "b": "2"\n }\n}\n'
     assert (tmp_path / "a.json").read_text() == (tmp_path / "b.json").read_text() == expected
+
+
+def test_a_journal_line_cut_by_a_kill_is_skipped_and_the_lines_a_rerun_appends_are_read(tmp_path):
+    journal = tmp_path / ".journal.jsonl"
+    journal.write_text('{"file": "fog/1/a.png", "sha256": "1"}\n{"file": "fog/1/b.p\n'
+                       '{"file": "fog/1/c.png", "sha256": "3"}\n')
+    assert list(replay_journal(journal)) == [{"file": "fog/1/a.png", "sha256": "1"},
+                                             {"file": "fog/1/c.png", "sha256": "3"}]
+    assert list(replay_journal(tmp_path / "absent.jsonl")) == []

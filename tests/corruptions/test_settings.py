@@ -13,7 +13,8 @@ def test_the_defaults_of_each_format():
     assert (png.seed, png.format, png.quality, png.png_compress_level) == (0, "png", None, 1)
     assert (jpg.seed, jpg.format, jpg.quality, jpg.png_compress_level) == (0, "jpg", 95, None)
     assert Settings.make(4, "png", 0, 6) == Settings(seed=4, format="png", quality=None, png_compress_level=6)
-    assert Settings.make(4, "jpg", 80, 6) == Settings(seed=4, format="jpg", quality=80, png_compress_level=None)
+    jpg = Settings.make(4, "jpg", 80, 6)
+    assert jpg == Settings(seed=4, format="jpg", quality=80, png_compress_level=None)
 
 
 @pytest.mark.parametrize("quality", [1, 100])
