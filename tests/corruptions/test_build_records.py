@@ -1,16 +1,18 @@
 """What a build records in its manifest: the dataset it was given; a shard only its own files, even in a
-folder a whole build already filled; after a kill, what the journal says."""
+folder a whole build already filled; after a kill, what the journal says; the libraries' versions."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 
 from fan_det.corruptions import build_coco_c, load_images
+from fan_det.corruptions.builder import library_versions
 
 
 def test_the_dataset_and_then_each_shards_own_files_are_recorded(small_coco, tmp_path):
@@ -56,3 +58,12 @@ def test_a_rerun_takes_the_journals_records_and_keeps_a_gone_sources_hash(small_
     assert manifest["skipped"] == {entries[1].source: "truncated"}
     assert manifest["images"][str(entry.image_id)]["sha256"] == hashlib.sha256(
         Path(first.source).read_bytes()).hexdigest()
+
+
+def test_the_versions_recorded_are_those_of_every_library_that_can_change_a_byte():
+    versions = library_versions()
+    assert sorted(versions) == ["Pillow", "imagecorruptions", "numba", "numpy", "opencv", "scikit-image",
+                                "scipy"]
+    for name in ("Pillow", "numba", "numpy", "scikit-image", "scipy"):
+        assert versions[name] == metadata.version(name)
+    assert versions["opencv"] is not None
