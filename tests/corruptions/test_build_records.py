@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import fan_det.corruptions.builder as builder
 from fan_det.corruptions import build_coco_c, load_images
 from fan_det.corruptions.builder import library_versions
 
@@ -67,3 +68,9 @@ def test_the_versions_recorded_are_those_of_every_library_that_can_change_a_byte
     for name in ("Pillow", "numba", "numpy", "scikit-image", "scipy"):
         assert versions[name] == metadata.version(name)
     assert versions["opencv"] is not None
+
+
+def test_without_an_opencv_distribution_its_version_is_none(monkeypatch):
+    """(cv2 may come from elsewhere, a system package say.)"""
+    monkeypatch.setattr(builder, "package_version", lambda name: None if name.startswith("opencv") else "1.0")
+    assert library_versions()["opencv"] is None and library_versions()["numpy"] == "1.0"
