@@ -1,5 +1,6 @@
-"""What a build records in its manifest: the dataset it was given; a shard only its own files, even in a
-folder a whole build already filled; after a kill, what the journal says; the libraries' versions."""
+"""What a build records in its manifest: the dataset it was given, whole or which shard; a shard only its
+own files, even in a folder a whole build already filled; after a kill, what the journal says; the
+libraries' versions."""
 
 from __future__ import annotations
 
@@ -21,12 +22,14 @@ def test_the_dataset_and_then_each_shards_own_files_are_recorded(small_coco, tmp
     out = tmp_path / "coco_c"
     build_coco_c(entries, out, ("brightness",), (1,), dataset=str(small_coco[0]), progress=False)
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["dataset"] == str(small_coco[0])
+    assert manifest["dataset"] == str(small_coco[0]) and manifest["built"]["shard"] == "whole"
     whole = manifest["files"]
     shards = []
     for k in range(2):
         build_coco_c(entries, out, ("brightness",), (1,), shard=(k, 2), progress=False)
-        shards.append(json.loads((out / f"manifest.shard-{k}-of-2.json").read_text())["files"])
+        shard = json.loads((out / f"manifest.shard-{k}-of-2.json").read_text())
+        assert shard["built"]["shard"] == f"{k}/2"
+        shards.append(shard["files"])
     assert len(whole) == 2 and all(len(files) == 1 for files in shards)
     assert {**shards[0], **shards[1]} == whole
 
