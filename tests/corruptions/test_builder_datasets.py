@@ -68,3 +68,9 @@ def test_without_any_image_folder_a_file_keeps_its_whole_path(register, tmp_path
     name = register(lambda: records)
     files = [e.file for e in load_images(name, None, "png")]
     assert files == [str(first.with_suffix(".png"))[1:], str(second.with_suffix(".png"))[1:]]
+
+
+def test_an_image_root_given_overrides_the_datasets_own(register, tmp_path):
+    inside = tmp_path / "images" / "city" / "b.jpg"
+    name = register(lambda: [{"file_name": str(inside), "image_id": 1}], image_root=str(tmp_path / "images"))
+    assert [e.file for e in load_images(name, tmp_path, "png")] == ["images/city/b.png"]

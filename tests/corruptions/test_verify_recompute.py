@@ -5,13 +5,15 @@ own seed is used, nested file names work; sources are hashed before use; the sam
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from fan_det.corruptions import BuildError, ImageEntry, Settings, build_coco_c, verify_coco_c
-from fan_det.corruptions.imageio import encode_image
+from fan_det.corruptions.imageio import decode_image, encode_image
 from fan_det.corruptions.verify import clock_seed
 
 
@@ -87,3 +89,29 @@ def test_the_clock_seed_is_the_time_in_nanoseconds_modulo_2_to_the_31(monkeypatc
     assert clock_seed() == 12345
     monkeypatch.setattr(verify.time, "time_ns", lambda: 2**31 - 1)
     assert clock_seed() == 2**31 - 1
+
+
+def test_a_png_of_the_right_pixels_in_other_bytes_is_accepted(sources, tmp_path):
+    """Another PNG encoder (here Pillow's, zlib level 9) writes the same pixels in other bytes."""
+    out = tmp_path / "coco_c"
+    build_coco_c(sources[:1], out, ("brightness",), (2,), progress=False)
+    rel = f"brightness/2/{sources[0].file}"
+    data = (out / rel).read_bytes()
+    buffer = io.BytesIO()
+    Image.fromarray(decode_image(data)).save(buffer, "PNG", compress_level=9)
+    other = buffer.getvalue()
+    assert other != data
+    tamper(out, rel, other)
+    report = verify_coco_c(out, samples=None)
+    assert report.ok and report.checked == 1 and report.mismatched == []
+
+
+def test_progress_bars_name_each_pass_and_count_files(sources, tmp_path, capsys):
+    out = tmp_path / "coco_c"
+    build_coco_c(sources, out, ("brightness",), (1, 2), progress=False)
+    capsys.readouterr()
+    assert verify_coco_c(out, samples=1, sample_seed=0, progress=True).ok
+    done = [line for line in capsys.readouterr().err.replace("\r", "\n").splitlines() if "100%" in line]
+    assert [(line.split("|")[0], line.split("|")[2].split(" [")[0]) for line in done] == [
+        ("hash: 100%", " 4/4"), ("recompute: 100%", " 1/1")]
+    assert all(line.endswith("file/s]") for line in done)
