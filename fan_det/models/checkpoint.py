@@ -3,7 +3,8 @@
 ``checkpoint_file`` is where every tool's weights come from: a path as given, a timm pretrained tag as
 its URL, an ``http(s)`` URL downloaded once into ``<cache>/checkpoints/<hash of the URL>/<file name>``
 (two URLs ending in the same file name never share a file; a timm/torch.hub-style ``-<sha256 prefix>.``
-in the name is verified), any other URL scheme (``detectron2://``) through iopath's ``PathManager``.
+in the name is verified), a ``file://`` URL as its local path, any other URL scheme (``detectron2://``)
+through iopath's ``PathManager``.
 
 The authors' files are believed to be flat state_dicts, but training checkpoints wrap them (`model`,
 `state_dict`, `state_dict_ema`, `model_ema`) and DistributedDataParallel (or torch.compile) prefixes
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.error import URLError
 from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import torch
 from timm.models import clean_state_dict, get_pretrained_cfg, load_state_dict
@@ -153,6 +155,8 @@ def checkpoint_file(source: str | Path) -> Path:
     """
     resolved = resolve_source(str(source))
     scheme = urlparse(resolved).scheme if "://" in resolved else ""
+    if scheme == "file":  # a local path written as a URL: iopath would take the whole URL as a path
+        resolved, scheme = url2pathname(urlparse(resolved).path), ""
     if scheme in ("http", "https"):
         return download_once(resolved)
     if scheme:

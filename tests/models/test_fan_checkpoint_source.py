@@ -67,6 +67,16 @@ def test_a_folder_is_no_checkpoint_file_even_if_named_like_a_url_scheme(tmp_path
         assert str(info.value) == f"no checkpoint file at {folder}"
 
 
+def test_a_file_url_is_its_local_path(tmp_path):
+    local = tmp_path / "my weights.pth"
+    random_file(local)
+    assert checkpoint_file(local.as_uri()) == local  # "my%20weights.pth" in the URL
+    absent = tmp_path / "absent.pth"
+    with pytest.raises(CheckpointNotFoundError) as info:
+        checkpoint_file(absent.as_uri())
+    assert str(info.value) == f"no checkpoint file at {absent}"
+
+
 def test_an_absent_file_that_is_no_url_nor_timm_tag_is_refused(tmp_path):
     for source in (str(tmp_path / "absent.pth"), "fan_tiny_12_p16_224.no_such_tag"):
         with pytest.raises(CheckpointNotFoundError) as info:
