@@ -25,8 +25,11 @@ def md_escape(text: str) -> str:
 
 
 def md_code(text: str) -> str:
-    """A code span holding ``text`` verbatim (its fence longer than any run of backticks inside)."""
+    """A code span holding ``text`` verbatim (its fence longer than any run of backticks inside); nothing
+    for empty text, which as a span would show its two backticks."""
     text = text.replace("\n", " ")
+    if not text:
+        return ""
     fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"

@@ -171,6 +171,8 @@ def test_md_escape_shows_text_as_written(text, shown):
     ("`a", "`` `a ``"),
     ("a`", "`` a` ``"),
     ("two\nlines", "`two lines`"),
+    ("", ""),
+    (" ", "` `"),
 ])
 def test_md_code_fences_longer_than_any_backtick_run(text, span):
     assert md_code(text) == span
