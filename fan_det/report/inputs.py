@@ -165,6 +165,8 @@ def merge_ood(files: list[ResultFile]) -> list[ResultFile]:
                     f"OOD model {rf.model_name!r} has two different results on {name} ({seen.path} and "
                     f"{rf.path}); keep one"
                 )
+            else:
+                seen.notes.append(f"identical {name} result also in {rf.path}")
     merged = list(by_name.values())
     counts: dict[str, dict[int, str]] = {}
     for rf in merged:

@@ -163,4 +163,4 @@ def test_a_dataset_in_two_runs_with_the_same_numbers_is_kept_once(tmp_path):
     first, second = ood_split(tmp_path, also_a)
     merged = merge_ood(read_all([first, second], "ood", FLAGS))
     assert list(merged[0].doc["datasets"]) == ["imagenet-a", "imagenet-r"]
-    assert merged[0].notes == [f"imagenet-r from {second}"]
+    assert merged[0].notes == [f"imagenet-r from {second}", f"identical imagenet-a result also in {second}"]
