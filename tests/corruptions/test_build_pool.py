@@ -4,11 +4,12 @@ workers start. The pool is a recording stand-in here; test_builder.py and test_t
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
 
-from fan_det.corruptions import builder
+from fan_det.corruptions import build_coco_c, builder, load_images
 from fan_det.runtime.threads import THREAD_ENV, plan_threads
 
 
@@ -107,3 +108,29 @@ def test_thread_caps_are_restored_when_the_pool_cannot_start(pools, monkeypatch)
     with pytest.raises(OSError, match="Too many open files"):
         list(builder._run(["a", "b"], 2, plan_threads(4, 2)))
     assert dict(os.environ) == before
+
+
+class InProcessPool(RecordingPool):
+    """A recording pool that does the work here, so a whole build can run through it."""
+
+    def imap_unordered(self, func, tasks, chunksize):
+        self.chunksizes.append(chunksize)
+        return map(func, tasks)
+
+
+def test_a_build_hands_its_thread_budget_to_the_pool(small_coco, tmp_path, monkeypatch):
+    RecordingPool.made = []
+
+    class Context:
+        def Pool(self, processes, initializer):  # noqa: N802 (multiprocessing's name)
+            return InProcessPool(processes, initializer)
+
+    monkeypatch.setattr(builder.multiprocessing, "get_context", lambda method: Context())
+    entries = load_images(str(small_coco[0]), small_coco[1], "png")[:3]
+    out = tmp_path / "coco_c"
+    report = build_coco_c(entries, out, ("fog",), (1,), workers=2, threads=6, progress=False)
+    (pool,) = RecordingPool.made
+    assert (pool.processes, pool.initializer.threads) == (2, 3)
+    assert report.written == 3
+    built = json.loads((out / "manifest.json").read_text())["built"]
+    assert (built["workers"], built["threads"]) == (2, {"total": 6, "workers": 2, "per_worker": 3, "main": 1})
