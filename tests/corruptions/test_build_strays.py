@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fan_det.corruptions import builder
+from fan_det.corruptions import build_coco_c, builder, load_images
 from fan_det.runtime.atomic import TMP_SUFFIX
 
 
@@ -41,3 +41,16 @@ def test_a_stray_removed_by_another_build_meanwhile_is_no_error(tmp_path, monkey
     monkeypatch.setattr(Path, "glob", glob_then_race)
     builder._remove_strays(tmp_path, ["fog/2/a.png", "fog/2/b.png"])
     assert not any(path.exists() for path in strays.values())
+
+
+def test_a_build_removes_the_strays_of_its_own_files_only(small_coco, tmp_path):
+    entries = load_images(str(small_coco[0]), small_coco[1], "png")[:1]
+    cell = tmp_path / "fog" / "2"
+    cell.mkdir(parents=True)
+    own = cell / f".{entries[0].file}.77{TMP_SUFFIX}"  # left by a killed build of this plan
+    other = cell / f".not_planned.png.78{TMP_SUFFIX}"  # another build's, still writing
+    own.write_bytes(b"half")
+    other.write_bytes(b"half")
+    build_coco_c(entries, tmp_path, ("fog",), (2,), progress=False)
+    assert not own.exists() and other.read_bytes() == b"half"
+    assert (cell / entries[0].file).is_file()

@@ -1,0 +1,69 @@
+"""The fields a build writes into its manifest, each as the merge, ``--verify`` and the next build read
+them: the cells asked for, a shard's plan, when and how it was built (workers and thread budget), with
+the defaults a call without options gets; and an ``--out`` whose parents do not exist yet."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import datetime
+
+import pytest
+
+import fan_det.corruptions.builder as builder
+from fan_det.corruptions import BuildError, build_coco_c, load_images
+
+
+@pytest.fixture
+def entries(small_coco):
+    return load_images(str(small_coco[0]), small_coco[1], "png")[:2]
+
+
+def test_a_whole_build_records_its_cells_and_how_it_was_built_with_the_defaults(entries, tmp_path):
+    out = tmp_path / "new" / "nested" / "coco_c"  # no parent exists yet
+    build_coco_c(entries, out, ("fog", "brightness"), (2, 1), threads=3, progress=False)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["cells"] == [["brightness", 1], ["brightness", 2], ["fog", 1], ["fog", 2]]
+    assert "shard" not in manifest
+    built = manifest["built"]
+    assert sorted(built) == ["date", "shard", "threads", "workers"]
+    assert datetime.fromisoformat(built["date"]).tzinfo is not None
+    assert (built["workers"], built["shard"]) == (1, "whole")
+    assert built["threads"] == {"total": 3, "workers": 0, "per_worker": 0, "main": 3}  # all in this process
+
+
+def test_a_shard_records_its_plan(entries, tmp_path):
+    out = tmp_path / "coco_c"
+    build_coco_c(entries, out, ("fog", "brightness"), (3, 1), shard=(1, 3), progress=False)
+    manifest = json.loads((out / "manifest.shard-1-of-3.json").read_text())
+    assert manifest["shard"] == {"index": 1, "count": 3, "corruptions": ["fog", "brightness"],
+                                 "severities": [3, 1]}
+    assert manifest["built"]["shard"] == "1/3"
+
+
+def test_by_default_a_bad_image_stops_the_build_and_progress_is_shown(entries, tmp_path, monkeypatch):
+    shown = []
+
+    class Bar:
+        def __init__(self, **kwargs):
+            shown.append(not kwargs["disable"])
+            self.total = kwargs["total"]
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def update(self, n):
+            pass
+
+    monkeypatch.setattr(builder, "tqdm", Bar)
+    build_coco_c(entries, tmp_path / "good", ("fog",), (1,))
+    assert shown == [True]
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(BuildError) as info:
+        build_coco_c([dataclasses.replace(entries[0], source=str(bad))], tmp_path / "stopped", ("fog",), (1,))
+    assert str(info.value) == (f"cannot read image {bad}: not an image file PIL can identify (rerun with "
+                               "--skip-bad to skip it and record it as skipped)")
