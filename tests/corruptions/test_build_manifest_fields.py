@@ -67,3 +67,20 @@ def test_by_default_a_bad_image_stops_the_build_and_progress_is_shown(entries, t
         build_coco_c([dataclasses.replace(entries[0], source=str(bad))], tmp_path / "stopped", ("fog",), (1,))
     assert str(info.value) == (f"cannot read image {bad}: not an image file PIL can identify (rerun with "
                                "--skip-bad to skip it and record it as skipped)")
+
+
+def test_the_planned_cells_are_on_disk_before_any_file_is(entries, tmp_path, monkeypatch):
+    """So that a build killed before its first file is still seen as incomplete, cell by cell."""
+
+    class Killed(Exception):
+        pass
+
+    def killed(*args):
+        raise Killed
+
+    monkeypatch.setattr(builder, "_write_pending", killed)
+    out = tmp_path / "coco_c"
+    with pytest.raises(Killed):
+        build_coco_c(entries, out, ("fog",), (1, 2), progress=False)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["cells"] == [["fog", 1], ["fog", 2]] and manifest["files"] == {}
