@@ -84,3 +84,14 @@ def test_the_planned_cells_are_on_disk_before_any_file_is(entries, tmp_path, mon
         build_coco_c(entries, out, ("fog",), (1, 2), progress=False)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["cells"] == [["fog", 1], ["fog", 2]] and manifest["files"] == {}
+
+
+def test_a_recorded_file_deleted_since_is_forgotten_and_written_again(entries, tmp_path):
+    out = tmp_path / "coco_c"
+    build_coco_c(entries, out, ("fog",), (1,), progress=False)
+    first = json.loads((out / "manifest.json").read_text())["files"]
+    lost = f"fog/1/{entries[1].file}"
+    (out / lost).unlink()
+    report = build_coco_c(entries, out, ("fog",), (1,), progress=False)
+    assert (report.written, report.reused) == (1, 1)
+    assert json.loads((out / "manifest.json").read_text())["files"] == first

@@ -1,5 +1,6 @@
 """A second build into a folder refuses what would mix two builds, each with its exact one line: every
-setting that differs (old and new value), and an image now written under another file name."""
+setting that differs (old and new value), whether the folder holds a whole build's manifest or a shard's,
+and an image now written under another file name."""
 
 from __future__ import annotations
 
@@ -35,3 +36,19 @@ def test_an_image_under_another_file_name_is_refused_after_any_new_image(first_b
     first = entries[0]
     assert str(info.value) == (f"image {first.image_id} was {first.file} in {out}, now renamed.png: "
                                "use another --out folder")
+
+
+def test_a_shard_is_refused_by_the_whole_builds_manifest_and_a_whole_build_by_a_shards(first_build):
+    entries, out = first_build
+    with pytest.raises(BuildError) as info:
+        build_coco_c(entries[:1], out, ("brightness",), (1,), settings=Settings.make(seed=7), shard=(0, 2),
+                     progress=False)
+    assert str(info.value) == (f"{out} was built with other settings (seed 0 there, 7 now): use another "
+                               "--out folder")
+    sharded = out.parent / "sharded"
+    build_coco_c(entries[:1], sharded, ("brightness",), (1,), shard=(1, 2), progress=False)
+    with pytest.raises(BuildError) as info:
+        build_coco_c(entries[:1], sharded, ("brightness",), (1,), settings=Settings.make(seed=7),
+                     progress=False)
+    assert str(info.value) == (f"{sharded} was built with other settings (seed 0 there, 7 now): use another "
+                               "--out folder")
