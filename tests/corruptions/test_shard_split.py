@@ -1,10 +1,12 @@
 """The shard split worked by hand (longest unit first onto the least-loaded shard; glass_blur and
-zoom_blur cost ten times the others, per severity), and each bad --shard's one line."""
+zoom_blur cost ten times the others, per severity), each shard's images with their own cells, and each
+bad --shard's one line."""
 
 from __future__ import annotations
 
 import pytest
 
+from fan_det.corruptions.builder import ImageEntry, plan_units
 from fan_det.corruptions.shards import assign, parse_shard, unit_cost
 
 
@@ -35,3 +37,14 @@ def test_a_bad_shard_is_one_line_naming_it(spec, reason):
     with pytest.raises(ValueError) as info:
         parse_shard(spec)
     assert str(info.value) == f"bad --shard {spec!r}: {reason}"
+
+
+def test_each_shard_builds_its_images_with_their_own_cells():
+    # by hand, units in cost order: the three glass_blur units (20 each) onto shards 0, 1, 0 (loads 20, 20,
+    # then 40), then each fog unit (2) onto shard 1, the least loaded (20, 22, 24)
+    a, b, c = (ImageEntry(k, f"/src/{name}.jpg", f"{name}.png") for k, name in enumerate("abc"))
+    blur, fog = [("glass_blur", 1), ("glass_blur", 2)], [("fog", 1), ("fog", 2)]
+    corruptions = ("glass_blur", "fog")
+    assert plan_units([a, b, c], corruptions, (1, 2), (0, 2)) == [(a, blur), (c, blur)]
+    assert plan_units([a, b, c], corruptions, (1, 2), (1, 2)) == [(a, fog), (b, blur + fog), (c, fog)]
+    assert plan_units([a, b], ("fog",), (2,), None) == [(a, [("fog", 2)]), (b, [("fog", 2)])]
