@@ -3,27 +3,10 @@ smoothed over the recent rate, and none with progress off."""
 
 from __future__ import annotations
 
+from build_bar import RecordingBar
+
 import fan_det.corruptions.builder as builder
 from fan_det.corruptions import build_coco_c, load_images
-
-
-class RecordingBar:
-    """Stands in for tqdm: records how the bar was asked for and every update."""
-
-    made: list = []
-
-    def __init__(self, **kwargs):
-        self.kwargs, self.total, self.updates = kwargs, kwargs["total"], []
-        RecordingBar.made.append(self)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def update(self, n):
-        self.updates.append(n)
 
 
 def test_the_bar_counts_the_files_written_out_of_those_pending(small_coco, tmp_path, monkeypatch):

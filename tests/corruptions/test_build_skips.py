@@ -8,28 +8,11 @@ import dataclasses
 import hashlib
 import json
 
+from build_bar import RecordingBar
+
 import fan_det.corruptions.builder as builder
 from fan_det.corruptions import build_coco_c, load_images
 from fan_det.runtime.atomic import atomic_write_bytes
-
-
-class RecordingBar:
-    """Stands in for tqdm: records the total after each update."""
-
-    made: list = []
-
-    def __init__(self, **kwargs):
-        self.total, self.totals = kwargs["total"], []
-        RecordingBar.made.append(self)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def update(self, n):
-        self.totals.append((n, self.total))
 
 
 def test_the_journal_report_manifest_and_bar_of_a_build_with_a_skip(small_coco, tmp_path, monkeypatch):
