@@ -9,6 +9,7 @@ import json
 from datetime import datetime
 
 import pytest
+from build_bar import RecordingBar
 
 import fan_det.corruptions.builder as builder
 from fan_det.corruptions import BuildError, build_coco_c, load_images
@@ -42,25 +43,10 @@ def test_a_shard_records_its_plan(entries, tmp_path):
 
 
 def test_by_default_a_bad_image_stops_the_build_and_progress_is_shown(entries, tmp_path, monkeypatch):
-    shown = []
-
-    class Bar:
-        def __init__(self, **kwargs):
-            shown.append(not kwargs["disable"])
-            self.total = kwargs["total"]
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def update(self, n):
-            pass
-
-    monkeypatch.setattr(builder, "tqdm", Bar)
+    RecordingBar.made = []
+    monkeypatch.setattr(builder, "tqdm", RecordingBar)
     build_coco_c(entries, tmp_path / "good", ("fog",), (1,))
-    assert shown == [True]
+    assert [bar.kwargs["disable"] for bar in RecordingBar.made] == [False]
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"not an image")
     with pytest.raises(BuildError) as info:
